@@ -1,0 +1,100 @@
+//! `uid.strictly-ascending`, `uid.no-reuse`, `uid.new-above-uidnext`:
+//! RFC 3501 2.3.1.1, Unique Identifier (UID) Message Attribute.
+//!
+//! These are the checks behind Outlook's 0x800CCCDC; each finding says what Outlook
+//! would show, in its own words (seed 000).
+
+use super::{server_message, Context, Findings};
+use crate::wire::ServerMessage;
+
+/// How far to look for the nearest known UID on each side.
+const REACH: u32 = 64;
+
+pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
+    let Some(ServerMessage::Fetch {
+        seq,
+        uid: Some(uid),
+        ..
+    }) = server_message(cx.event)
+    else {
+        return;
+    };
+    let Some(session) = cx.session else { return };
+    let Some(mb) = &session.mailbox else { return };
+    let (seq, uid) = (*seq, *uid);
+    if mb.uid_at(seq).is_some() {
+        // Known already: equal is fine, different is fetch.uid-stable's to report.
+        return;
+    }
+    let (below, above) = mb.neighbours(seq, REACH);
+    let outlook = || {
+        let prev = seq
+            .checked_sub(1)
+            .and_then(|s| mb.uid_at(s))
+            .unwrap_or(0);
+        let next = mb.uid_at(seq.saturating_add(1)).unwrap_or(0);
+        Some(format!(
+            "Outlook would show 0x800CCCDC \"Your server reported a UID that does not comply with \
+             the IMAP standard\": MsgSeqNum {seq}, New UID {uid}, Prev UID {prev}, Next UID {next}"
+        ))
+    };
+
+    if let Some((s, u)) = below.filter(|&(_, u)| u >= uid) {
+        out.report(
+            "uid.strictly-ascending",
+            cx.event,
+            format!("message {seq} has UID {uid}, but message {s} before it has UID {u}; UIDs must ascend with sequence numbers"),
+            outlook(),
+        );
+    } else if let Some((s, u)) = above.filter(|&(_, u)| u <= uid) {
+        out.report(
+            "uid.strictly-ascending",
+            cx.event,
+            format!("message {seq} has UID {uid}, but message {s} after it has UID {u}; UIDs must ascend with sequence numbers"),
+            outlook(),
+        );
+    }
+
+    let twin = [below, above]
+        .into_iter()
+        .flatten()
+        .find(|&(_, u)| u == uid);
+    let expunged = mb
+        .key(&session.user)
+        .and_then(|k| cx.model.account.get(&k))
+        .and_then(|h| h.expunged.get(&uid).copied())
+        .filter(|&when| mb.is_new(seq) || when < mb.selected_at);
+    if let Some((s, _)) = twin {
+        out.report(
+            "uid.no-reuse",
+            cx.event,
+            format!("UID {uid} is given to message {seq}, but it already names message {s} in this mailbox"),
+            outlook(),
+        );
+    } else if expunged.is_some() {
+        out.report(
+            "uid.no-reuse",
+            cx.event,
+            format!("UID {uid} names message {seq}, but a message with UID {uid} was expunged earlier in this mailbox (same UIDVALIDITY); a UID must never be given to another message"),
+            outlook(),
+        );
+    }
+
+    if mb.is_new(seq) {
+        if uid <= mb.max_uid {
+            out.report(
+                "uid.new-above-uidnext",
+                cx.event,
+                format!("message {seq} appeared after SELECT with UID {uid}, which is not above the highest UID already seen ({})", mb.max_uid),
+                outlook(),
+            );
+        } else if let Some(next) = mb.uid_next_at_select.filter(|&n| uid < n) {
+            out.report(
+                "uid.new-above-uidnext",
+                cx.event,
+                format!("message {seq} appeared after SELECT with UID {uid}, below the UIDNEXT {next} announced by SELECT"),
+                outlook(),
+            );
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! The event stream: what happened on each connection, in order, as decoded
+//! messages with their origin and time.
+//!
+//! Live sessions and transcript readers both end here. `Assembler` frames raw
+//! chunks (transcripts); `SessionDecoder` turns one framed message into an `Event`,
+//! tracking the little state the grammar needs (the greeting comes first; after
+//! `IDLE` the client sends `DONE`; after `AUTHENTICATE` it sends SASL lines).
+//! Everything downstream (model, checks) sees only `Event`s.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::source::{Origin, Timestamp};
+use crate::wire::decode::{self, ClientMode};
+use crate::wire::{ClientMessage, CommandKind, Direction, Frame, Framer, Limits, ServerMessage};
+
+/// Names one connection within a run or a log file.
+pub type SessionId = Arc<str>;
+
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub session: SessionId,
+    pub at: Option<Timestamp>,
+    pub origin: Origin,
+    /// The message as sent (possibly cut at the limits); empty for non-message events.
+    pub raw: Arc<[u8]>,
+    pub kind: EventKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum EventKind {
+    Server {
+        message: ServerMessage,
+        /// Why the strict grammar refused the message as sent, if it did.
+        syntax_error: Option<String>,
+        /// Why the message was cut at the harness's limits, if it was.
+        truncated: Option<String>,
+        /// The connection ended in the middle of this message.
+        incomplete: bool,
+    },
+    Client {
+        message: ClientMessage,
+        truncated: Option<String>,
+        incomplete: bool,
+    },
+    /// TLS negotiation finished after STARTTLS.
+    TlsStarted,
+    /// The connection ended; `by` is the side that closed it, when known.
+    Closed { by: Option<Direction> },
+    /// A log line that is not protocol (a server's own remark), kept for context.
+    Note { text: String },
+}
+
+/// Per-connection decoding state.
+#[derive(Debug, Default)]
+pub struct SessionDecoder {
+    greeted: bool,
+    client_mode: Option<(String, ClientMode)>,
+}
+
+impl SessionDecoder {
+    pub fn decode<M>(
+        &mut self,
+        session: &SessionId,
+        dir: Direction,
+        frame: Frame<M>,
+        origin: Origin,
+        at: Option<Timestamp>,
+    ) -> Event {
+        let kind = match dir {
+            Direction::Server => {
+                let d = if self.greeted {
+                    decode::decode_server(&frame.bytes)
+                } else {
+                    self.greeted = true;
+                    decode::decode_greeting(&frame.bytes)
+                };
+                if let ServerMessage::Status { tag: Some(tag), .. } = &d.message {
+                    if self.client_mode.as_ref().is_some_and(|(t, _)| t == tag) {
+                        self.client_mode = None;
+                    }
+                }
+                let syntax_error = match (&d.syntax_error, frame.bare_lf) {
+                    (None, true) => Some("a line ends in a bare LF instead of CRLF".to_string()),
+                    (e, _) => e.clone(),
+                };
+                EventKind::Server {
+                    message: d.message,
+                    syntax_error,
+                    truncated: frame.truncated,
+                    incomplete: frame.incomplete,
+                }
+            }
+            Direction::Client => {
+                let mode = self
+                    .client_mode
+                    .as_ref()
+                    .map_or(ClientMode::Command, |(_, m)| *m);
+                let message = decode::decode_client(&frame.bytes, mode);
+                match &message {
+                    ClientMessage::Command { tag, command, .. } => match command {
+                        CommandKind::Idle => {
+                            self.client_mode = Some((tag.clone(), ClientMode::IdleDone))
+                        }
+                        CommandKind::Authenticate { .. } => {
+                            self.client_mode = Some((tag.clone(), ClientMode::AuthData))
+                        }
+                        _ => {}
+                    },
+                    ClientMessage::IdleDone => self.client_mode = None,
+                    _ => {}
+                }
+                EventKind::Client {
+                    message,
+                    truncated: frame.truncated,
+                    incomplete: frame.incomplete,
+                }
+            }
+        };
+        Event {
+            session: Arc::clone(session),
+            at,
+            origin,
+            raw: frame.bytes.into(),
+            kind,
+        }
+    }
+}
+
+/// Where a chunk of bytes came from in a log.
+#[derive(Debug, Clone)]
+pub struct ChunkMeta {
+    pub origin: Origin,
+    pub at: Option<Timestamp>,
+}
+
+/// One connection's framers and decoder, for bytes read from a log.
+struct Streams {
+    client: Framer<ChunkMeta>,
+    server: Framer<ChunkMeta>,
+    decoder: SessionDecoder,
+}
+
+/// Turns chunks of bytes from a log (any number of interleaved connections) into
+/// events, in the order the chunks come.
+pub struct Assembler {
+    limits: Limits,
+    sessions: HashMap<SessionId, Streams>,
+    frames: Vec<Frame<ChunkMeta>>,
+}
+
+impl Assembler {
+    pub fn new(limits: Limits) -> Self {
+        Assembler {
+            limits,
+            sessions: HashMap::new(),
+            frames: Vec::new(),
+        }
+    }
+
+    fn streams(&mut self, session: &SessionId) -> &mut Streams {
+        let limits = &self.limits;
+        self.sessions
+            .entry(Arc::clone(session))
+            .or_insert_with(|| Streams {
+                client: Framer::new(limits.clone(), false),
+                server: Framer::new(limits.clone(), true),
+                decoder: SessionDecoder::default(),
+            })
+    }
+
+    pub fn push(
+        &mut self,
+        session: &SessionId,
+        dir: Direction,
+        bytes: &[u8],
+        meta: ChunkMeta,
+        out: &mut Vec<Event>,
+    ) {
+        let mut frames = std::mem::take(&mut self.frames);
+        let streams = self.streams(session);
+        match dir {
+            Direction::Client => streams.client.push(bytes, &meta, &mut frames),
+            Direction::Server => streams.server.push(bytes, &meta, &mut frames),
+        }
+        for frame in frames.drain(..) {
+            let (origin, at) = (frame.meta.origin.clone(), frame.meta.at);
+            out.push(streams.decoder.decode(session, dir, frame, origin, at));
+        }
+        self.frames = frames;
+    }
+
+    /// The connection ended: messages left open come out marked incomplete.
+    pub fn close(
+        &mut self,
+        session: &SessionId,
+        by: Option<Direction>,
+        meta: ChunkMeta,
+        out: &mut Vec<Event>,
+    ) {
+        if let Some(mut streams) = self.sessions.remove(session) {
+            flush(session, &mut streams, out);
+        }
+        out.push(Event {
+            session: Arc::clone(session),
+            at: meta.at,
+            origin: meta.origin,
+            raw: Arc::from(&b""[..]),
+            kind: EventKind::Closed { by },
+        });
+    }
+
+    /// True when a message is partly read on this connection in that direction.
+    pub fn in_message(&self, session: &SessionId, dir: Direction) -> bool {
+        self.sessions.get(session).is_some_and(|s| match dir {
+            Direction::Client => !s.client.is_idle(),
+            Direction::Server => !s.server.is_idle(),
+        })
+    }
+
+    /// End of the log: every message left open comes out marked incomplete.
+    pub fn finish(&mut self, out: &mut Vec<Event>) {
+        let mut ids: Vec<SessionId> = self.sessions.keys().cloned().collect();
+        ids.sort();
+        for id in ids {
+            if let Some(mut streams) = self.sessions.remove(&id) {
+                flush(&id, &mut streams, out);
+            }
+        }
+    }
+}
+
+fn flush(session: &SessionId, streams: &mut Streams, out: &mut Vec<Event>) {
+    for dir in [Direction::Client, Direction::Server] {
+        let framer = match dir {
+            Direction::Client => &mut streams.client,
+            Direction::Server => &mut streams.server,
+        };
+        if let Some(frame) = framer.finish() {
+            let (origin, at) = (frame.meta.origin.clone(), frame.meta.at);
+            out.push(streams.decoder.decode(session, dir, frame, origin, at));
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! imapspec: an IMAP conformance and client-compatibility test harness.
+//!
+//! Data flows one way:
+//!
+//! ```text
+//!  live session ─┐   (writes its transcript as it goes)
+//!  log file ─────┴─► wire (framing, strict decode) ─► event ─► model ─► checks ─► finding ─► report
+//! ```
+//!
+//! # Layout
+//! - [`clock`]: the one clock shared by waits, timeouts and server timers.
+//! - [`source`]: where evidence came from (file and line) and timestamps.
+//! - [`wire`]: bytes ⇄ IMAP messages: bounded framing, strict imap-codec decoding.
+//! - [`event`]: framed and decoded messages as an ordered stream of events.
+//! - [`model`]: what a careful client knows (seq↔UID maps, EXISTS, UIDNEXT, ...).
+//! - [`checks`]: the RFC invariants, by id, judging each event against the model.
+//! - [`finding`]: one failed check at one place.
+//! - [`transcript`]: reading recorded sessions (generic, Dovecot rawlog, field logs)
+//!   and writing the generic transcript of a live session.
+//! - [`session`]: a raw IMAP client over TCP, TLS or STARTTLS that records every byte.
+//! - [`report`]: terminal and JSON output of findings.
+//! - [`cli`]: the `imapspec` command line.
+
+pub mod checks;
+
+pub mod clock;
+pub mod event;
+pub mod finding;
+pub mod model;
+
+
+pub mod source;
+
+pub mod wire;

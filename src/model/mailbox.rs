@@ -1,0 +1,158 @@
+//! `MailboxModel`: the selected mailbox as the client knows it.
+
+use super::account::MailboxKey;
+
+/// System flags as bits, so a million messages cost a byte each.
+pub mod flag_bits {
+    pub const KNOWN: u8 = 1 << 7;
+    pub const SEEN: u8 = 1;
+    pub const ANSWERED: u8 = 1 << 1;
+    pub const FLAGGED: u8 = 1 << 2;
+    pub const DELETED: u8 = 1 << 3;
+    pub const DRAFT: u8 = 1 << 4;
+    pub const KEYWORDS: u8 = 1 << 5;
+}
+
+/// Most messages whose UID and flags are tracked per selected mailbox (10 MB).
+pub const MAX_TRACKED: usize = 2_000_000;
+
+#[derive(Debug, Clone)]
+pub struct MailboxModel {
+    pub name: String,
+    pub read_only: bool,
+    /// The SELECT/EXAMINE that opened it has completed.
+    pub open: bool,
+    pub uid_validity: Option<u32>,
+    pub uid_next: Option<u32>,
+    /// UIDNEXT as announced by the SELECT response.
+    pub uid_next_at_select: Option<u32>,
+    pub exists: u32,
+    pub recent: u32,
+    /// UID of each message by sequence number - 1; 0 when not yet known.
+    pub uids: Vec<u32>,
+    /// System flags of each message, `flag_bits`.
+    pub flags: Vec<u8>,
+    /// Highest UID the client has seen in this selection.
+    pub max_uid: u32,
+    /// How many of the current messages already existed when SELECT completed;
+    /// a message at a higher sequence number is new since then.
+    pub baseline: u32,
+    /// Model clock when the SELECT was sent.
+    pub selected_at: u64,
+    /// What the SELECT response carried (for select.required-responses).
+    pub seen_flags: bool,
+    pub seen_exists: bool,
+    pub seen_recent: bool,
+    pub seen_permanent_flags: bool,
+    pub mailbox_flags: Vec<String>,
+}
+
+impl MailboxModel {
+    pub fn new(name: String, read_only: bool, selected_at: u64) -> Self {
+        MailboxModel {
+            name,
+            read_only,
+            open: false,
+            uid_validity: None,
+            uid_next: None,
+            uid_next_at_select: None,
+            exists: 0,
+            recent: 0,
+            uids: Vec::new(),
+            flags: Vec::new(),
+            max_uid: 0,
+            baseline: 0,
+            selected_at,
+            seen_flags: false,
+            seen_exists: false,
+            seen_recent: false,
+            seen_permanent_flags: false,
+            mailbox_flags: Vec::new(),
+        }
+    }
+
+    pub fn key(&self, user: &str) -> Option<MailboxKey> {
+        Some(MailboxKey {
+            user: user.to_string(),
+            mailbox: self.name.clone(),
+            uid_validity: self.uid_validity?,
+        })
+    }
+
+    /// The known UID of message `seq` (1-based), if any.
+    pub fn uid_at(&self, seq: u32) -> Option<u32> {
+        let i = (seq as usize).checked_sub(1)?;
+        self.uids.get(i).copied().filter(|&u| u != 0)
+    }
+
+    /// The nearest known UIDs below and above `seq` (looking at most `reach`
+    /// messages each way), with their sequence numbers.
+    pub fn neighbours(&self, seq: u32, reach: u32) -> (Option<(u32, u32)>, Option<(u32, u32)>) {
+        let below = (seq.saturating_sub(reach).max(1)..seq)
+            .rev()
+            .find_map(|s| self.uid_at(s).map(|u| (s, u)));
+        let top = self.exists.min(seq.saturating_add(reach));
+        let above = (seq.saturating_add(1)..=top).find_map(|s| self.uid_at(s).map(|u| (s, u)));
+        (below, above)
+    }
+
+    /// A message at `seq` is new since the SELECT completed.
+    pub fn is_new(&self, seq: u32) -> bool {
+        self.open && seq > self.baseline
+    }
+
+    pub fn set_exists(&mut self, n: u32) {
+        self.exists = n;
+        // A hostile server may announce 4 billion messages: the map stays bounded,
+        // and messages past the bound are simply not tracked.
+        let tracked = (n as usize).min(MAX_TRACKED);
+        self.uids.resize(tracked, 0);
+        self.flags.resize(tracked, 0);
+    }
+
+    pub fn expunge(&mut self, seq: u32) -> Option<u32> {
+        let i = (seq as usize).checked_sub(1)?;
+        self.exists = self.exists.saturating_sub(1);
+        if seq <= self.baseline {
+            self.baseline -= 1;
+        }
+        if i >= self.uids.len() {
+            return None;
+        }
+        let uid = self.uids.remove(i);
+        self.flags.remove(i);
+        Some(uid).filter(|&u| u != 0)
+    }
+
+    pub fn learn_uid(&mut self, seq: u32, uid: u32) {
+        if let Some(slot) = (seq as usize)
+            .checked_sub(1)
+            .and_then(|i| self.uids.get_mut(i))
+        {
+            *slot = uid;
+        }
+        self.max_uid = self.max_uid.max(uid);
+    }
+
+    pub fn learn_flags(&mut self, seq: u32, flags: &[String]) {
+        use flag_bits::*;
+        let mut bits = KNOWN;
+        for f in flags {
+            bits |= match f.as_str() {
+                "\\Seen" => SEEN,
+                "\\Answered" => ANSWERED,
+                "\\Flagged" => FLAGGED,
+                "\\Deleted" => DELETED,
+                "\\Draft" => DRAFT,
+                "\\Recent" => 0,
+                _ => KEYWORDS,
+            };
+        }
+        if let Some(slot) = (seq as usize)
+            .checked_sub(1)
+            .and_then(|i| self.flags.get_mut(i))
+        {
+            *slot = bits;
+        }
+    }
+}

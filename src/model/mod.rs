@@ -1,0 +1,64 @@
+//! The client-side model: what a careful client knows after each event.
+//!
+//! `Model::apply` records; it never judges. Checks read the model *before* an event
+//! is applied and compare it with what the event says. Per connection there is a
+//! `SessionModel` (protocol state, commands in flight, the selected
+//! `MailboxModel`); across connections and reconnects there is an `AccountModel`
+//! that remembers, per mailbox and UIDVALIDITY, which UIDs were expunged and the
+//! highest UID and UIDNEXT seen, so a UID reused after an expunge is caught even
+//! when two different sessions saw the two messages.
+
+pub mod account;
+pub mod mailbox;
+pub mod session;
+
+use std::collections::HashMap;
+
+pub use account::{AccountModel, MailboxKey};
+pub use mailbox::MailboxModel;
+pub use session::{Pending, ProtocolState, SessionModel};
+
+use crate::event::{Event, EventKind, SessionId};
+use crate::wire::Direction;
+
+#[derive(Debug, Default)]
+pub struct Model {
+    sessions: HashMap<SessionId, SessionModel>,
+    pub account: AccountModel,
+    /// Number of events applied so far; orders events across sessions.
+    pub clock: u64,
+}
+
+impl Model {
+    pub fn session(&self, id: &SessionId) -> Option<&SessionModel> {
+        self.sessions.get(id)
+    }
+
+    pub fn apply(&mut self, event: &Event) {
+        self.clock += 1;
+        let now = self.clock;
+        let session = self
+            .sessions
+            .entry(event.session.clone())
+            .or_insert_with(|| SessionModel::new(event.at));
+        match &event.kind {
+            EventKind::Client { message, .. } => {
+                session.apply_client(message, event, now, &mut self.account)
+            }
+            EventKind::Server { message, .. } => {
+                session.apply_server(message, event, now, &mut self.account)
+            }
+            EventKind::TlsStarted => session.tls_started(),
+            EventKind::Closed { .. } => {
+                self.sessions.remove(&event.session);
+            }
+            EventKind::Note { .. } => {}
+        }
+    }
+
+    /// The side that last spoke on a connection (for logs that do not say who
+    /// closed it).
+    pub fn last_speaker(&self, id: &SessionId) -> Option<Direction> {
+        self.sessions.get(id).and_then(|s| s.last_speaker)
+    }
+}

@@ -1,0 +1,513 @@
+//! Strict decoding of one framed message with imap-codec, into our own types.
+//!
+//! When the strict parser refuses a server message, a few known repairs are tried
+//! one at a time (CR added to a bare LF, trailing space removed, missing status
+//! text supplied, tag read by hand); the first that makes the message parse says
+//! *what* was wrong, and the repaired message lets the session model go on. If none
+//! helps the message stays `Undecodable`, raw bytes kept by the caller.
+
+use std::borrow::Cow;
+
+use base64::Engine as _;
+use imap_codec::decode::Decoder;
+use imap_codec::imap_types::command::{Command, CommandBody};
+use imap_codec::imap_types::flag::{FlagFetch, FlagPerm};
+use imap_codec::imap_types::mailbox::Mailbox;
+use imap_codec::imap_types::response::{
+    Code, Data, Greeting, GreetingKind, Response, Status, StatusKind as CodecStatusKind,
+};
+use imap_codec::{CommandCodec, GreetingCodec, IdleDoneCodec, ResponseCodec};
+
+use super::message::*;
+
+/// A decoded message and, if the strict grammar refused it as sent, why.
+#[derive(Debug, Clone)]
+pub struct Decoded<T> {
+    pub message: T,
+    pub syntax_error: Option<String>,
+}
+
+/// What the client is expected to send next; the grammar differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientMode {
+    Command,
+    /// Inside IDLE, after the server's `+`: only `DONE`.
+    IdleDone,
+    /// Inside AUTHENTICATE, after a `+`: a line of base64.
+    AuthData,
+}
+
+/// Decodes the first message the server sends on a connection.
+pub fn decode_greeting(bytes: &[u8]) -> Decoded<ServerMessage> {
+    let attempt = |b: &[u8]| match GreetingCodec::default().decode(b) {
+        Ok((rest, g)) if rest.is_empty() => Some(greeting(g)),
+        _ => None,
+    };
+    with_repairs(bytes, attempt, |_| None)
+}
+
+/// Decodes a message from the server after its greeting.
+pub fn decode_server(bytes: &[u8]) -> Decoded<ServerMessage> {
+    if let Some(fast) = super::message_fast::server(bytes) {
+        return Decoded {
+            message: fast,
+            syntax_error: None,
+        };
+    }
+    let attempt = |b: &[u8]| match ResponseCodec::default().decode(b) {
+        Ok((rest, r)) if rest.is_empty() => Some(response(r)),
+        _ => None,
+    };
+    with_repairs(bytes, attempt, tagged_by_hand)
+}
+
+/// The strict parser alone, without the fast path or repairs (for tests).
+#[cfg(test)]
+pub fn decode_server_strict_only(bytes: &[u8]) -> Option<ServerMessage> {
+    match ResponseCodec::default().decode(bytes) {
+        Ok((rest, r)) if rest.is_empty() => Some(response(r)),
+        _ => None,
+    }
+}
+
+/// Decodes a message from the client.
+pub fn decode_client(bytes: &[u8], mode: ClientMode) -> ClientMessage {
+    match mode {
+        ClientMode::IdleDone => {
+            if IdleDoneCodec::default().decode(bytes).is_ok() {
+                return ClientMessage::IdleDone;
+            }
+        }
+        ClientMode::AuthData => {
+            return ClientMessage::AuthData;
+        }
+        ClientMode::Command => {}
+    }
+    match CommandCodec::default().decode(bytes) {
+        Ok((_, cmd)) => ClientMessage::Command {
+            tag: cmd.tag.as_ref().to_string(),
+            command: command(cmd),
+            unparsed: false,
+        },
+        Err(_) => {
+            let line = first_line(bytes);
+            let mut words = line.split(' ');
+            match (words.next(), words.next()) {
+                (Some(tag), Some(name)) if !tag.is_empty() && !name.is_empty() => {
+                    let mut name = name.to_ascii_uppercase();
+                    if name == "UID" {
+                        if let Some(sub) = words.next() {
+                            name = format!("UID {}", sub.to_ascii_uppercase());
+                        }
+                    }
+                    ClientMessage::Command {
+                        tag: tag.to_string(),
+                        command: CommandKind::Other { name },
+                        unparsed: true,
+                    }
+                }
+                _ => ClientMessage::Undecodable {
+                    why: "not a command: no tag and command name".into(),
+                },
+            }
+        }
+    }
+}
+
+/// The user named in a SASL PLAIN message (`authzid \0 authcid \0 passwd`).
+pub fn sasl_plain_user(raw: &[u8]) -> Option<String> {
+    let mut parts = raw.split(|&b| b == 0);
+    let _authzid = parts.next()?;
+    let authcid = parts.next()?;
+    parts.next()?;
+    Some(String::from_utf8_lossy(authcid).into_owned())
+}
+
+/// The user in a base64 line of AUTHENTICATE PLAIN data.
+pub fn sasl_plain_user_b64(line: &[u8]) -> Option<String> {
+    let text = first_line(line);
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .ok()?;
+    sasl_plain_user(&raw)
+}
+
+/// The first line of a message, without its line end, lossily as text.
+pub fn first_line(bytes: &[u8]) -> Cow<'_, str> {
+    let end = memchr::memchr(b'\n', bytes).unwrap_or(bytes.len());
+    let line = &bytes[..end];
+    String::from_utf8_lossy(line.strip_suffix(b"\r").unwrap_or(line))
+}
+
+fn with_repairs(
+    bytes: &[u8],
+    attempt: impl Fn(&[u8]) -> Option<ServerMessage>,
+    by_hand: impl Fn(&[u8]) -> Option<ServerMessage>,
+) -> Decoded<ServerMessage> {
+    if let Some(message) = attempt(bytes) {
+        return Decoded {
+            message,
+            syntax_error: None,
+        };
+    }
+    let repairs: [(&str, fn(&[u8]) -> Option<Vec<u8>>); 3] = [
+        ("a line ends in a bare LF instead of CRLF", add_cr),
+        ("trailing space at the end of the line", trim_trailing_space),
+        ("status response with no text after OK/NO/BAD/BYE", add_missing_text),
+    ];
+    for (why, repair) in repairs {
+        if let Some(fixed) = repair(bytes) {
+            if let Some(message) = attempt(&fixed) {
+                return Decoded {
+                    message,
+                    syntax_error: Some(why.to_string()),
+                };
+            }
+        }
+    }
+    let why = "does not parse by the formal syntax".to_string();
+    Decoded {
+        message: by_hand(bytes).unwrap_or(ServerMessage::Undecodable { why: why.clone() }),
+        syntax_error: Some(why),
+    }
+}
+
+fn add_cr(bytes: &[u8]) -> Option<Vec<u8>> {
+    if !bytes.ends_with(b"\n") || bytes.ends_with(b"\r\n") {
+        return None;
+    }
+    let mut v = bytes[..bytes.len() - 1].to_vec();
+    v.extend_from_slice(b"\r\n");
+    Some(v)
+}
+
+fn trim_trailing_space(bytes: &[u8]) -> Option<Vec<u8>> {
+    let body = bytes.strip_suffix(b"\r\n")?;
+    if !body.ends_with(b" ") {
+        return None;
+    }
+    let mut v = body.trim_ascii_end().to_vec();
+    v.extend_from_slice(b"\r\n");
+    Some(v)
+}
+
+fn add_missing_text(bytes: &[u8]) -> Option<Vec<u8>> {
+    let body = bytes.strip_suffix(b"\r\n")?;
+    let last = body.rsplit(|&b| b == b' ').next()?;
+    let is_status = [&b"OK"[..], b"NO", b"BAD", b"BYE"]
+        .iter()
+        .any(|k| last.eq_ignore_ascii_case(k))
+        || body.ends_with(b"]");
+    if !is_status {
+        return None;
+    }
+    let mut v = body.to_vec();
+    v.extend_from_slice(b" -\r\n");
+    Some(v)
+}
+
+/// `tag OK|NO|BAD anything` read without the grammar, so that a tagged completion
+/// with a syntax error still completes its command in the model.
+fn tagged_by_hand(bytes: &[u8]) -> Option<ServerMessage> {
+    let line = first_line(bytes);
+    let mut words = line.splitn(3, ' ');
+    let tag = words.next()?;
+    let kind = match words.next()?.to_ascii_uppercase().as_str() {
+        "OK" => StatusKind::Ok,
+        "NO" => StatusKind::No,
+        "BAD" => StatusKind::Bad,
+        "BYE" => StatusKind::Bye,
+        _ => return None,
+    };
+    let text = words.next().unwrap_or("").to_string();
+    if tag == "*" {
+        return Some(ServerMessage::Status {
+            tag: None,
+            kind,
+            code: None,
+            text,
+        });
+    }
+    if tag.is_empty() || tag == "+" || kind == StatusKind::Bye {
+        return None;
+    }
+    Some(ServerMessage::Status {
+        tag: Some(tag.to_string()),
+        kind,
+        code: None,
+        text,
+    })
+}
+
+fn greeting(g: Greeting<'_>) -> ServerMessage {
+    ServerMessage::Greeting {
+        kind: match g.kind {
+            GreetingKind::Ok => StatusKind::Ok,
+            GreetingKind::PreAuth => StatusKind::PreAuth,
+            GreetingKind::Bye => StatusKind::Bye,
+        },
+        code: g.code.map(code),
+        text: g.text.as_ref().to_string(),
+    }
+}
+
+fn status_kind(k: CodecStatusKind) -> StatusKind {
+    match k {
+        CodecStatusKind::Ok => StatusKind::Ok,
+        CodecStatusKind::No => StatusKind::No,
+        CodecStatusKind::Bad => StatusKind::Bad,
+    }
+}
+
+fn response(r: Response<'_>) -> ServerMessage {
+    match r {
+        Response::CommandContinuationRequest(c) => {
+            let text = match c {
+                imap_codec::imap_types::response::CommandContinuationRequest::Basic(b) => {
+                    b.text().as_ref().to_string()
+                }
+                imap_codec::imap_types::response::CommandContinuationRequest::Base64(_) => {
+                    String::new()
+                }
+            };
+            ServerMessage::Continue { text }
+        }
+        Response::Status(Status::Untagged(body)) => ServerMessage::Status {
+            tag: None,
+            kind: status_kind(body.kind),
+            code: body.code.map(code),
+            text: body.text.as_ref().to_string(),
+        },
+        Response::Status(Status::Tagged(t)) => ServerMessage::Status {
+            tag: Some(t.tag.as_ref().to_string()),
+            kind: status_kind(t.body.kind),
+            code: t.body.code.map(code),
+            text: t.body.text.as_ref().to_string(),
+        },
+        Response::Status(Status::Bye(b)) => ServerMessage::Status {
+            tag: None,
+            kind: StatusKind::Bye,
+            code: b.code.map(code),
+            text: b.text.as_ref().to_string(),
+        },
+        Response::Data(d) => data(d),
+    }
+}
+
+fn data(d: Data<'_>) -> ServerMessage {
+    match d {
+        Data::Exists(n) => ServerMessage::Exists(n),
+        Data::Recent(n) => ServerMessage::Recent(n),
+        Data::Expunge(n) => ServerMessage::Expunge(n.get()),
+        Data::Flags(flags) => ServerMessage::Flags(flags.iter().map(|f| f.to_string()).collect()),
+        Data::Capability(caps) => {
+            ServerMessage::Capability(caps.as_ref().iter().map(|c| c.to_string()).collect())
+        }
+        Data::Fetch { seq, items } => {
+            let mut uid = None;
+            let mut flags = None;
+            for item in items.as_ref() {
+                use imap_codec::imap_types::fetch::MessageDataItem as I;
+                match item {
+                    I::Uid(u) => uid = Some(u.get()),
+                    I::Flags(f) => flags = Some(f.iter().map(flag_fetch).collect()),
+                    _ => {}
+                }
+            }
+            ServerMessage::Fetch {
+                seq: seq.get(),
+                uid,
+                flags,
+            }
+        }
+        Data::List { .. } => ServerMessage::Data { name: "LIST" },
+        Data::Lsub { .. } => ServerMessage::Data { name: "LSUB" },
+        Data::Status { .. } => ServerMessage::Data { name: "STATUS" },
+        Data::Search(..) => ServerMessage::Data { name: "SEARCH" },
+        Data::Sort(..) => ServerMessage::Data { name: "SORT" },
+        Data::Thread(..) => ServerMessage::Data { name: "THREAD" },
+        Data::Enabled { .. } => ServerMessage::Data { name: "ENABLED" },
+        Data::Quota { .. } => ServerMessage::Data { name: "QUOTA" },
+        Data::QuotaRoot { .. } => ServerMessage::Data { name: "QUOTAROOT" },
+        Data::Id { .. } => ServerMessage::Data { name: "ID" },
+        Data::Metadata { .. } => ServerMessage::Data { name: "METADATA" },
+        Data::Vanished { .. } => ServerMessage::Data { name: "VANISHED" },
+        Data::Namespace { .. } => ServerMessage::Data { name: "NAMESPACE" },
+        #[allow(unreachable_patterns)]
+        _ => ServerMessage::Data { name: "OTHER" },
+    }
+}
+
+fn flag_fetch(f: &FlagFetch<'_>) -> FlagName {
+    match f {
+        FlagFetch::Flag(f) => f.to_string(),
+        FlagFetch::Recent => "\\Recent".to_string(),
+    }
+}
+
+fn code(c: Code<'_>) -> RespCode {
+    match c {
+        Code::UidValidity(n) => RespCode::UidValidity(n.get()),
+        Code::UidNext(n) => RespCode::UidNext(n.get()),
+        Code::PermanentFlags(flags) => RespCode::PermanentFlags(
+            flags
+                .iter()
+                .map(|f| match f {
+                    FlagPerm::Flag(f) => f.to_string(),
+                    FlagPerm::Asterisk => "\\*".to_string(),
+                })
+                .collect(),
+        ),
+        Code::ReadWrite => RespCode::ReadWrite,
+        Code::ReadOnly => RespCode::ReadOnly,
+        Code::OverQuota => RespCode::OverQuota,
+        Code::Alert => RespCode::Alert,
+        Code::Capability(caps) => {
+            RespCode::Capability(caps.as_ref().iter().map(|c| c.to_string()).collect())
+        }
+        Code::Other(other) => {
+            let text = String::from_utf8_lossy(other.inner()).to_string();
+            let atom = text.split(' ').next().unwrap_or("").to_ascii_uppercase();
+            match atom.as_str() {
+                "INUSE" => RespCode::InUse,
+                "OVERQUOTA" => RespCode::OverQuota,
+                _ => RespCode::Other(atom),
+            }
+        }
+        other => {
+            let name = format!("{other:?}");
+            let name = name
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .next()
+                .unwrap_or("")
+                .to_ascii_uppercase();
+            RespCode::Other(name)
+        }
+    }
+}
+
+fn mailbox_name(m: &Mailbox<'_>) -> String {
+    match m {
+        Mailbox::Inbox => "INBOX".to_string(),
+        Mailbox::Other(o) => String::from_utf8_lossy(o.as_ref()).into_owned(),
+    }
+}
+
+fn command(cmd: Command<'_>) -> CommandKind {
+    match cmd.body {
+        CommandBody::Capability => CommandKind::Capability,
+        CommandBody::Noop => CommandKind::Noop,
+        CommandBody::Logout => CommandKind::Logout,
+        CommandBody::StartTLS => CommandKind::StartTls,
+        CommandBody::Login { username, .. } => CommandKind::Login {
+            user: String::from_utf8_lossy(username.as_ref()).into_owned(),
+        },
+        CommandBody::Authenticate {
+            mechanism,
+            initial_response,
+        } => CommandKind::Authenticate {
+            mechanism: mechanism.as_ref().to_ascii_uppercase(),
+            user: initial_response.and_then(|r| sasl_plain_user(r.declassify())),
+        },
+        CommandBody::Select { mailbox, .. } => CommandKind::Select {
+            mailbox: mailbox_name(&mailbox),
+            read_only: false,
+        },
+        CommandBody::Examine { mailbox, .. } => CommandKind::Select {
+            mailbox: mailbox_name(&mailbox),
+            read_only: true,
+        },
+        CommandBody::Unselect => CommandKind::Unselect,
+        CommandBody::Create { .. } => CommandKind::Create,
+        CommandBody::Delete { .. } => CommandKind::Delete,
+        CommandBody::Rename { .. } => CommandKind::Rename,
+        CommandBody::Subscribe { .. } => CommandKind::Subscribe,
+        CommandBody::Unsubscribe { .. } => CommandKind::Unsubscribe,
+        CommandBody::List { .. } => CommandKind::List,
+        CommandBody::Lsub { .. } => CommandKind::Lsub,
+        CommandBody::Status { .. } => CommandKind::Status,
+        CommandBody::Append { mailbox, .. } => CommandKind::Append {
+            mailbox: mailbox_name(&mailbox),
+        },
+        CommandBody::Check => CommandKind::Check,
+        CommandBody::Close => CommandKind::Close,
+        CommandBody::Expunge => CommandKind::Expunge { uid: false },
+        CommandBody::ExpungeUid { .. } => CommandKind::Expunge { uid: true },
+        CommandBody::Search { uid, .. } => CommandKind::Search { uid },
+        CommandBody::Sort { uid, .. } => CommandKind::Search { uid },
+        CommandBody::Thread { uid, .. } => CommandKind::Search { uid },
+        CommandBody::Fetch { uid, .. } => CommandKind::Fetch { uid },
+        CommandBody::Store { uid, .. } => CommandKind::Store { uid },
+        CommandBody::Copy { uid, .. } => CommandKind::Copy { uid },
+        CommandBody::Move { uid, .. } => CommandKind::Move { uid },
+        CommandBody::Idle => CommandKind::Idle,
+        CommandBody::Enable { .. } => CommandKind::Enable,
+        CommandBody::Id { .. } => CommandKind::Id,
+        CommandBody::Namespace => CommandKind::Namespace,
+        CommandBody::GetQuota { .. }
+        | CommandBody::GetQuotaRoot { .. }
+        | CommandBody::SetQuota { .. } => CommandKind::Quota,
+        #[allow(unreachable_patterns)]
+        other => CommandKind::Other {
+            name: other.name().to_ascii_uppercase(),
+        },
+    }
+}
+
+/// True if `flag` is spelled like a system flag without its backslash
+/// (`Seen`, `answered`): RFC 3501 2.3.2 makes it a keyword, not the system flag.
+pub fn keyword_like_system_flag(flag: &str) -> bool {
+    const SYSTEM: [&str; 6] = ["Seen", "Answered", "Flagged", "Deleted", "Draft", "Recent"];
+    !flag.starts_with('\\') && SYSTEM.iter().any(|s| s.eq_ignore_ascii_case(flag))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strict_and_repaired() {
+        let d = decode_server(b"* 141 FETCH (FLAGS (\\Deleted \\Seen) UID 3170)\r\n");
+        assert_eq!(
+            d.message,
+            ServerMessage::Fetch {
+                seq: 141,
+                uid: Some(3170),
+                flags: Some(vec!["\\Deleted".into(), "\\Seen".into()])
+            }
+        );
+        assert!(d.syntax_error.is_none());
+
+        let d = decode_server(b"* 147 EXISTS\n");
+        assert_eq!(d.message, ServerMessage::Exists(147));
+        assert!(d.syntax_error.unwrap().contains("bare LF"));
+
+        let d = decode_server(b"a1 OK\r\n");
+        assert!(matches!(d.message, ServerMessage::Status { ref tag, .. } if tag.as_deref() == Some("a1")));
+        assert!(d.syntax_error.is_some());
+
+        let d = decode_server(b"* GARBAGE here\r\n");
+        assert!(matches!(d.message, ServerMessage::Undecodable { .. }));
+
+        let d = decode_server(b"a2 OK [READ-WRITE] SELECT done\r\n");
+        assert!(matches!(d.message, ServerMessage::Status { code: Some(RespCode::ReadWrite), .. }));
+        let d = decode_server(b"a3 NO [INUSE] locked\r\n");
+        assert!(matches!(d.message, ServerMessage::Status { code: Some(RespCode::InUse), .. }));
+    }
+
+    #[test]
+    fn client_commands() {
+        let m = decode_client(b"zuvi UID STORE 3170 +FLAGS (\\Deleted \\Seen)\r\n", ClientMode::Command);
+        assert_eq!(
+            m,
+            ClientMessage::Command { tag: "zuvi".into(), command: CommandKind::Store { uid: true }, unparsed: false }
+        );
+        assert_eq!(decode_client(b"DONE\r\n", ClientMode::IdleDone), ClientMessage::IdleDone);
+        let m = decode_client(b"a1 XWEIRD foo bar\r\n", ClientMode::Command);
+        assert!(matches!(m, ClientMessage::Command { unparsed: true, .. }));
+        let m = decode_client(b"a LOGIN alice secret\r\n", ClientMode::Command);
+        assert!(matches!(m, ClientMessage::Command { command: CommandKind::Login { ref user }, .. } if user == "alice"));
+        assert_eq!(sasl_plain_user_b64(b"AGFsaWNlAHB3\r\n").as_deref(), Some("alice"));
+        assert!(keyword_like_system_flag("Seen") && !keyword_like_system_flag("\\Seen") && !keyword_like_system_flag("$Junk"));
+    }
+}

@@ -1,0 +1,190 @@
+//! The owned, simplified IMAP messages the model and the checks work on.
+//!
+//! imap-types describes every corner of the grammar; the checks need a small part
+//! of it (sequence numbers, UIDs, flags, status codes, which command is running).
+//! Keeping our own small types here means the rest of the crate never depends on
+//! imap-codec's alpha API, and each message is cheap to keep.
+
+/// A flag as the server or the client wrote it, backslash included (`\Seen`,
+/// `$Junk`, `Seen`).
+pub type FlagName = String;
+
+/// A response code (`[...]` in a status response) the checks care about.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub enum RespCode {
+    UidValidity(u32),
+    UidNext(u32),
+    PermanentFlags(Vec<FlagName>),
+    ReadWrite,
+    ReadOnly,
+    OverQuota,
+    InUse,
+    Alert,
+    Capability(Vec<String>),
+    /// Any other code, as its atom (`TRYCREATE`, `APPENDUID`, `LIMIT`, ...).
+    Other(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum StatusKind {
+    Ok,
+    No,
+    Bad,
+    Bye,
+    PreAuth,
+}
+
+impl StatusKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusKind::Ok => "OK",
+            StatusKind::No => "NO",
+            StatusKind::Bad => "BAD",
+            StatusKind::Bye => "BYE",
+            StatusKind::PreAuth => "PREAUTH",
+        }
+    }
+}
+
+/// One message from the server.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub enum ServerMessage {
+    /// The first message of a connection.
+    Greeting {
+        kind: StatusKind,
+        code: Option<RespCode>,
+        text: String,
+    },
+    /// `tag OK/NO/BAD ...` (tagged) or `* OK/NO/BAD/BYE ...` (untagged).
+    Status {
+        tag: Option<String>,
+        kind: StatusKind,
+        code: Option<RespCode>,
+        text: String,
+    },
+    /// `+ ...`
+    Continue { text: String },
+    Exists(u32),
+    Recent(u32),
+    Expunge(u32),
+    /// `* n FETCH (...)`, with the two items the model tracks.
+    Fetch {
+        seq: u32,
+        uid: Option<u32>,
+        flags: Option<Vec<FlagName>>,
+    },
+    Flags(Vec<FlagName>),
+    Capability(Vec<String>),
+    /// Any other valid untagged data (`SEARCH`, `LIST`, `STATUS`, ...), by name.
+    Data { name: &'static str },
+    /// The strict parser refused the bytes; `why` says what was wrong when known.
+    Undecodable { why: String },
+}
+
+/// Which command a client message is; only what the model needs to know.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub enum CommandKind {
+    Capability,
+    Noop,
+    Logout,
+    StartTls,
+    Login { user: String },
+    Authenticate { mechanism: String, user: Option<String> },
+    Select { mailbox: String, read_only: bool },
+    Create,
+    Delete,
+    Rename,
+    Subscribe,
+    Unsubscribe,
+    List,
+    Lsub,
+    Status,
+    Append { mailbox: String },
+    Check,
+    Close,
+    Unselect,
+    Expunge { uid: bool },
+    Search { uid: bool },
+    Fetch { uid: bool },
+    Store { uid: bool },
+    Copy { uid: bool },
+    Move { uid: bool },
+    Idle,
+    Enable,
+    Id,
+    Namespace,
+    Quota,
+    /// A command the strict parser did not accept, by its name as sent.
+    Other { name: String },
+}
+
+impl CommandKind {
+    /// The command's name as it appears on the wire (`UID FETCH`, `SELECT`).
+    pub fn name(&self) -> String {
+        let uid = |u: &bool, n: &str| if *u { format!("UID {n}") } else { n.to_string() };
+        match self {
+            CommandKind::Capability => "CAPABILITY".into(),
+            CommandKind::Noop => "NOOP".into(),
+            CommandKind::Logout => "LOGOUT".into(),
+            CommandKind::StartTls => "STARTTLS".into(),
+            CommandKind::Login { .. } => "LOGIN".into(),
+            CommandKind::Authenticate { .. } => "AUTHENTICATE".into(),
+            CommandKind::Select { read_only: false, .. } => "SELECT".into(),
+            CommandKind::Select { read_only: true, .. } => "EXAMINE".into(),
+            CommandKind::Create => "CREATE".into(),
+            CommandKind::Delete => "DELETE".into(),
+            CommandKind::Rename => "RENAME".into(),
+            CommandKind::Subscribe => "SUBSCRIBE".into(),
+            CommandKind::Unsubscribe => "UNSUBSCRIBE".into(),
+            CommandKind::List => "LIST".into(),
+            CommandKind::Lsub => "LSUB".into(),
+            CommandKind::Status => "STATUS".into(),
+            CommandKind::Append { .. } => "APPEND".into(),
+            CommandKind::Check => "CHECK".into(),
+            CommandKind::Close => "CLOSE".into(),
+            CommandKind::Unselect => "UNSELECT".into(),
+            CommandKind::Expunge { uid: u } => uid(u, "EXPUNGE"),
+            CommandKind::Search { uid: u } => uid(u, "SEARCH"),
+            CommandKind::Fetch { uid: u } => uid(u, "FETCH"),
+            CommandKind::Store { uid: u } => uid(u, "STORE"),
+            CommandKind::Copy { uid: u } => uid(u, "COPY"),
+            CommandKind::Move { uid: u } => uid(u, "MOVE"),
+            CommandKind::Idle => "IDLE".into(),
+            CommandKind::Enable => "ENABLE".into(),
+            CommandKind::Id => "ID".into(),
+            CommandKind::Namespace => "NAMESPACE".into(),
+            CommandKind::Quota => "GETQUOTA".into(),
+            CommandKind::Other { name } => name.clone(),
+        }
+    }
+
+    /// A UID command (`UID FETCH`, `UID STORE`, ...).
+    pub fn is_uid(&self) -> bool {
+        matches!(
+            self,
+            CommandKind::Expunge { uid: true }
+                | CommandKind::Search { uid: true }
+                | CommandKind::Fetch { uid: true }
+                | CommandKind::Store { uid: true }
+                | CommandKind::Copy { uid: true }
+                | CommandKind::Move { uid: true }
+        )
+    }
+}
+
+/// One message from the client.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub enum ClientMessage {
+    Command {
+        tag: String,
+        command: CommandKind,
+        /// The strict parser refused it; the tag and name were read by hand.
+        unparsed: bool,
+    },
+    /// `DONE`, ending IDLE.
+    IdleDone,
+    /// A line of SASL data answering a `+` during AUTHENTICATE.
+    AuthData,
+    /// Not even a tag could be read.
+    Undecodable { why: String },
+}

@@ -1,0 +1,146 @@
+//! A strict fast path for the few response shapes that make up most of a large
+//! log (`* n EXISTS`, `* n EXPUNGE`, `* n RECENT`, `* n FETCH (UID u FLAGS (...))`).
+//!
+//! It accepts only exactly-valid input (RFC 3501 nz-number, atom characters, single
+//! spaces, CRLF) and returns `None` for anything else, which then goes to the full
+//! imap-codec parser. A test checks that both agree on every input it accepts.
+
+use super::message::ServerMessage;
+
+pub fn server(bytes: &[u8]) -> Option<ServerMessage> {
+    let body = bytes.strip_prefix(b"* ")?.strip_suffix(b"\r\n")?;
+    let sp = memchr::memchr(b' ', body)?;
+    let n = nz_number(&body[..sp])?;
+    let rest = &body[sp + 1..];
+    match rest {
+        b"EXISTS" => Some(ServerMessage::Exists(n)),
+        b"RECENT" => Some(ServerMessage::Recent(n)),
+        b"EXPUNGE" => Some(ServerMessage::Expunge(n)),
+        _ => {
+            let items = rest.strip_prefix(b"FETCH (")?.strip_suffix(b")")?;
+            fetch(n, items)
+        }
+    }
+}
+
+fn fetch(seq: u32, mut items: &[u8]) -> Option<ServerMessage> {
+    let mut uid = None;
+    let mut flags = None;
+    loop {
+        if let Some(r) = items.strip_prefix(b"UID ") {
+            if uid.is_some() {
+                return None;
+            }
+            let end = memchr::memchr(b' ', r).unwrap_or(r.len());
+            uid = Some(nz_number(&r[..end])?);
+            items = &r[end..];
+        } else if let Some(r) = items.strip_prefix(b"FLAGS (") {
+            if flags.is_some() {
+                return None;
+            }
+            let end = memchr::memchr(b')', r)?;
+            flags = Some(flag_list(&r[..end])?);
+            items = &r[end + 1..];
+        } else {
+            return None;
+        }
+        if items.is_empty() {
+            break;
+        }
+        items = items.strip_prefix(b" ")?;
+    }
+    Some(ServerMessage::Fetch { seq, uid, flags })
+}
+
+fn flag_list(list: &[u8]) -> Option<Vec<String>> {
+    if list.is_empty() {
+        return Some(Vec::new());
+    }
+    list.split(|&b| b == b' ').map(flag).collect()
+}
+
+fn flag(f: &[u8]) -> Option<String> {
+    const SYSTEM: [&str; 6] = ["Answered", "Flagged", "Deleted", "Seen", "Draft", "Recent"];
+    let (backslash, atom) = match f.strip_prefix(b"\\") {
+        Some(a) => (true, a),
+        None => (false, f),
+    };
+    if atom.is_empty() || !atom.iter().all(|&b| is_atom_char(b)) {
+        return None;
+    }
+    let atom = std::str::from_utf8(atom).ok()?;
+    if !backslash {
+        return Some(atom.to_string());
+    }
+    match SYSTEM.iter().find(|s| s.eq_ignore_ascii_case(atom)) {
+        Some(s) => Some(format!("\\{s}")),
+        // Other `\Name` flags are left to the full parser (it knows `\*` and
+        // extension rules the fast path need not repeat).
+        None => None,
+    }
+}
+
+fn is_atom_char(b: u8) -> bool {
+    b > 0x20 && b < 0x7f && !matches!(b, b'(' | b')' | b'{' | b'%' | b'*' | b'"' | b'\\' | b']')
+}
+
+fn nz_number(digits: &[u8]) -> Option<u32> {
+    if digits.is_empty() || digits.len() > 10 || digits[0] == b'0' {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + u64::from(d - b'0');
+    }
+    u32::try_from(n).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use imap_codec::decode::Decoder;
+
+    #[test]
+    fn agrees_with_imap_codec() {
+        let cases: &[&[u8]] = &[
+            b"* 147 EXISTS\r\n",
+            b"* 0 EXISTS\r\n",
+            b"* 01 EXISTS\r\n",
+            b"* 5 RECENT\r\n",
+            b"* 141 EXPUNGE\r\n",
+            b"* 0 EXPUNGE\r\n",
+            b"* 4294967295 EXISTS\r\n",
+            b"* 4294967296 EXISTS\r\n",
+            b"* 147 FETCH (UID 3193)\r\n",
+            b"* 141 FETCH (FLAGS (\\Deleted \\Seen) UID 3170)\r\n",
+            b"* 1 FETCH (UID 39 FLAGS (Seen))\r\n",
+            b"* 1 FETCH (UID 39 FLAGS (\\SEEN $Junk \\Recent))\r\n",
+            b"* 1 FETCH (UID 39 FLAGS ())\r\n",
+            b"* 1 FETCH (UID 0 FLAGS ())\r\n",
+            b"* 1 FETCH (UID 3  FLAGS ())\r\n",
+            b"* 1 FETCH (FLAGS (\\Foo))\r\n",
+            b"* 1 FETCH (FLAGS (a%b))\r\n",
+            b"* 1 FETCH (UID 3 UID 4)\r\n",
+            b"* 1 FETCH ()\r\n",
+            b"* 147 EXISTS \r\n",
+            b"* 147 exists\r\n",
+        ];
+        for case in cases {
+            let fast = server(case);
+            let strict = match imap_codec::ResponseCodec::default().decode(case) {
+                Ok((rest, _)) if rest.is_empty() => {
+                    crate::wire::decode::decode_server_strict_only(case)
+                }
+                _ => None,
+            };
+            if let Some(fast) = fast {
+                assert_eq!(Some(fast), strict, "{}", String::from_utf8_lossy(case));
+            }
+        }
+        assert!(server(b"* 147 EXISTS\r\n").is_some());
+        assert!(server(b"* 1 FETCH (UID 39 FLAGS (Seen))\r\n").is_some());
+    }
+}

@@ -1,0 +1,38 @@
+//! Bytes ⇄ IMAP messages, with no I/O.
+//!
+//! `framing` cuts a byte stream (either direction) into whole messages (a line plus
+//! any literals it announces) under hard `Limits`; `decode` turns one message into an
+//! owned, simplified `ServerMessage` or `ClientMessage` with imap-codec's strict
+//! parser, and keeps the raw bytes and a reason when the strict parser refuses it.
+//! Sessions (live sockets) and transcript readers (files) both feed this module, so
+//! a live run and its recorded transcript are judged on the same messages.
+
+pub mod decode;
+pub mod framing;
+pub mod limits;
+pub mod message;
+mod message_fast;
+
+pub use framing::{Frame, Framer};
+pub use limits::Limits;
+pub use message::*;
+
+/// Which side sent some bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Client to server.
+    Client,
+    /// Server to client.
+    Server,
+}
+
+impl Direction {
+    /// The prefix used in the generic transcript format.
+    pub fn prefix(self) -> char {
+        match self {
+            Direction::Client => 'C',
+            Direction::Server => 'S',
+        }
+    }
+}
