@@ -55,6 +55,7 @@ pub enum EventKind {
 #[derive(Debug, Default)]
 pub struct SessionDecoder {
     greeted: bool,
+    client_spoke: bool,
     client_mode: Option<(String, ClientMode)>,
 }
 
@@ -69,11 +70,15 @@ impl SessionDecoder {
     ) -> Event {
         let kind = match dir {
             Direction::Server => {
-                let d = if self.greeted {
-                    decode::decode_server(&frame.bytes)
-                } else {
-                    self.greeted = true;
+                // A log may start in the middle of a session: only a first server
+                // message that comes before the client spoke and looks like a
+                // greeting is decoded as one.
+                let greeting = !self.greeted && !self.client_spoke && looks_like_greeting(&frame.bytes);
+                self.greeted = true;
+                let d = if greeting {
                     decode::decode_greeting(&frame.bytes)
+                } else {
+                    decode::decode_server(&frame.bytes)
                 };
                 if let ServerMessage::Status { tag: Some(tag), .. } = &d.message {
                     if self.client_mode.as_ref().is_some_and(|(t, _)| t == tag) {
@@ -92,6 +97,7 @@ impl SessionDecoder {
                 }
             }
             Direction::Client => {
+                self.client_spoke = true;
                 let mode = self
                     .client_mode
                     .as_ref()
@@ -125,6 +131,12 @@ impl SessionDecoder {
             kind,
         }
     }
+}
+
+fn looks_like_greeting(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(10)];
+    let upper = head.to_ascii_uppercase();
+    upper.starts_with(b"* OK") || upper.starts_with(b"* PREAUTH") || upper.starts_with(b"* BYE")
 }
 
 /// Where a chunk of bytes came from in a log.

@@ -22,13 +22,16 @@
 //! - [`cli`]: the `imapspec` command line.
 
 pub mod checks;
+pub mod cli;
 
 pub mod clock;
 pub mod event;
 pub mod finding;
 pub mod model;
+pub mod report;
 
 
 pub mod source;
+pub mod transcript;
 
 pub mod wire;

@@ -58,7 +58,44 @@ pub fn decode_server(bytes: &[u8]) -> Decoded<ServerMessage> {
         Ok((rest, r)) if rest.is_empty() => Some(response(r)),
         _ => None,
     };
+    if let Some(message) = flags_with_recent(bytes, &attempt) {
+        return Decoded {
+            message,
+            syntax_error: None,
+        };
+    }
     with_repairs(bytes, attempt, tagged_by_hand)
+}
+
+/// `* FLAGS (... \Recent)`: valid by RFC 3501's grammar (`flag-extension = "\"
+/// atom`) and sent by many servers, but refused by imap-codec. Decoded without
+/// `\Recent`, then given it back.
+fn flags_with_recent(
+    bytes: &[u8],
+    attempt: &impl Fn(&[u8]) -> Option<ServerMessage>,
+) -> Option<ServerMessage> {
+    if !bytes.starts_with(b"* FLAGS (") {
+        return None;
+    }
+    let text = std::str::from_utf8(bytes).ok()?;
+    let open = text.find('(')?;
+    let close = text.rfind(')')?;
+    let list = &text[open + 1..close];
+    if !list.split(' ').any(|f| f.eq_ignore_ascii_case("\\Recent")) {
+        return None;
+    }
+    let kept: Vec<&str> = list
+        .split(' ')
+        .filter(|f| !f.eq_ignore_ascii_case("\\Recent"))
+        .collect();
+    let fixed = format!("{}{}{}", &text[..=open], kept.join(" "), &text[close..]);
+    match attempt(fixed.as_bytes())? {
+        ServerMessage::Flags(mut flags) => {
+            flags.push("\\Recent".to_string());
+            Some(ServerMessage::Flags(flags))
+        }
+        _ => None,
+    }
 }
 
 /// The strict parser alone, without the fast path or repairs (for tests).

@@ -1,0 +1,47 @@
+//! The `imapspec` command line: one struct per subcommand; the help text is the docs.
+
+pub mod check;
+pub mod exit;
+pub mod list;
+
+use clap::{Parser, Subcommand};
+
+pub use exit::Exit;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "imapspec",
+    version,
+    about = "IMAP conformance and client-compatibility test harness",
+    long_about = "imapspec checks IMAP server behaviour against the RFC invariants that real \
+                  clients rely on, and says which client breaks and why.\n\n\
+                  Exit status: 0 all passed; 1 a check failed; 2 bad usage or unreadable input; \
+                  3 the server could not be reached or set up."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read recorded sessions and report violations, with the line of the log.
+    Check(check::CheckArgs),
+    /// List the checks, with ids, RFC sections and the clients they protect.
+    List(list::ListArgs),
+}
+
+/// Parses the command line and runs; returns the exit status.
+pub fn main() -> Exit {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { Exit::Usage } else { Exit::Ok };
+        }
+    };
+    match cli.command {
+        Command::Check(args) => check::run(&args),
+        Command::List(args) => list::run(&args),
+    }
+}

@@ -1,0 +1,67 @@
+//! Human output: findings grouped by the log line they point at, each with the
+//! rule in a sentence and what a real client does about it; then a summary.
+
+use std::fmt::Write as _;
+
+use super::{summarize, LogResult, Status};
+use crate::checks;
+
+pub fn render(results: &[LogResult]) -> String {
+    let mut s = String::new();
+    for r in results {
+        if let Some(e) = &r.error {
+            let _ = writeln!(s, "error: {e}\n");
+            continue;
+        }
+        let mut findings: Vec<_> = r.findings.iter().collect();
+        findings.sort_by_key(|f| (f.origin.clone(), std::cmp::Reverse(f.severity)));
+        let mut last_origin = None;
+        for f in findings {
+            if last_origin.as_ref() != Some(&f.origin) {
+                if last_origin.is_some() {
+                    s.push('\n');
+                }
+                let _ = writeln!(s, "{}  [session {}]", f.origin, f.session);
+                let _ = writeln!(s, "  | {}", f.line);
+                last_origin = Some(f.origin.clone());
+            }
+            let info = checks::info(f.check);
+            let rfc = info.map_or("", |i| i.rfc);
+            let _ = writeln!(s, "  {} {} ({rfc})", f.severity.as_str(), f.check);
+            let _ = writeln!(s, "    {}", f.message);
+            if let Some(i) = info {
+                let _ = writeln!(s, "    rule: {}", i.rule);
+            }
+            if let Some(impact) = &f.client_impact {
+                let _ = writeln!(s, "    client impact: {impact}");
+            }
+        }
+        if !r.findings.is_empty() {
+            s.push('\n');
+        }
+        for (id, n) in &r.dropped {
+            let _ = writeln!(s, "  … and {n} more {id} findings not shown");
+        }
+        let verdict = match r.status {
+            Status::Passed => "passed",
+            Status::Failed => "FAILED",
+            Status::Error => "error",
+        };
+        let _ = writeln!(
+            s,
+            "{}: {verdict} — {} findings; {} lines, {} events, read as {}",
+            r.id,
+            r.findings.len() as u64 + r.dropped.values().sum::<u64>(),
+            r.lines,
+            r.events,
+            r.format.map_or("?", |f| f.name())
+        );
+    }
+    let sum = summarize(results);
+    let _ = writeln!(
+        s,
+        "\n{} logs: {} passed, {} failed, {} unreadable; {} violations, {} warnings",
+        sum.logs, sum.passed, sum.failed, sum.errors, sum.violations, sum.warnings
+    );
+    s
+}
