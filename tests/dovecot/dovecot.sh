@@ -26,12 +26,14 @@ usage() {
     exit 2
 }
 
-# Prints the pid of the running master started from $dir, or nothing.
+# Prints the pid of the running master started from $dir, or nothing. The pid must
+# still be a dovecot using our config (a stale pid file may name a reused pid).
 master_pid() {
     local pidfile="$dir/run/master.pid" pid
     [[ -s $pidfile ]] || return 0
     pid=$(<"$pidfile")
-    if [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; then
+    [[ $pid =~ ^[0-9]+$ ]] || return 0
+    if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "-c $dir/dovecot.conf"; then
         echo "$pid"
     fi
 }

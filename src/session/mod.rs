@@ -1,0 +1,547 @@
+//! A raw IMAP client for live runs: plain TCP, implicit TLS or STARTTLS; every byte
+//! both ways framed, timestamped on the shared `Clock`, written to the generic
+//! transcript and checked as it arrives.
+//!
+//! The server is never trusted: every read has a timeout (`Limits::read_timeout`)
+//! and every message a size bound (`Limits`), so a stalled or flooding server
+//! gives an error or a finding, never a hang or unbounded memory. The `Recorder`
+//! is shared by all sessions of a run, so cross-session checks (a UID reused
+//! after another session's EXPUNGE) see every connection, and the transcript
+//! holds them all, each under its own `[name]`.
+
+pub mod connect;
+pub mod url;
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::io::Write;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use base64::Engine as _;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::checks::Checker;
+use crate::clock::Clock;
+use crate::event::{Event, EventKind, SessionDecoder, SessionId};
+use crate::source::{Origin, Timestamp};
+use crate::transcript::generic::{closed_text, TranscriptWriter};
+use crate::wire::{Direction, Frame, Framer, Limits, ServerMessage, StatusKind};
+
+pub use connect::Stream;
+pub use url::{Security, ServerUrl};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionError {
+    /// The server could not be reached.
+    Connect(String),
+    /// TLS negotiation failed.
+    Tls(String),
+    /// The server sent nothing for the whole read timeout.
+    Timeout(String),
+    /// The server closed the connection.
+    Closed(String),
+    /// The server answered NO/BAD where the session needed OK.
+    Refused(String),
+    Io(String),
+}
+
+impl fmt::Display for SessionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SessionError::Connect(m) => write!(f, "cannot connect: {m}"),
+            SessionError::Tls(m) => write!(f, "TLS failed: {m}"),
+            SessionError::Timeout(m) => write!(f, "timed out: {m}"),
+            SessionError::Closed(m) => write!(f, "connection closed by the server: {m}"),
+            SessionError::Refused(m) => write!(f, "refused: {m}"),
+            SessionError::Io(m) => write!(f, "I/O error: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for SessionError {}
+
+/// The transcript and the checks every session of a run writes into.
+pub struct Recorder {
+    writer: TranscriptWriter<Box<dyn Write + Send>>,
+    pub checker: Checker,
+    /// Every event, kept only when asked (tests); otherwise empty.
+    pub events: Option<Vec<Event>>,
+}
+
+pub type SharedRecorder = Arc<Mutex<Recorder>>;
+
+impl Recorder {
+    pub fn new(out: Box<dyn Write + Send>, name: &str) -> std::io::Result<SharedRecorder> {
+        Ok(Arc::new(Mutex::new(Recorder {
+            writer: TranscriptWriter::new(out, Arc::from(name))?,
+            checker: Checker::default(),
+            events: None,
+        })))
+    }
+
+    fn observe(&mut self, event: Event) -> Event {
+        self.checker.on_event(&event);
+        if let Some(all) = self.events.as_mut() {
+            all.push(event.clone());
+        }
+        event
+    }
+
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.writer.flush()
+    }
+}
+
+fn lock(r: &SharedRecorder) -> MutexGuard<'_, Recorder> {
+    // A panic elsewhere while holding the lock leaves data that is still usable.
+    r.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// What a command got back.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// Untagged responses and continuations that came before the completion.
+    pub untagged: Vec<Event>,
+    pub status: StatusKind,
+    pub text: String,
+    pub completion: Event,
+}
+
+pub struct SessionOptions {
+    pub limits: Limits,
+    pub insecure: bool,
+    pub clock: Clock,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions {
+            limits: Limits::default(),
+            insecure: false,
+            clock: Clock::real(),
+        }
+    }
+}
+
+pub struct Session {
+    name: SessionId,
+    stream: Option<Stream>,
+    url: ServerUrl,
+    recorder: SharedRecorder,
+    clock: Clock,
+    limits: Limits,
+    insecure: bool,
+    server_framer: Framer<Timestamp>,
+    client_framer: Framer<Timestamp>,
+    decoder: SessionDecoder,
+    inbox: VecDeque<Event>,
+    next_tag: u32,
+    closed: bool,
+    buf: Vec<u8>,
+}
+
+impl Session {
+    /// Connects, reads the greeting, and negotiates TLS as the URL says.
+    pub async fn connect(
+        url: &ServerUrl,
+        name: &str,
+        recorder: &SharedRecorder,
+        options: &SessionOptions,
+    ) -> Result<Session, SessionError> {
+        let clock = options.clock.clone();
+        let addr = format!("{}:{}", url.host, url.port);
+        let tcp = clock
+            .timeout(options.limits.read_timeout, TcpStream::connect(&addr))
+            .await
+            .map_err(|_| SessionError::Connect(format!("{url}: no answer within {:?}", options.limits.read_timeout)))?
+            .map_err(|e| SessionError::Connect(format!("{url}: {e}")))?;
+        let _ = tcp.set_nodelay(true);
+        let mut session = Session {
+            name: Arc::from(name),
+            stream: Some(Stream::Plain(tcp)),
+            url: url.clone(),
+            recorder: Arc::clone(recorder),
+            clock,
+            limits: options.limits.clone(),
+            insecure: options.insecure,
+            server_framer: Framer::new(options.limits.clone(), true),
+            client_framer: Framer::new(options.limits.clone(), false),
+            decoder: SessionDecoder::default(),
+            inbox: VecDeque::new(),
+            next_tag: 1,
+            closed: false,
+            buf: vec![0; 16 * 1024],
+        };
+        if url.security == Security::Tls {
+            session.start_tls().await?;
+        }
+        let greeting = session.next_event().await?;
+        if let EventKind::Server {
+            message: ServerMessage::Greeting { kind: StatusKind::Bye, text, .. },
+            ..
+        } = &greeting.kind
+        {
+            return Err(SessionError::Refused(format!("the server greeted with BYE: {text}")));
+        }
+        if url.security == Security::StartTls {
+            let reply = session.command("STARTTLS").await?;
+            if reply.status != StatusKind::Ok {
+                return Err(SessionError::Tls(format!("STARTTLS answered {}: {}", reply.status.as_str(), reply.text)));
+            }
+            session.start_tls().await?;
+        }
+        Ok(session)
+    }
+
+    pub fn name(&self) -> &SessionId {
+        &self.name
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    async fn start_tls(&mut self) -> Result<(), SessionError> {
+        let Some(Stream::Plain(tcp)) = self.stream.take() else {
+            return Err(SessionError::Tls("TLS is already active".into()));
+        };
+        let connector = connect::tls_connector(self.insecure).map_err(SessionError::Tls)?;
+        let name = connect::server_name(&self.url.host).map_err(SessionError::Tls)?;
+        let tls = self
+            .clock
+            .timeout(self.limits.read_timeout, connector.connect(name, tcp))
+            .await
+            .map_err(|_| SessionError::Timeout("the TLS handshake did not finish".into()))?
+            .map_err(|e| {
+                let hint = if self.insecure { "" } else { " (for a self-signed certificate, use --insecure)" };
+                SessionError::Tls(format!("{e}{hint}"))
+            })?;
+        self.stream = Some(Stream::Tls(Box::new(tls)));
+        // Bytes the server sent before TLS are not part of the TLS session.
+        self.server_framer = Framer::new(self.limits.clone(), true);
+        let at = self.clock.now();
+        let mut rec = lock(&self.recorder);
+        let origin = rec
+            .writer
+            .directive(at, &self.name, "tls")
+            .map_err(|e| SessionError::Io(e.to_string()))?;
+        let event = Event {
+            session: self.name.clone(),
+            at: Some(at),
+            origin,
+            raw: Arc::from(&b""[..]),
+            kind: EventKind::TlsStarted,
+        };
+        rec.observe(event);
+        Ok(())
+    }
+
+    /// A fresh tag: `a1`, `a2`, ...
+    pub fn tag(&mut self) -> String {
+        let t = format!("a{}", self.next_tag);
+        self.next_tag += 1;
+        t
+    }
+
+    /// Sends bytes as they are, in one write.
+    pub async fn send_raw(&mut self, bytes: &[u8]) -> Result<(), SessionError> {
+        let stream = self
+            .stream
+            .as_mut()
+            .ok_or_else(|| SessionError::Closed("the session is closed".into()))?;
+        let written = self
+            .clock
+            .timeout(self.limits.read_timeout, async {
+                let w = stream.writer();
+                w.write_all(bytes).await?;
+                w.flush().await
+            })
+            .await;
+        match written {
+            Err(_) => return Err(SessionError::Timeout("the server stopped reading".into())),
+            Ok(Err(e)) => return Err(SessionError::Io(e.to_string())),
+            Ok(Ok(())) => {}
+        }
+        let at = self.clock.now();
+        let mut frames = Vec::new();
+        self.client_framer.push(bytes, &at, &mut frames);
+        for frame in frames {
+            self.record(Direction::Client, frame)?;
+        }
+        Ok(())
+    }
+
+    fn record(&mut self, dir: Direction, frame: Frame<Timestamp>) -> Result<Event, SessionError> {
+        let at = frame.meta;
+        let mut rec = lock(&self.recorder);
+        let origin: Origin = rec
+            .writer
+            .message(at, &self.name, dir, &frame.bytes)
+            .map_err(|e| SessionError::Io(format!("cannot write the transcript: {e}")))?;
+        let event = self.decoder.decode(&self.name, dir, frame, origin, Some(at));
+        Ok(rec.observe(event))
+    }
+
+    fn record_close(&mut self, by: Option<Direction>) -> Result<Event, SessionError> {
+        self.closed = true;
+        self.stream = None;
+        let at = self.clock.now();
+        let mut events = Vec::new();
+        for (dir, framer) in [
+            (Direction::Client, &mut self.client_framer),
+            (Direction::Server, &mut self.server_framer),
+        ] {
+            if let Some(f) = framer.finish() {
+                events.push((dir, f));
+            }
+        }
+        for (dir, f) in events {
+            let e = self.record(dir, f)?;
+            self.inbox.push_back(e);
+        }
+        let mut rec = lock(&self.recorder);
+        let origin = rec
+            .writer
+            .directive(at, &self.name, closed_text(by))
+            .map_err(|e| SessionError::Io(e.to_string()))?;
+        let raw = format!("== {}", closed_text(by));
+        let event = Event {
+            session: self.name.clone(),
+            at: Some(at),
+            origin,
+            raw: Arc::from(raw.as_bytes()),
+            kind: EventKind::Closed { by },
+        };
+        let _ = rec.writer.flush();
+        Ok(rec.observe(event))
+    }
+
+    /// The next event from the server, waiting at most the read timeout.
+    pub async fn next_event(&mut self) -> Result<Event, SessionError> {
+        let limit = self.limits.read_timeout;
+        match self.next_event_within(limit).await? {
+            Some(e) => Ok(e),
+            None => Err(SessionError::Timeout(format!(
+                "the server sent nothing for {}",
+                crate::source::human_duration(limit)
+            ))),
+        }
+    }
+
+    /// The next event, or `None` if nothing arrives within `wait` (virtual time).
+    pub async fn next_event_within(&mut self, wait: Duration) -> Result<Option<Event>, SessionError> {
+        let deadline = self.clock.elapsed() + wait;
+        loop {
+            if let Some(e) = self.inbox.pop_front() {
+                return Ok(Some(e));
+            }
+            if self.closed {
+                return Err(SessionError::Closed("no more data".into()));
+            }
+            let left = deadline.saturating_sub(self.clock.elapsed());
+            if left.is_zero() {
+                return Ok(None);
+            }
+            let Some(stream) = self.stream.as_mut() else {
+                return Err(SessionError::Closed("no more data".into()));
+            };
+            let buf = &mut self.buf;
+            let read = self.clock.timeout(left, stream.reader().read(buf)).await;
+            let n = match read {
+                Err(_) => return Ok(None),
+                // A read error (reset) ends the session like a close by the server;
+                // the close is recorded and judged by bye.before-close.
+                Ok(Err(_)) => {
+                    let ev = self.record_close(Some(Direction::Server))?;
+                    self.inbox.push_back(ev);
+                    continue;
+                }
+                Ok(Ok(0)) => {
+                    let ev = self.record_close(Some(Direction::Server))?;
+                    self.inbox.push_back(ev);
+                    continue;
+                }
+                Ok(Ok(n)) => n,
+            };
+            let at = self.clock.now();
+            let mut frames = Vec::new();
+            let bytes = self.buf[..n].to_vec();
+            self.server_framer.push(&bytes, &at, &mut frames);
+            for frame in frames {
+                let e = self.record(Direction::Server, frame)?;
+                self.inbox.push_back(e);
+            }
+        }
+    }
+
+    /// Reads events until the tagged completion of `tag`.
+    pub async fn read_until_tagged(&mut self, tag: &str) -> Result<Reply, SessionError> {
+        let mut untagged = Vec::new();
+        loop {
+            let event = match self.next_event().await {
+                Ok(e) => e,
+                Err(e) => return Err(e),
+            };
+            match &event.kind {
+                EventKind::Server {
+                    message: ServerMessage::Status { tag: Some(t), kind, text, .. },
+                    ..
+                } if t == tag => {
+                    return Ok(Reply {
+                        untagged,
+                        status: *kind,
+                        text: text.clone(),
+                        completion: event.clone(),
+                    })
+                }
+                EventKind::Closed { .. } => {
+                    return Err(SessionError::Closed(format!("while waiting for the completion of {tag}")))
+                }
+                _ => untagged.push(event),
+            }
+            if untagged.len() > 10_000_000 {
+                return Err(SessionError::Io("more than 10 million responses to one command".into()));
+            }
+        }
+    }
+
+    /// Sends `tag text` and reads until its completion.
+    pub async fn command(&mut self, text: &str) -> Result<Reply, SessionError> {
+        let tag = self.tag();
+        self.send_raw(format!("{tag} {text}\r\n").as_bytes()).await?;
+        self.read_until_tagged(&tag).await
+    }
+
+    /// Like `command`, but NO or BAD is an error.
+    pub async fn command_ok(&mut self, text: &str) -> Result<Reply, SessionError> {
+        let reply = self.command(text).await?;
+        if reply.status != StatusKind::Ok {
+            let shown = if text.to_ascii_uppercase().starts_with("LOGIN") { "LOGIN ..." } else { text };
+            return Err(SessionError::Refused(format!("`{shown}` answered {} {}", reply.status.as_str(), reply.text)));
+        }
+        Ok(reply)
+    }
+
+    pub async fn login(&mut self, user: &str, password: &str) -> Result<Reply, SessionError> {
+        self.command_ok(&format!("LOGIN {} {}", quoted(user), quoted(password))).await
+    }
+
+    /// AUTHENTICATE PLAIN, waiting for the server's `+` (no SASL-IR needed).
+    pub async fn authenticate_plain(&mut self, user: &str, password: &str) -> Result<Reply, SessionError> {
+        let tag = self.tag();
+        self.send_raw(format!("{tag} AUTHENTICATE PLAIN\r\n").as_bytes()).await?;
+        self.wait_continuation(&tag).await?;
+        let creds = base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{password}"));
+        self.send_raw(format!("{creds}\r\n").as_bytes()).await?;
+        let reply = self.read_until_tagged(&tag).await?;
+        if reply.status != StatusKind::Ok {
+            return Err(SessionError::Refused(format!("AUTHENTICATE PLAIN answered {} {}", reply.status.as_str(), reply.text)));
+        }
+        Ok(reply)
+    }
+
+    /// Waits for a `+`; a tagged completion of `tag` instead is a refusal.
+    async fn wait_continuation(&mut self, tag: &str) -> Result<Vec<Event>, SessionError> {
+        let mut seen = Vec::new();
+        loop {
+            let event = self.next_event().await?;
+            match &event.kind {
+                EventKind::Server { message: ServerMessage::Continue { .. }, .. } => {
+                    seen.push(event);
+                    return Ok(seen);
+                }
+                EventKind::Server {
+                    message: ServerMessage::Status { tag: Some(t), kind, text, .. },
+                    ..
+                } if t == tag => {
+                    return Err(SessionError::Refused(format!("{tag} answered {} {text} instead of `+`", kind.as_str())))
+                }
+                EventKind::Closed { .. } => return Err(SessionError::Closed(format!("while waiting for `+` for {tag}"))),
+                _ => seen.push(event),
+            }
+        }
+    }
+
+    /// APPEND with a synchronising literal: waits for `+` before the message.
+    pub async fn append(&mut self, mailbox: &str, flags: &str, message: &[u8]) -> Result<Reply, SessionError> {
+        let tag = self.tag();
+        let flags = if flags.is_empty() { String::new() } else { format!(" ({flags})") };
+        self.send_raw(format!("{tag} APPEND {}{flags} {{{}}}\r\n", quoted(mailbox), message.len()).as_bytes())
+            .await?;
+        self.wait_continuation(&tag).await?;
+        let mut body = message.to_vec();
+        body.extend_from_slice(b"\r\n");
+        self.send_raw(&body).await?;
+        self.read_until_tagged(&tag).await
+    }
+
+    /// APPEND with a non-synchronising literal (LITERAL+, RFC 7888): all in one write.
+    pub async fn append_nonsync(&mut self, mailbox: &str, message: &[u8]) -> Result<Reply, SessionError> {
+        let tag = self.tag();
+        let mut bytes = format!("{tag} APPEND {} {{{}+}}\r\n", quoted(mailbox), message.len()).into_bytes();
+        bytes.extend_from_slice(message);
+        bytes.extend_from_slice(b"\r\n");
+        self.send_raw(&bytes).await?;
+        self.read_until_tagged(&tag).await
+    }
+
+    /// Sends IDLE and waits for `+`; returns the IDLE's tag.
+    pub async fn idle(&mut self) -> Result<String, SessionError> {
+        let tag = self.tag();
+        self.send_raw(format!("{tag} IDLE\r\n").as_bytes()).await?;
+        self.wait_continuation(&tag).await?;
+        Ok(tag)
+    }
+
+    /// Ends IDLE with DONE and reads the completion.
+    pub async fn done(&mut self, tag: &str) -> Result<Reply, SessionError> {
+        self.send_raw(b"DONE\r\n").await?;
+        self.read_until_tagged(tag).await
+    }
+
+    /// LOGOUT, then reads until the server closes.
+    pub async fn logout(&mut self) -> Result<(), SessionError> {
+        let reply = self.command("LOGOUT").await?;
+        if reply.status != StatusKind::Ok {
+            return Err(SessionError::Refused(format!("LOGOUT answered {}", reply.status.as_str())));
+        }
+        // The server closes after the tagged OK; wait a little for it, then close.
+        let _ = self.next_event_within(Duration::from_secs(2)).await;
+        if !self.closed {
+            self.close().await?;
+        }
+        Ok(())
+    }
+
+    /// Closes the connection from the client side.
+    pub async fn close(&mut self) -> Result<(), SessionError> {
+        if self.closed {
+            return Ok(());
+        }
+        if let Some(mut s) = self.stream.take() {
+            let _ = self.clock.timeout(Duration::from_secs(2), s.writer().shutdown()).await;
+        }
+        self.record_close(Some(Direction::Client))?;
+        Ok(())
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+}
+
+/// A quoted string, or a literal-free fallback for simple atoms.
+pub fn quoted(s: &str) -> String {
+    let mut q = String::with_capacity(s.len() + 2);
+    q.push('"');
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            q.push('\\');
+        }
+        q.push(c);
+    }
+    q.push('"');
+    q
+}
