@@ -1,0 +1,243 @@
+//! Every check fires on a bad transcript and stays silent on its good twin.
+//! The table must cover every check that can be judged from a transcript.
+
+use std::io::Cursor;
+use std::sync::Arc;
+
+use imapspec::checks::{Checker, Judged, CHECKS};
+use imapspec::transcript::{read_lines, Format};
+use imapspec::wire::Limits;
+
+/// Runs every check on a generic transcript; returns (check id, line) pairs.
+fn findings(transcript: &str) -> Vec<(&'static str, u64)> {
+    let mut checker = Checker::default();
+    let name: Arc<str> = Arc::from("case");
+    read_lines(
+        &mut Cursor::new(transcript.as_bytes()),
+        Format::Generic,
+        &name,
+        &Limits::default(),
+        &mut |e| checker.on_event(e),
+    )
+    .expect("readable transcript");
+    checker
+        .into_findings()
+        .list
+        .iter()
+        .map(|f| (f.check, f.origin.line))
+        .collect()
+}
+
+/// A SELECT of 3 messages (UIDs 10, 11, 12 learned by FETCH), lines 1-12.
+const SELECTED: &str = "\
+S: * OK ready
+C: a1 LOGIN u p
+S: a1 OK done
+C: a2 SELECT INBOX
+S: * FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)
+S: * 3 EXISTS
+S: * 0 RECENT
+S: * OK [UIDVALIDITY 7] ok
+S: * OK [UIDNEXT 13] ok
+S: a2 OK [READ-WRITE] done
+C: a3 FETCH 1:3 (UID)
+S: * 1 FETCH (UID 10)
+S: * 2 FETCH (UID 11)
+S: * 3 FETCH (UID 12)
+S: a3 OK done
+";
+
+struct Case {
+    check: &'static str,
+    bad: &'static str,
+    good: &'static str,
+}
+
+const CASES: &[Case] = &[
+    Case {
+        check: "uid.strictly-ascending",
+        bad: "C: a4 NOOP\nS: * 4 EXISTS\nS: a4 OK done\nC: a5 FETCH 4 (UID)\nS: * 4 FETCH (UID 11)\nS: a5 OK done\n",
+        good: "C: a4 NOOP\nS: * 4 EXISTS\nS: a4 OK done\nC: a5 FETCH 4 (UID)\nS: * 4 FETCH (UID 13)\nS: a5 OK done\n",
+    },
+    Case {
+        // seed 000: the expunged message's UID comes back on a new message.
+        check: "uid.no-reuse",
+        bad: "C: a4 UID STORE 12 +FLAGS (\\Deleted)\nS: * 3 FETCH (FLAGS (\\Deleted) UID 12)\nS: * 3 EXPUNGE\nS: a4 OK done\nC: a5 NOOP\nS: * 3 EXISTS\nS: a5 OK done\nC: a6 FETCH 3 (UID)\nS: * 3 FETCH (UID 12)\nS: a6 OK done\n",
+        good: "C: a4 UID STORE 12 +FLAGS (\\Deleted)\nS: * 3 FETCH (FLAGS (\\Deleted) UID 12)\nS: * 3 EXPUNGE\nS: a4 OK done\nC: a5 NOOP\nS: * 3 EXISTS\nS: a5 OK done\nC: a6 FETCH 3 (UID)\nS: * 3 FETCH (UID 13)\nS: a6 OK done\n",
+    },
+    Case {
+        check: "uid.new-above-uidnext",
+        bad: "C: a4 UID EXPUNGE 12\nS: * 3 EXPUNGE\nS: a4 OK done\nC: a5 NOOP\nS: * 3 EXISTS\nS: a5 OK done\nC: a6 FETCH 3 (UID)\nS: * 3 FETCH (UID 12)\nS: a6 OK done\n",
+        good: "C: a4 UID EXPUNGE 12\nS: * 3 EXPUNGE\nS: a4 OK done\nC: a5 NOOP\nS: * 3 EXISTS\nS: a5 OK done\nC: a6 FETCH 3 (UID)\nS: * 3 FETCH (UID 14)\nS: a6 OK done\n",
+    },
+    Case {
+        check: "uidnext.monotonic",
+        bad: "C: a4 NOOP\nS: * OK [UIDNEXT 12] ok\nS: a4 OK done\n",
+        good: "C: a4 NOOP\nS: * OK [UIDNEXT 14] ok\nS: a4 OK done\n",
+    },
+    Case {
+        check: "exists.no-shrink",
+        bad: "C: a4 NOOP\nS: * 2 EXISTS\nS: a4 OK done\n",
+        good: "C: a4 NOOP\nS: * 2 EXPUNGE\nS: * 2 EXISTS\nS: a4 OK done\n",
+    },
+    Case {
+        check: "expunge.forbidden-context",
+        bad: "C: a4 FETCH 1 (FLAGS)\nS: * 2 EXPUNGE\nS: * 1 FETCH (FLAGS ())\nS: a4 OK done\n",
+        good: "C: a4 UID FETCH 10 (FLAGS)\nS: * 2 EXPUNGE\nS: * 1 FETCH (UID 10 FLAGS ())\nS: a4 OK done\n",
+    },
+    Case {
+        check: "expunge.in-range",
+        bad: "C: a4 NOOP\nS: * 4 EXPUNGE\nS: a4 OK done\n",
+        good: "C: a4 NOOP\nS: * 3 EXPUNGE\nS: a4 OK done\n",
+    },
+    Case {
+        check: "fetch.in-range",
+        bad: "C: a4 NOOP\nS: * 5 FETCH (FLAGS (\\Seen))\nS: a4 OK done\n",
+        good: "C: a4 NOOP\nS: * 3 FETCH (FLAGS (\\Seen))\nS: a4 OK done\n",
+    },
+    Case {
+        check: "fetch.uid-in-uid-command",
+        bad: "C: a4 UID FETCH 10 (FLAGS)\nS: * 1 FETCH (FLAGS ())\nS: a4 OK done\n",
+        good: "C: a4 UID FETCH 10 (FLAGS)\nS: * 1 FETCH (FLAGS () UID 10)\nS: a4 OK done\n",
+    },
+    Case {
+        check: "fetch.uid-stable",
+        bad: "C: a4 FETCH 2 (UID)\nS: * 2 FETCH (UID 99)\nS: a4 OK done\n",
+        good: "C: a4 FETCH 2 (UID)\nS: * 2 FETCH (UID 11)\nS: a4 OK done\n",
+    },
+    Case {
+        check: "select.required-responses",
+        bad: "C: a4 EXAMINE Other\nS: * FLAGS (\\Seen)\nS: * 1 EXISTS\nS: * 0 RECENT\nS: * OK [UIDVALIDITY 3] ok\nS: a4 OK [READ-ONLY] done\n",
+        good: "C: a4 EXAMINE Other\nS: * FLAGS (\\Seen)\nS: * 1 EXISTS\nS: * 0 RECENT\nS: * OK [UIDVALIDITY 3] ok\nS: * OK [UIDNEXT 2] ok\nS: a4 OK [READ-ONLY] done\n",
+    },
+    Case {
+        check: "flags.system-backslash",
+        bad: "C: a4 FETCH 1 (FLAGS)\nS: * 1 FETCH (FLAGS (Seen))\nS: a4 OK done\n",
+        good: "C: a4 FETCH 1 (FLAGS)\nS: * 1 FETCH (FLAGS (\\Seen $Junk))\nS: a4 OK done\n",
+    },
+    Case {
+        check: "tag.one-completion",
+        bad: "C: a4 NOOP\nS: a4 OK done\nS: a4 OK again\n",
+        good: "C: a4 NOOP\nS: a4 OK done\n",
+    },
+    Case {
+        check: "noop.always-ok",
+        bad: "C: a4 NOOP\nS: a4 NO busy\n",
+        good: "C: a4 NOOP\nS: a4 OK done\n",
+    },
+    Case {
+        check: "idle.continuation",
+        bad: "C: a4 IDLE\nS: a4 OK done\n",
+        good: "C: a4 IDLE\nS: + idling\nC: DONE\nS: a4 OK done\n",
+    },
+    Case {
+        check: "autologout.min-30min",
+        bad: "100 C: a4 IDLE\n100 S: + idling\n700 S: * BYE Autologout\n700 == closed by server\n",
+        good: "100 C: a4 IDLE\n100 S: + idling\n1960 S: * BYE Autologout\n1960 == closed by server\n",
+    },
+    Case {
+        // seed 001: the idling session is dropped silently.
+        check: "bye.before-close",
+        bad: "C: a4 IDLE\nS: + idling\n== closed by server\n",
+        good: "C: a4 IDLE\nS: + idling\nS: * BYE Autologout; idle for too long\n== closed by server\n",
+    },
+    Case {
+        check: "response.syntax",
+        bad: "C: a4 NOOP\nS: * 3 EXISTS \nS: a4 OK done\n",
+        good: "C: a4 NOOP\nS: * 3 EXISTS\nS: a4 OK done\n",
+    },
+    Case {
+        check: "response.bounded",
+        bad: "C: a4 FETCH 1 (BODY[])\nS: * 1 FETCH (BODY[] {99999999}\nS: hi)\n",
+        good: "C: a4 FETCH 1 (BODY[])\nS: * 1 FETCH (BODY[] {2}\nS: hi)\nS: a4 OK done\n",
+    },
+    Case {
+        // seed 004
+        check: "quota.overquota-code",
+        bad: "C: a4 APPEND INBOX {2}\nS: + go\nC: hi\nS: a4 NO Quota exceeded\n",
+        good: "C: a4 APPEND INBOX {2}\nS: + go\nC: hi\nS: a4 NO [OVERQUOTA] Quota exceeded\n",
+    },
+    Case {
+        // seed 003
+        check: "mailbox.inuse-code",
+        bad: "C: a4 SELECT Big\nS: a4 NO System I/O error\n",
+        good: "C: a4 SELECT Big\nS: a4 NO [INUSE] Mailbox is locked, try again\n",
+    },
+    Case {
+        check: "starttls.no-injection",
+        bad: "C: a4 STARTTLS\nC: a5 NOOP\nS: a4 OK begin TLS\n== tls\nS: a5 OK done\n",
+        good: "C: a4 STARTTLS\nC: a5 NOOP\nS: a4 OK begin TLS\n== tls\nC: a6 NOOP\nS: a6 OK done\n",
+    },
+];
+
+#[test]
+fn every_check_fires_on_bad_and_is_silent_on_good() {
+    let selected_lines = SELECTED.lines().count() as u64;
+    for case in CASES {
+        let bad = findings(&format!("{SELECTED}{}", case.bad));
+        let good = findings(&format!("{SELECTED}{}", case.good));
+        assert!(
+            bad.iter().any(|(c, l)| *c == case.check && *l > selected_lines),
+            "{} did not fire on its bad transcript; findings: {bad:?}",
+            case.check
+        );
+        assert!(
+            good.is_empty(),
+            "the good transcript for {} has findings: {good:?}",
+            case.check
+        );
+    }
+}
+
+#[test]
+fn the_selected_prefix_itself_is_clean() {
+    assert_eq!(findings(SELECTED), vec![]);
+}
+
+#[test]
+fn every_transcript_check_has_a_case() {
+    for c in CHECKS.iter().filter(|c| c.judged == Judged::Transcript) {
+        assert!(CASES.iter().any(|k| k.check == c.id), "no fire/silent case for {}", c.id);
+    }
+}
+
+#[test]
+fn uid_reuse_is_caught_across_sessions() {
+    // Session x sees UID 12 expunged; session y, selected later, is shown a
+    // message with UID 12: a reuse even though no single session saw both.
+    let log = "\
+[x] S: * OK ready
+[x] C: a1 LOGIN u p
+[x] S: a1 OK done
+[x] C: a2 SELECT INBOX
+[x] S: * FLAGS (\\Seen)
+[x] S: * 1 EXISTS
+[x] S: * 0 RECENT
+[x] S: * OK [UIDVALIDITY 7] ok
+[x] S: * OK [UIDNEXT 13] ok
+[x] S: a2 OK [READ-WRITE] done
+[x] C: a3 FETCH 1 (UID)
+[x] S: * 1 FETCH (UID 12)
+[x] S: a3 OK done
+[x] C: a4 UID EXPUNGE 12
+[x] S: * 1 EXPUNGE
+[x] S: a4 OK done
+[y] S: * OK ready
+[y] C: b1 LOGIN u p
+[y] S: b1 OK done
+[y] C: b2 SELECT INBOX
+[y] S: * FLAGS (\\Seen)
+[y] S: * 1 EXISTS
+[y] S: * 0 RECENT
+[y] S: * OK [UIDVALIDITY 7] ok
+[y] S: * OK [UIDNEXT 14] ok
+[y] S: b2 OK [READ-WRITE] done
+[y] C: b3 FETCH 1 (UID)
+[y] S: * 1 FETCH (UID 12)
+[y] S: b3 OK done
+";
+    let f = findings(log);
+    assert!(f.contains(&("uid.no-reuse", 28)), "{f:?}");
+    let clean = log.replace("[y] S: * 1 FETCH (UID 12)", "[y] S: * 1 FETCH (UID 13)");
+    assert_eq!(findings(&clean), vec![]);
+}
