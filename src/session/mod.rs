@@ -99,6 +99,9 @@ fn lock(r: &SharedRecorder) -> MutexGuard<'_, Recorder> {
     r.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Most untagged responses one `Reply` keeps (the transcript keeps all).
+pub const MAX_KEPT_REPLIES: usize = 100_000;
+
 /// What a command got back.
 #[derive(Debug, Clone)]
 pub struct Reply {
@@ -223,7 +226,7 @@ impl Session {
         self.server_framer = Framer::new(self.limits.clone(), true);
         let at = self.clock.now();
         let mut rec = lock(&self.recorder);
-        let origin = rec
+        let (origin, _) = rec
             .writer
             .directive(at, &self.name, "tls")
             .map_err(|e| SessionError::Io(e.to_string()))?;
@@ -302,11 +305,10 @@ impl Session {
             self.inbox.push_back(e);
         }
         let mut rec = lock(&self.recorder);
-        let origin = rec
+        let (origin, raw) = rec
             .writer
             .directive(at, &self.name, closed_text(by))
             .map_err(|e| SessionError::Io(e.to_string()))?;
-        let raw = format!("== {}", closed_text(by));
         let event = Event {
             session: self.name.clone(),
             at: Some(at),
@@ -379,10 +381,24 @@ impl Session {
     /// Reads events until the tagged completion of `tag`.
     pub async fn read_until_tagged(&mut self, tag: &str) -> Result<Reply, SessionError> {
         let mut untagged = Vec::new();
+        let deadline = self.clock.elapsed() + self.limits.command_timeout;
         loop {
-            let event = match self.next_event().await {
-                Ok(e) => e,
-                Err(e) => return Err(e),
+            let left = deadline.saturating_sub(self.clock.elapsed());
+            let wait = left.min(self.limits.read_timeout);
+            let event = match self.next_event_within(wait).await? {
+                Some(e) => e,
+                None if left <= self.limits.read_timeout => {
+                    return Err(SessionError::Timeout(format!(
+                        "{tag} did not complete within {}",
+                        crate::source::human_duration(self.limits.command_timeout)
+                    )))
+                }
+                None => {
+                    return Err(SessionError::Timeout(format!(
+                        "the server sent nothing for {} while {tag} was running",
+                        crate::source::human_duration(self.limits.read_timeout)
+                    )))
+                }
             };
             match &event.kind {
                 EventKind::Server {
@@ -399,10 +415,9 @@ impl Session {
                 EventKind::Closed { .. } => {
                     return Err(SessionError::Closed(format!("while waiting for the completion of {tag}")))
                 }
-                _ => untagged.push(event),
-            }
-            if untagged.len() > 10_000_000 {
-                return Err(SessionError::Io("more than 10 million responses to one command".into()));
+                // Kept for the caller, up to a bound; the recorder has them all.
+                _ if untagged.len() < MAX_KEPT_REPLIES => untagged.push(event),
+                _ => {}
             }
         }
     }

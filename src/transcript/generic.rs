@@ -82,13 +82,14 @@ impl<W: Write> TranscriptWriter<W> {
         Ok(origin)
     }
 
-    /// Writes a `==` line (`closed by server`, `tls`, `note ...`).
-    pub fn directive(&mut self, at: Timestamp, conn: &str, text: &str) -> io::Result<Origin> {
-        self.prefix(at, conn)?;
-        let text = text.replace(['\r', '\n'], " ");
-        writeln!(self.out, "== {text}")?;
+    /// Writes a `==` line (`closed by server`, `tls`, `note ...`); returns its
+    /// origin and the line as written (what a reader of the file will see).
+    pub fn directive(&mut self, at: Timestamp, conn: &str, text: &str) -> io::Result<(Origin, String)> {
+        let (secs, nanos) = (at.0.div_euclid(1_000_000_000), at.0.rem_euclid(1_000_000_000));
+        let line = format!("{secs}.{nanos:09} [{conn}] == {}", text.replace(['\r', '\n'], " "));
+        writeln!(self.out, "{line}")?;
         self.lines += 1;
-        Ok(Origin::new(&self.name, self.lines))
+        Ok((Origin::new(&self.name, self.lines), line))
     }
 
     pub fn flush(&mut self) -> io::Result<()> {

@@ -17,6 +17,8 @@ pub struct Limits {
     pub max_message: usize,
     /// Longest a live read may wait for bytes from the server.
     pub read_timeout: Duration,
+    /// Longest one command may take to complete, however busy the server is.
+    pub command_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -26,6 +28,7 @@ impl Default for Limits {
             max_literal: 8 * 1024 * 1024,
             max_message: 16 * 1024 * 1024,
             read_timeout: Duration::from_secs(30),
+            command_timeout: Duration::from_secs(300),
         }
     }
 }

@@ -1,0 +1,162 @@
+//! Live sessions against small scripted servers on loopback: a server with seed
+//! 000's bug (live findings = offline findings, not empty), a silent drop, a
+//! stall and a flood. The harness gives findings or clear errors, never hangs.
+
+mod support;
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::time::Duration;
+
+use imapspec::cli::check::check_log;
+use imapspec::session::{Recorder, Session, SessionError, SessionOptions, SharedRecorder};
+use imapspec::wire::Limits;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+/// A server that answers each command (by its name after the tag) with scripted
+/// lines, `{tag}` replaced by the command's tag. `None` closes the connection.
+async fn scripted(script: Vec<(&'static str, Option<&'static str>)>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let Ok((sock, _)) = listener.accept().await else { return };
+        let (r, mut w) = sock.into_split();
+        let mut lines = BufReader::new(r).lines();
+        let _ = w.write_all(b"* OK scripted server ready\r\n").await;
+        let mut steps = script.into_iter();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let tag = line.split(' ').next().unwrap_or("").to_string();
+            let Some((_, reply)) = steps.next() else { return };
+            match reply {
+                Some(text) => {
+                    let text = text.replace("{tag}", &tag);
+                    if w.write_all(text.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+                None => return,
+            }
+        }
+    });
+    format!("imap://{addr}")
+}
+
+fn recorder(name: &str) -> (SharedRecorder, std::path::PathBuf) {
+    let dir = support::temp_dir(name);
+    let path = dir.join("live.transcript");
+    let out = BufWriter::new(File::create(&path).expect("file"));
+    (Recorder::new(Box::new(out), &path.display().to_string()).expect("recorder"), path)
+}
+
+fn quick() -> SessionOptions {
+    SessionOptions {
+        limits: Limits {
+            read_timeout: Duration::from_millis(500),
+            command_timeout: Duration::from_secs(5),
+            ..Limits::default()
+        },
+        ..SessionOptions::default()
+    }
+}
+
+#[tokio::test]
+async fn seed000_bug_live_equals_offline() {
+    let url = scripted(vec![
+        ("LOGIN", Some("{tag} OK logged in\r\n")),
+        ("SELECT", Some("* FLAGS (\\Draft \\Answered \\Flagged \\Deleted \\Seen)\r\n* 147 EXISTS\r\n* 5 RECENT\r\n* OK [UIDVALIDITY 1377145668] Ok\r\n* OK [UIDNEXT 3194] Ok\r\n{tag} OK [READ-WRITE] Ok\r\n")),
+        ("FETCH", Some("* 147 FETCH (UID 3193)\r\n{tag} OK FETCH completed.\r\n")),
+        ("UID STORE", Some("* 141 FETCH (FLAGS (\\Deleted \\Seen) UID 3170)\r\n* 141 EXPUNGE\r\n* 146 EXISTS\r\n{tag} OK STORE completed.\r\n")),
+        ("NOOP", Some("* 147 EXISTS\r\n* 5 RECENT\r\n* 141 FETCH (FLAGS (\\Seen))\r\n{tag} OK NOOP completed\r\n")),
+        ("FETCH", Some("* 147 FETCH (UID 3193)\r\n{tag} OK FETCH completed.\r\n")),
+        ("LOGOUT", Some("* BYE bye\r\n{tag} OK done\r\n")),
+    ])
+    .await;
+    let (rec, path) = recorder("seed000-live");
+    let url = url.parse().expect("url");
+    let mut s = Session::connect(&url, "outlook", &rec, &quick()).await.expect("connect");
+    s.login("u", "p").await.expect("login");
+    s.command_ok("SELECT Trash").await.expect("select");
+    s.command_ok("FETCH 147 (UID)").await.expect("fetch");
+    s.command_ok("UID STORE 3170 +FLAGS (\\Deleted \\Seen)").await.expect("store");
+    s.command_ok("NOOP").await.expect("noop");
+    s.command_ok("FETCH 147 (UID)").await.expect("fetch again");
+    s.logout().await.expect("logout");
+    let live = {
+        let mut r = rec.lock().expect("lock");
+        r.flush().expect("flush");
+        r.checker.findings.list.clone()
+    };
+    assert!(live.iter().any(|f| f.check == "uid.no-reuse"), "{live:#?}");
+    let offline = check_log(&path, &Limits::default(), 1000);
+    assert_eq!(offline.findings, live, "live and offline findings must be identical");
+}
+
+#[tokio::test]
+async fn silent_drop_during_idle_is_bye_before_close() {
+    let url = scripted(vec![
+        ("LOGIN", Some("{tag} OK logged in\r\n")),
+        ("IDLE", Some("+ idling\r\n")),
+        ("DONE", None),
+    ])
+    .await;
+    let (rec, path) = recorder("drop-live");
+    let mut s = Session::connect(&url.parse().expect("url"), "oe", &rec, &quick()).await.expect("connect");
+    s.login("u", "p").await.expect("login");
+    let tag = s.idle().await.expect("idle");
+    let err = s.done(&tag).await.expect_err("the server drops the connection");
+    assert!(matches!(err, SessionError::Closed(_)), "{err}");
+    let live = rec.lock().expect("lock").checker.findings.list.clone();
+    assert_eq!(live.iter().map(|f| f.check).collect::<Vec<_>>(), vec!["bye.before-close"]);
+    rec.lock().expect("lock").flush().expect("flush");
+    assert_eq!(check_log(&path, &Limits::default(), 1000).findings, live);
+}
+
+#[tokio::test]
+async fn stalled_server_times_out_with_a_clear_error() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let Ok((mut sock, _)) = listener.accept().await else { return };
+        let _ = sock.write_all(b"* OK hi\r\n").await;
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    });
+    let (rec, _) = recorder("stall");
+    let url = format!("imap://{addr}").parse().expect("url");
+    let mut s = Session::connect(&url, "s", &rec, &quick()).await.expect("connect");
+    let started = std::time::Instant::now();
+    let err = s.command("NOOP").await.expect_err("no answer");
+    assert!(matches!(err, SessionError::Timeout(_)), "{err}");
+    assert!(err.to_string().contains("sent nothing"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[tokio::test]
+async fn flooding_server_is_cut_at_the_line_limit() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let Ok((sock, _)) = listener.accept().await else { return };
+        let (r, mut w) = sock.into_split();
+        let _ = w.write_all(b"* OK hi\r\n").await;
+        let mut lines = BufReader::new(r).lines();
+        if let Ok(Some(line)) = lines.next_line().await {
+            let tag = line.split(' ').next().unwrap_or("").to_string();
+            let junk = vec![b'x'; 1 << 20];
+            // 32 MB of one line, bounded in count.
+            for _ in 0..32 {
+                if w.write_all(&junk).await.is_err() {
+                    return;
+                }
+            }
+            let _ = w.write_all(format!("\r\n{tag} OK done\r\n").as_bytes()).await;
+        }
+    });
+    let (rec, _) = recorder("flood");
+    let url = format!("imap://{addr}").parse().expect("url");
+    let mut s = Session::connect(&url, "s", &rec, &quick()).await.expect("connect");
+    let reply = s.command("NOOP").await.expect("completes after the flood");
+    assert!(reply.untagged.iter().all(|e| e.raw.len() <= Limits::default().max_line + 2));
+    let findings = rec.lock().expect("lock").checker.findings.list.clone();
+    assert!(findings.iter().any(|f| f.check == "response.bounded"), "{findings:#?}");
+}
