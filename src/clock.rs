@@ -93,6 +93,9 @@ mod tests {
         clock.sleep(Duration::from_secs(60)).await; // one virtual minute = 1 ms
         assert!(clock.elapsed() >= Duration::from_secs(60));
         assert!(before.elapsed() < Duration::from_secs(5));
-        assert!(clock.timeout(Duration::from_secs(1), std::future::pending::<()>()).await.is_err());
+        assert!(clock
+            .timeout(Duration::from_secs(1), std::future::pending::<()>())
+            .await
+            .is_err());
     }
 }

@@ -7,7 +7,7 @@
 //! `IDLE` the client sends `DONE`; after `AUTHENTICATE` it sends SASL lines).
 //! Everything downstream (model, checks) sees only `Event`s.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
 use crate::source::{Origin, Timestamp};
@@ -73,7 +73,8 @@ impl SessionDecoder {
                 // A log may start in the middle of a session: only a first server
                 // message that comes before the client spoke and looks like a
                 // greeting is decoded as one.
-                let greeting = !self.greeted && !self.client_spoke && looks_like_greeting(&frame.bytes);
+                let greeting =
+                    !self.greeted && !self.client_spoke && looks_like_greeting(&frame.bytes);
                 self.greeted = true;
                 let d = if greeting {
                     decode::decode_greeting(&frame.bytes)
@@ -165,7 +166,7 @@ impl Assembler {
     pub fn new(limits: Limits) -> Self {
         Assembler {
             limits,
-            sessions: HashMap::new(),
+            sessions: HashMap::default(),
             frames: Vec::new(),
         }
     }

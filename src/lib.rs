@@ -31,7 +31,6 @@ pub mod model;
 pub mod report;
 pub mod session;
 
-
 pub mod source;
 pub mod transcript;
 

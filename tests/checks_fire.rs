@@ -177,7 +177,8 @@ fn every_check_fires_on_bad_and_is_silent_on_good() {
         let bad = findings(&format!("{SELECTED}{}", case.bad));
         let good = findings(&format!("{SELECTED}{}", case.good));
         assert!(
-            bad.iter().any(|(c, l)| *c == case.check && *l > selected_lines),
+            bad.iter()
+                .any(|(c, l)| *c == case.check && *l > selected_lines),
             "{} did not fire on its bad transcript; findings: {bad:?}",
             case.check
         );
@@ -197,7 +198,11 @@ fn the_selected_prefix_itself_is_clean() {
 #[test]
 fn every_transcript_check_has_a_case() {
     for c in CHECKS.iter().filter(|c| c.judged == Judged::Transcript) {
-        assert!(CASES.iter().any(|k| k.check == c.id), "no fire/silent case for {}", c.id);
+        assert!(
+            CASES.iter().any(|k| k.check == c.id),
+            "no fire/silent case for {}",
+            c.id
+        );
     }
 }
 

@@ -20,7 +20,12 @@ fn imapspec(args: &[&str]) -> (i32, String, String) {
 fn check_exit_codes_and_json_report() {
     let dir = support::temp_dir("cli");
     let json = dir.join("report.json");
-    let (code, out, _) = imapspec(&["check", "transcripts/field", "--report-json", json.to_str().unwrap_or("")]);
+    let (code, out, _) = imapspec(&[
+        "check",
+        "transcripts/field",
+        "--report-json",
+        json.to_str().unwrap_or(""),
+    ]);
     assert_eq!(code, 1, "{out}");
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&json).expect("json written")).expect("valid json");
@@ -42,13 +47,23 @@ fn bad_logs_give_exit_2_with_file_and_line() {
     std::fs::write(&garbage, b"\x00\x01\x02\xff\xfe binary\n").expect("write");
     let (code, out, _) = imapspec(&["check", garbage.to_str().unwrap_or("")]);
     assert_eq!(code, 2);
-    assert!(out.contains("garbage.log") && out.contains("unknown log format"), "{out}");
+    assert!(
+        out.contains("garbage.log") && out.contains("unknown log format"),
+        "{out}"
+    );
 
     let mixed = dir.join("mixed.log");
-    std::fs::write(&mixed, "S: * OK hi\nC: a1 NOOP\nIMAP: 12:24:17 [rx] a1 OK done\n").expect("write");
+    std::fs::write(
+        &mixed,
+        "S: * OK hi\nC: a1 NOOP\nIMAP: 12:24:17 [rx] a1 OK done\n",
+    )
+    .expect("write");
     let (code, out, _) = imapspec(&["check", mixed.to_str().unwrap_or("")]);
     assert_eq!(code, 2);
-    assert!(out.contains("mixed.log:3:") && out.contains("not in the generic"), "{out}");
+    assert!(
+        out.contains("mixed.log:3:") && out.contains("not in the generic"),
+        "{out}"
+    );
 
     let bad_escape = dir.join("escape.log");
     std::fs::write(&bad_escape, "S: * OK hi\nS= \\q\n").expect("write");
@@ -75,10 +90,17 @@ fn truncated_log_reports_the_cut_message() {
     let dir = support::temp_dir("cli-cut");
     let cut = dir.join("cut.log");
     // The log ends inside a literal: a finding at the line where the message began.
-    std::fs::write(&cut, "S: * OK hi\nC: a1 FETCH 1 (BODY[])\nS: * 1 FETCH (BODY[] {100}\nS: only part\n").expect("write");
+    std::fs::write(
+        &cut,
+        "S: * OK hi\nC: a1 FETCH 1 (BODY[])\nS: * 1 FETCH (BODY[] {100}\nS: only part\n",
+    )
+    .expect("write");
     let (code, out, _) = imapspec(&["check", cut.to_str().unwrap_or("")]);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("cut.log:3") && out.contains("ended in the middle"), "{out}");
+    assert!(
+        out.contains("cut.log:3") && out.contains("ended in the middle"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -17,13 +17,20 @@ fn seed000_outlook_uid_error_is_found_at_the_fetch_after_the_noop() {
     let r = check("transcripts/field/seed000-outlook-0x800CCCDC.log");
     assert_eq!(r.status, Status::Failed);
     let at_fetch: Vec<_> = r.findings.iter().filter(|f| f.origin.line == 22).collect();
-    assert_eq!(at_fetch.first().map(|f| f.line.as_str()), Some("* 147 FETCH (UID 3193)"));
+    assert_eq!(
+        at_fetch.first().map(|f| f.line.as_str()),
+        Some("* 147 FETCH (UID 3193)")
+    );
     let ids: Vec<&str> = at_fetch.iter().map(|f| f.check).collect();
-    assert!(ids.contains(&"uid.no-reuse") && ids.contains(&"uid.new-above-uidnext"), "{ids:?}");
+    assert!(
+        ids.contains(&"uid.no-reuse") && ids.contains(&"uid.new-above-uidnext"),
+        "{ids:?}"
+    );
     assert!(at_fetch.iter().all(|f| f
         .client_impact
         .as_deref()
-        .is_some_and(|i| i.contains("0x800CCCDC") && i.contains("MsgSeqNum 147, New UID 3193, Prev UID 3193"))));
+        .is_some_and(|i| i.contains("0x800CCCDC")
+            && i.contains("MsgSeqNum 147, New UID 3193, Prev UID 3193"))));
     // The earlier `* 147 FETCH (UID 3193)` (line 9, before the expunge) is fine.
     assert!(r.findings.iter().all(|f| f.origin.line != 9));
     insta::assert_snapshot!("seed000", report::terminal::render(&[r]));
@@ -36,14 +43,29 @@ fn seed001_idle_drop_without_bye_in_both_logs() {
         "transcripts/field/seed001-outlook-express-client.log",
     ] {
         let r = check(log);
-        let bye: Vec<_> = r.findings.iter().filter(|f| f.check == "bye.before-close").collect();
+        let bye: Vec<_> = r
+            .findings
+            .iter()
+            .filter(|f| f.check == "bye.before-close")
+            .collect();
         assert_eq!(bye.len(), 1, "{log}: {:#?}", r.findings);
-        assert!(bye[0].message.contains("IDLE (tag 0007") && bye[0].message.contains("never sent DONE"));
-        assert!(bye[0].client_impact.as_deref().is_some_and(|i| i.contains("0x800CCC0F")));
+        assert!(
+            bye[0].message.contains("IDLE (tag 0007") && bye[0].message.contains("never sent DONE")
+        );
+        assert!(bye[0]
+            .client_impact
+            .as_deref()
+            .is_some_and(|i| i.contains("0x800CCC0F")));
         // 30m53s of inactivity is within RFC 3501 5.4: no autologout finding.
-        assert!(r.findings.iter().all(|f| f.check != "autologout.min-30min"), "{log}");
+        assert!(
+            r.findings.iter().all(|f| f.check != "autologout.min-30min"),
+            "{log}"
+        );
         // The GMS flags without backslash are reported as warnings.
-        assert!(r.findings.iter().any(|f| f.check == "flags.system-backslash"));
+        assert!(r
+            .findings
+            .iter()
+            .any(|f| f.check == "flags.system-backslash"));
     }
     let gms = check("transcripts/field/seed001-gms-server.log");
     let oe = check("transcripts/field/seed001-outlook-express-client.log");

@@ -20,14 +20,18 @@ async fn scripted(script: Vec<(&'static str, Option<&'static str>)>) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
-        let Ok((sock, _)) = listener.accept().await else { return };
+        let Ok((sock, _)) = listener.accept().await else {
+            return;
+        };
         let (r, mut w) = sock.into_split();
         let mut lines = BufReader::new(r).lines();
         let _ = w.write_all(b"* OK scripted server ready\r\n").await;
         let mut steps = script.into_iter();
         while let Ok(Some(line)) = lines.next_line().await {
             let tag = line.split(' ').next().unwrap_or("").to_string();
-            let Some((_, reply)) = steps.next() else { return };
+            let Some((_, reply)) = steps.next() else {
+                return;
+            };
             match reply {
                 Some(text) => {
                     let text = text.replace("{tag}", &tag);
@@ -46,7 +50,10 @@ fn recorder(name: &str) -> (SharedRecorder, std::path::PathBuf) {
     let dir = support::temp_dir(name);
     let path = dir.join("live.transcript");
     let out = BufWriter::new(File::create(&path).expect("file"));
-    (Recorder::new(Box::new(out), &path.display().to_string()).expect("recorder"), path)
+    (
+        Recorder::new(Box::new(out), &path.display().to_string()).expect("recorder"),
+        path,
+    )
 }
 
 fn quick() -> SessionOptions {
@@ -74,11 +81,15 @@ async fn seed000_bug_live_equals_offline() {
     .await;
     let (rec, path) = recorder("seed000-live");
     let url = url.parse().expect("url");
-    let mut s = Session::connect(&url, "outlook", &rec, &quick()).await.expect("connect");
+    let mut s = Session::connect(&url, "outlook", &rec, &quick())
+        .await
+        .expect("connect");
     s.login("u", "p").await.expect("login");
     s.command_ok("SELECT Trash").await.expect("select");
     s.command_ok("FETCH 147 (UID)").await.expect("fetch");
-    s.command_ok("UID STORE 3170 +FLAGS (\\Deleted \\Seen)").await.expect("store");
+    s.command_ok("UID STORE 3170 +FLAGS (\\Deleted \\Seen)")
+        .await
+        .expect("store");
     s.command_ok("NOOP").await.expect("noop");
     s.command_ok("FETCH 147 (UID)").await.expect("fetch again");
     s.logout().await.expect("logout");
@@ -89,7 +100,10 @@ async fn seed000_bug_live_equals_offline() {
     };
     assert!(live.iter().any(|f| f.check == "uid.no-reuse"), "{live:#?}");
     let offline = check_log(&path, &Limits::default(), 1000);
-    assert_eq!(offline.findings, live, "live and offline findings must be identical");
+    assert_eq!(
+        offline.findings, live,
+        "live and offline findings must be identical"
+    );
 }
 
 #[tokio::test]
@@ -101,13 +115,21 @@ async fn silent_drop_during_idle_is_bye_before_close() {
     ])
     .await;
     let (rec, path) = recorder("drop-live");
-    let mut s = Session::connect(&url.parse().expect("url"), "oe", &rec, &quick()).await.expect("connect");
+    let mut s = Session::connect(&url.parse().expect("url"), "oe", &rec, &quick())
+        .await
+        .expect("connect");
     s.login("u", "p").await.expect("login");
     let tag = s.idle().await.expect("idle");
-    let err = s.done(&tag).await.expect_err("the server drops the connection");
+    let err = s
+        .done(&tag)
+        .await
+        .expect_err("the server drops the connection");
     assert!(matches!(err, SessionError::Closed(_)), "{err}");
     let live = rec.lock().expect("lock").checker.findings.list.clone();
-    assert_eq!(live.iter().map(|f| f.check).collect::<Vec<_>>(), vec!["bye.before-close"]);
+    assert_eq!(
+        live.iter().map(|f| f.check).collect::<Vec<_>>(),
+        vec!["bye.before-close"]
+    );
     rec.lock().expect("lock").flush().expect("flush");
     assert_eq!(check_log(&path, &Limits::default(), 1000).findings, live);
 }
@@ -117,13 +139,17 @@ async fn stalled_server_times_out_with_a_clear_error() {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
-        let Ok((mut sock, _)) = listener.accept().await else { return };
+        let Ok((mut sock, _)) = listener.accept().await else {
+            return;
+        };
         let _ = sock.write_all(b"* OK hi\r\n").await;
         tokio::time::sleep(Duration::from_secs(30)).await;
     });
     let (rec, _) = recorder("stall");
     let url = format!("imap://{addr}").parse().expect("url");
-    let mut s = Session::connect(&url, "s", &rec, &quick()).await.expect("connect");
+    let mut s = Session::connect(&url, "s", &rec, &quick())
+        .await
+        .expect("connect");
     let started = std::time::Instant::now();
     let err = s.command("NOOP").await.expect_err("no answer");
     assert!(matches!(err, SessionError::Timeout(_)), "{err}");
@@ -136,7 +162,9 @@ async fn flooding_server_is_cut_at_the_line_limit() {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
-        let Ok((sock, _)) = listener.accept().await else { return };
+        let Ok((sock, _)) = listener.accept().await else {
+            return;
+        };
         let (r, mut w) = sock.into_split();
         let _ = w.write_all(b"* OK hi\r\n").await;
         let mut lines = BufReader::new(r).lines();
@@ -149,14 +177,24 @@ async fn flooding_server_is_cut_at_the_line_limit() {
                     return;
                 }
             }
-            let _ = w.write_all(format!("\r\n{tag} OK done\r\n").as_bytes()).await;
+            let _ = w
+                .write_all(format!("\r\n{tag} OK done\r\n").as_bytes())
+                .await;
         }
     });
     let (rec, _) = recorder("flood");
     let url = format!("imap://{addr}").parse().expect("url");
-    let mut s = Session::connect(&url, "s", &rec, &quick()).await.expect("connect");
+    let mut s = Session::connect(&url, "s", &rec, &quick())
+        .await
+        .expect("connect");
     let reply = s.command("NOOP").await.expect("completes after the flood");
-    assert!(reply.untagged.iter().all(|e| e.raw.len() <= Limits::default().max_line + 2));
+    assert!(reply
+        .untagged
+        .iter()
+        .all(|e| e.raw.len() <= Limits::default().max_line + 2));
     let findings = rec.lock().expect("lock").checker.findings.list.clone();
-    assert!(findings.iter().any(|f| f.check == "response.bounded"), "{findings:#?}");
+    assert!(
+        findings.iter().any(|f| f.check == "response.bounded"),
+        "{findings:#?}"
+    );
 }

@@ -22,10 +22,16 @@ pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
         EventKind::Closed {
             by: Some(Direction::Server),
         } => session.bye.is_none(),
-        EventKind::Server { .. } => matches!(
-            server_message(cx.event),
-            Some(ServerMessage::Status { tag: None, kind: StatusKind::Bye, .. })
-        ) && session.bye.is_none(),
+        EventKind::Server { .. } => {
+            matches!(
+                server_message(cx.event),
+                Some(ServerMessage::Status {
+                    tag: None,
+                    kind: StatusKind::Bye,
+                    ..
+                })
+            ) && session.bye.is_none()
+        }
         _ => false,
     };
     if !server_ends

@@ -17,7 +17,8 @@ pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
     if session.bye.is_some() {
         return;
     }
-    let mut message = "the server closed the connection without sending an untagged BYE".to_string();
+    let mut message =
+        "the server closed the connection without sending an untagged BYE".to_string();
     if let (Some(now), Some(last)) = (cx.event.at, session.last_client_at) {
         message.push_str(&format!(
             ", {} after the client last spoke",

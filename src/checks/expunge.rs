@@ -14,7 +14,10 @@ pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
             out.report(
                 "expunge.in-range",
                 cx.event,
-                format!("EXPUNGE of message {seq}, but the mailbox has only {} messages", mb.exists),
+                format!(
+                    "EXPUNGE of message {seq}, but the mailbox has only {} messages",
+                    mb.exists
+                ),
                 None,
             );
         }

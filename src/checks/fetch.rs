@@ -44,7 +44,11 @@ pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
         out.report(
             "fetch.uid-in-uid-command",
             cx.event,
-            format!("FETCH response to {} (tag {}) has no UID item", p.command.name(), p.tag),
+            format!(
+                "FETCH response to {} (tag {}) has no UID item",
+                p.command.name(),
+                p.tag
+            ),
             None,
         );
     }

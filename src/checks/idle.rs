@@ -30,7 +30,10 @@ pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
         out.report(
             "idle.continuation",
             cx.event,
-            format!("DONE was answered {} instead of OK (IDLE tag {tag})", kind.as_str()),
+            format!(
+                "DONE was answered {} instead of OK (IDLE tag {tag})",
+                kind.as_str()
+            ),
             None,
         );
     }

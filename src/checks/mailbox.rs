@@ -18,9 +18,16 @@ pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
         return;
     };
     let t = text.to_ascii_lowercase();
-    let opaque = ["i/o error", "io error", "locked", "in use", "temporarily unavailable", "try again"]
-        .iter()
-        .any(|k| t.contains(k));
+    let opaque = [
+        "i/o error",
+        "io error",
+        "locked",
+        "in use",
+        "temporarily unavailable",
+        "try again",
+    ]
+    .iter()
+    .any(|k| t.contains(k));
     if opaque {
         out.report(
             "mailbox.inuse-code",

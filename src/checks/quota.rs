@@ -25,15 +25,27 @@ pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
         out.report(
             "quota.overquota-code",
             cx.event,
-            format!("{} refused for quota (\"{text}\") without the [OVERQUOTA] response code", p.command.name()),
-            Some("clients report a generic error and may retry forever or discard the message".into()),
+            format!(
+                "{} refused for quota (\"{text}\") without the [OVERQUOTA] response code",
+                p.command.name()
+            ),
+            Some(
+                "clients report a generic error and may retry forever or discard the message"
+                    .into(),
+            ),
         );
     }
 }
 
 fn mentions_quota(text: &str) -> bool {
     let t = text.to_ascii_lowercase();
-    ["quota", "mailbox full", "mailbox is full", "exceed", "too large"]
-        .iter()
-        .any(|k| t.contains(k))
+    [
+        "quota",
+        "mailbox full",
+        "mailbox is full",
+        "exceed",
+        "too large",
+    ]
+    .iter()
+    .any(|k| t.contains(k))
 }

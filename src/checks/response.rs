@@ -14,7 +14,12 @@ pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
         return;
     };
     if let Some(why) = truncated {
-        out.report("response.bounded", cx.event, format!("response cut: {why}"), None);
+        out.report(
+            "response.bounded",
+            cx.event,
+            format!("response cut: {why}"),
+            None,
+        );
     }
     if *incomplete {
         out.report(
@@ -24,6 +29,11 @@ pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
             None,
         );
     } else if let Some(why) = syntax_error {
-        out.report("response.syntax", cx.event, format!("response does not parse: {why}"), None);
+        out.report(
+            "response.syntax",
+            cx.event,
+            format!("response does not parse: {why}"),
+            None,
+        );
     }
 }

@@ -14,7 +14,9 @@ pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
         return;
     };
     let Some(session) = cx.session else { return };
-    let Some(p) = session.pending(tag) else { return };
+    let Some(p) = session.pending(tag) else {
+        return;
+    };
     let CommandKind::Select { .. } = p.command else {
         return;
     };

@@ -9,7 +9,8 @@ pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
         return;
     };
     let Some(session) = cx.session else { return };
-    let injected = session.pending(tag).is_some_and(|p| p.injected) || session.discarded.contains(tag);
+    let injected =
+        session.pending(tag).is_some_and(|p| p.injected) || session.discarded.contains(tag);
     if injected {
         out.report(
             "starttls.no-injection",

@@ -28,10 +28,7 @@ pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
     }
     let (below, above) = mb.neighbours(seq, REACH);
     let outlook = || {
-        let prev = seq
-            .checked_sub(1)
-            .and_then(|s| mb.uid_at(s))
-            .unwrap_or(0);
+        let prev = seq.checked_sub(1).and_then(|s| mb.uid_at(s)).unwrap_or(0);
         let next = mb.uid_at(seq.saturating_add(1)).unwrap_or(0);
         Some(format!(
             "Outlook would show 0x800CCCDC \"Your server reported a UID that does not comply with \
@@ -60,8 +57,9 @@ pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
         .flatten()
         .find(|&(_, u)| u == uid);
     let expunged = mb
-        .key(&session.user)
-        .and_then(|k| cx.model.account.get(&k))
+        .key
+        .as_ref()
+        .and_then(|k| cx.model.account.get(k))
         .and_then(|h| h.expunged.get(&uid).copied())
         .filter(|&when| mb.is_new(seq) || when < mb.selected_at);
     if let Some((s, _)) = twin {

@@ -64,7 +64,9 @@ pub fn check_log(path: &Path, limits: &Limits, max_findings: usize) -> LogResult
             bytes: 0,
             lines: 0,
             events: 0,
-            error: Some(format!("{e}\n  (imapspec check exits 2: fix or remove this log)")),
+            error: Some(format!(
+                "{e}\n  (imapspec check exits 2: fix or remove this log)"
+            )),
             findings: Vec::new(),
             dropped: BTreeMap::new(),
         },
@@ -86,10 +88,7 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
                         .path();
                     if path.is_dir() {
                         stack.push(path);
-                    } else if !(path.extension().is_some_and(|e| e == "out")
-                        && path.with_extension("in").is_file())
-                        && !path.extension().is_some_and(|e| e == "snap" || e == "md")
-                    {
+                    } else if !skipped_in_folder(&path) {
                         out.push(path);
                     }
                 }
@@ -102,6 +101,12 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     }
     out.sort();
     Ok(out)
+}
+
+/// In a folder: the `.out` half of a rawlog pair (read with its `.in`), and notes.
+fn skipped_in_folder(path: &Path) -> bool {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    (ext == "out" && path.with_extension("in").is_file()) || ext == "snap" || ext == "md"
 }
 
 pub fn run(args: &CheckArgs) -> Exit {
@@ -135,7 +140,10 @@ pub fn run(args: &CheckArgs) -> Exit {
             .map_err(|e| e.to_string())
             .and_then(|bytes| std::fs::write(path, bytes).map_err(|e| e.to_string()));
         if let Err(e) = written {
-            eprintln!("error: cannot write the JSON report to {}: {e}", path.display());
+            eprintln!(
+                "error: cannot write the JSON report to {}: {e}",
+                path.display()
+            );
             return Exit::Usage;
         }
     }

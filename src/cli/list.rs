@@ -29,7 +29,13 @@ pub fn run(args: &ListArgs) -> Exit {
             Judged::Transcript => "",
             Judged::Scenario => "  [needs a scenario]",
         };
-        println!("  {:<28} {:<9} {:<28} {}{how}", c.id, c.severity.as_str(), c.rfc, c.rule);
+        println!(
+            "  {:<28} {:<9} {:<28} {}{how}",
+            c.id,
+            c.severity.as_str(),
+            c.rfc,
+            c.rule
+        );
         if !c.clients.is_empty() {
             println!("  {:<28} {:<9} {:<28} clients: {}", "", "", "", c.clients);
         }

@@ -1,6 +1,6 @@
 //! What is known about each mailbox across every connection in a run or a log.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// A mailbox of one account in one UIDVALIDITY epoch.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -14,9 +14,8 @@ pub struct MailboxKey {
 pub struct MailboxHistory {
     /// UID → model clock at which an EXPUNGE of it was seen.
     pub expunged: HashMap<u32, u64>,
-    /// Highest UIDNEXT announced, and highest UID seen, in this epoch.
+    /// Highest UIDNEXT announced in this epoch.
     pub max_uid_next: u32,
-    pub max_uid: u32,
 }
 
 #[derive(Debug, Default)]
@@ -30,9 +29,6 @@ impl AccountModel {
     }
 
     pub fn entry(&mut self, key: &MailboxKey) -> &mut MailboxHistory {
-        if !self.mailboxes.contains_key(key) {
-            self.mailboxes.insert(key.clone(), MailboxHistory::default());
-        }
         self.mailboxes.entry(key.clone()).or_default()
     }
 }

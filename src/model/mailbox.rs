@@ -13,6 +13,9 @@ pub mod flag_bits {
     pub const KEYWORDS: u8 = 1 << 5;
 }
 
+/// A sequence number and the UID known for it.
+pub type SeqUid = (u32, u32);
+
 /// Most messages whose UID and flags are tracked per selected mailbox (10 MB).
 pub const MAX_TRACKED: usize = 2_000_000;
 
@@ -23,6 +26,8 @@ pub struct MailboxModel {
     /// The SELECT/EXAMINE that opened it has completed.
     pub open: bool,
     pub uid_validity: Option<u32>,
+    /// The account-wide key of this mailbox, once UIDVALIDITY is known.
+    pub key: Option<MailboxKey>,
     pub uid_next: Option<u32>,
     /// UIDNEXT as announced by the SELECT response.
     pub uid_next_at_select: Option<u32>,
@@ -54,6 +59,7 @@ impl MailboxModel {
             read_only,
             open: false,
             uid_validity: None,
+            key: None,
             uid_next: None,
             uid_next_at_select: None,
             exists: 0,
@@ -71,12 +77,13 @@ impl MailboxModel {
         }
     }
 
-    pub fn key(&self, user: &str) -> Option<MailboxKey> {
-        Some(MailboxKey {
+    pub fn set_uid_validity(&mut self, user: &str, uid_validity: u32) {
+        self.uid_validity = Some(uid_validity);
+        self.key = Some(MailboxKey {
             user: user.to_string(),
             mailbox: self.name.clone(),
-            uid_validity: self.uid_validity?,
-        })
+            uid_validity,
+        });
     }
 
     /// The known UID of message `seq` (1-based), if any.
@@ -87,7 +94,7 @@ impl MailboxModel {
 
     /// The nearest known UIDs below and above `seq` (looking at most `reach`
     /// messages each way), with their sequence numbers.
-    pub fn neighbours(&self, seq: u32, reach: u32) -> (Option<(u32, u32)>, Option<(u32, u32)>) {
+    pub fn neighbours(&self, seq: u32, reach: u32) -> (Option<SeqUid>, Option<SeqUid>) {
         let below = (seq.saturating_sub(reach).max(1)..seq)
             .rev()
             .find_map(|s| self.uid_at(s).map(|u| (s, u)));

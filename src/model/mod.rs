@@ -12,8 +12,6 @@ pub mod account;
 pub mod mailbox;
 pub mod session;
 
-use std::collections::HashMap;
-
 pub use account::{AccountModel, MailboxKey};
 pub use mailbox::MailboxModel;
 pub use session::{Pending, ProtocolState, SessionModel};
@@ -23,7 +21,7 @@ use crate::wire::Direction;
 
 #[derive(Debug, Default)]
 pub struct Model {
-    sessions: HashMap<SessionId, SessionModel>,
+    sessions: rustc_hash::FxHashMap<SessionId, SessionModel>,
     pub account: AccountModel,
     /// Number of events applied so far; orders events across sessions.
     pub clock: u64,

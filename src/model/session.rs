@@ -88,7 +88,9 @@ impl SessionModel {
     }
 
     pub fn has_capability(&self, name: &str) -> bool {
-        self.capabilities.iter().any(|c| c.eq_ignore_ascii_case(name))
+        self.capabilities
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(name))
     }
 
     pub(super) fn tls_started(&mut self) {
@@ -186,7 +188,12 @@ impl SessionModel {
                 }
             }
             ServerMessage::Capability(c) => self.capabilities = c.clone(),
-            ServerMessage::Status { tag: None, kind, code, .. } => {
+            ServerMessage::Status {
+                tag: None,
+                kind,
+                code,
+                ..
+            } => {
                 if *kind == StatusKind::Bye {
                     self.bye = Some(event.origin.clone());
                 }
@@ -231,17 +238,15 @@ impl SessionModel {
                 }
             }
             ServerMessage::Expunge(seq) => {
-                let user = self.user.clone();
                 if let Some(mb) = self.mailbox.as_mut() {
                     if let Some(uid) = mb.expunge(*seq) {
-                        if let Some(key) = mb.key(&user) {
-                            account.entry(&key).expunged.insert(uid, now);
+                        if let Some(key) = &mb.key {
+                            account.entry(key).expunged.insert(uid, now);
                         }
                     }
                 }
             }
             ServerMessage::Fetch { seq, uid, flags } => {
-                let user = self.user.clone();
                 if let Some(mb) = self.mailbox.as_mut() {
                     if *seq > mb.exists {
                         // The client learns of a message it was not told exists;
@@ -250,10 +255,6 @@ impl SessionModel {
                     }
                     if let Some(uid) = uid {
                         mb.learn_uid(*seq, *uid);
-                        if let Some(key) = mb.key(&user) {
-                            let h = account.entry(&key);
-                            h.max_uid = h.max_uid.max(*uid);
-                        }
                     }
                     if let Some(flags) = flags {
                         mb.learn_flags(*seq, flags);
@@ -265,7 +266,6 @@ impl SessionModel {
     }
 
     fn apply_code(&mut self, code: &RespCode, account: &mut AccountModel) {
-        let user = self.user.clone();
         let Some(mb) = self.mailbox.as_mut() else {
             if let RespCode::Capability(c) = code {
                 self.capabilities = c.clone();
@@ -273,14 +273,14 @@ impl SessionModel {
             return;
         };
         match code {
-            RespCode::UidValidity(v) => mb.uid_validity = Some(*v),
+            RespCode::UidValidity(v) => mb.set_uid_validity(&self.user, *v),
             RespCode::UidNext(n) => {
                 mb.uid_next = Some(*n);
                 if !mb.open {
                     mb.uid_next_at_select = Some(*n);
                 }
-                if let Some(key) = mb.key(&user) {
-                    let h = account.entry(&key);
+                if let Some(key) = &mb.key {
+                    let h = account.entry(key);
                     h.max_uid_next = h.max_uid_next.max(*n);
                 }
             }

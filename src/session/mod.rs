@@ -158,7 +158,12 @@ impl Session {
         let tcp = clock
             .timeout(options.limits.read_timeout, TcpStream::connect(&addr))
             .await
-            .map_err(|_| SessionError::Connect(format!("{url}: no answer within {:?}", options.limits.read_timeout)))?
+            .map_err(|_| {
+                SessionError::Connect(format!(
+                    "{url}: no answer within {:?}",
+                    options.limits.read_timeout
+                ))
+            })?
             .map_err(|e| SessionError::Connect(format!("{url}: {e}")))?;
         let _ = tcp.set_nodelay(true);
         let mut session = Session {
@@ -182,16 +187,27 @@ impl Session {
         }
         let greeting = session.next_event().await?;
         if let EventKind::Server {
-            message: ServerMessage::Greeting { kind: StatusKind::Bye, text, .. },
+            message:
+                ServerMessage::Greeting {
+                    kind: StatusKind::Bye,
+                    text,
+                    ..
+                },
             ..
         } = &greeting.kind
         {
-            return Err(SessionError::Refused(format!("the server greeted with BYE: {text}")));
+            return Err(SessionError::Refused(format!(
+                "the server greeted with BYE: {text}"
+            )));
         }
         if url.security == Security::StartTls {
             let reply = session.command("STARTTLS").await?;
             if reply.status != StatusKind::Ok {
-                return Err(SessionError::Tls(format!("STARTTLS answered {}: {}", reply.status.as_str(), reply.text)));
+                return Err(SessionError::Tls(format!(
+                    "STARTTLS answered {}: {}",
+                    reply.status.as_str(),
+                    reply.text
+                )));
             }
             session.start_tls().await?;
         }
@@ -218,7 +234,11 @@ impl Session {
             .await
             .map_err(|_| SessionError::Timeout("the TLS handshake did not finish".into()))?
             .map_err(|e| {
-                let hint = if self.insecure { "" } else { " (for a self-signed certificate, use --insecure)" };
+                let hint = if self.insecure {
+                    ""
+                } else {
+                    " (for a self-signed certificate, use --insecure)"
+                };
                 SessionError::Tls(format!("{e}{hint}"))
             })?;
         self.stream = Some(Stream::Tls(Box::new(tls)));
@@ -283,7 +303,9 @@ impl Session {
             .writer
             .message(at, &self.name, dir, &frame.bytes)
             .map_err(|e| SessionError::Io(format!("cannot write the transcript: {e}")))?;
-        let event = self.decoder.decode(&self.name, dir, frame, origin, Some(at));
+        let event = self
+            .decoder
+            .decode(&self.name, dir, frame, origin, Some(at));
         Ok(rec.observe(event))
     }
 
@@ -333,7 +355,10 @@ impl Session {
     }
 
     /// The next event, or `None` if nothing arrives within `wait` (virtual time).
-    pub async fn next_event_within(&mut self, wait: Duration) -> Result<Option<Event>, SessionError> {
+    pub async fn next_event_within(
+        &mut self,
+        wait: Duration,
+    ) -> Result<Option<Event>, SessionError> {
         let deadline = self.clock.elapsed() + wait;
         loop {
             if let Some(e) = self.inbox.pop_front() {
@@ -402,7 +427,13 @@ impl Session {
             };
             match &event.kind {
                 EventKind::Server {
-                    message: ServerMessage::Status { tag: Some(t), kind, text, .. },
+                    message:
+                        ServerMessage::Status {
+                            tag: Some(t),
+                            kind,
+                            text,
+                            ..
+                        },
                     ..
                 } if t == tag => {
                     return Ok(Reply {
@@ -413,7 +444,9 @@ impl Session {
                     })
                 }
                 EventKind::Closed { .. } => {
-                    return Err(SessionError::Closed(format!("while waiting for the completion of {tag}")))
+                    return Err(SessionError::Closed(format!(
+                        "while waiting for the completion of {tag}"
+                    )))
                 }
                 // Kept for the caller, up to a bound; the recorder has them all.
                 _ if untagged.len() < MAX_KEPT_REPLIES => untagged.push(event),
@@ -425,7 +458,8 @@ impl Session {
     /// Sends `tag text` and reads until its completion.
     pub async fn command(&mut self, text: &str) -> Result<Reply, SessionError> {
         let tag = self.tag();
-        self.send_raw(format!("{tag} {text}\r\n").as_bytes()).await?;
+        self.send_raw(format!("{tag} {text}\r\n").as_bytes())
+            .await?;
         self.read_until_tagged(&tag).await
     }
 
@@ -433,26 +467,45 @@ impl Session {
     pub async fn command_ok(&mut self, text: &str) -> Result<Reply, SessionError> {
         let reply = self.command(text).await?;
         if reply.status != StatusKind::Ok {
-            let shown = if text.to_ascii_uppercase().starts_with("LOGIN") { "LOGIN ..." } else { text };
-            return Err(SessionError::Refused(format!("`{shown}` answered {} {}", reply.status.as_str(), reply.text)));
+            let shown = if text.to_ascii_uppercase().starts_with("LOGIN") {
+                "LOGIN ..."
+            } else {
+                text
+            };
+            return Err(SessionError::Refused(format!(
+                "`{shown}` answered {} {}",
+                reply.status.as_str(),
+                reply.text
+            )));
         }
         Ok(reply)
     }
 
     pub async fn login(&mut self, user: &str, password: &str) -> Result<Reply, SessionError> {
-        self.command_ok(&format!("LOGIN {} {}", quoted(user), quoted(password))).await
+        self.command_ok(&format!("LOGIN {} {}", quoted(user), quoted(password)))
+            .await
     }
 
     /// AUTHENTICATE PLAIN, waiting for the server's `+` (no SASL-IR needed).
-    pub async fn authenticate_plain(&mut self, user: &str, password: &str) -> Result<Reply, SessionError> {
+    pub async fn authenticate_plain(
+        &mut self,
+        user: &str,
+        password: &str,
+    ) -> Result<Reply, SessionError> {
         let tag = self.tag();
-        self.send_raw(format!("{tag} AUTHENTICATE PLAIN\r\n").as_bytes()).await?;
+        self.send_raw(format!("{tag} AUTHENTICATE PLAIN\r\n").as_bytes())
+            .await?;
         self.wait_continuation(&tag).await?;
-        let creds = base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{password}"));
+        let creds =
+            base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{password}"));
         self.send_raw(format!("{creds}\r\n").as_bytes()).await?;
         let reply = self.read_until_tagged(&tag).await?;
         if reply.status != StatusKind::Ok {
-            return Err(SessionError::Refused(format!("AUTHENTICATE PLAIN answered {} {}", reply.status.as_str(), reply.text)));
+            return Err(SessionError::Refused(format!(
+                "AUTHENTICATE PLAIN answered {} {}",
+                reply.status.as_str(),
+                reply.text
+            )));
         }
         Ok(reply)
     }
@@ -463,28 +516,60 @@ impl Session {
         loop {
             let event = self.next_event().await?;
             match &event.kind {
-                EventKind::Server { message: ServerMessage::Continue { .. }, .. } => {
+                EventKind::Server {
+                    message: ServerMessage::Continue { .. },
+                    ..
+                } => {
                     seen.push(event);
                     return Ok(seen);
                 }
                 EventKind::Server {
-                    message: ServerMessage::Status { tag: Some(t), kind, text, .. },
+                    message:
+                        ServerMessage::Status {
+                            tag: Some(t),
+                            kind,
+                            text,
+                            ..
+                        },
                     ..
                 } if t == tag => {
-                    return Err(SessionError::Refused(format!("{tag} answered {} {text} instead of `+`", kind.as_str())))
+                    return Err(SessionError::Refused(format!(
+                        "{tag} answered {} {text} instead of `+`",
+                        kind.as_str()
+                    )))
                 }
-                EventKind::Closed { .. } => return Err(SessionError::Closed(format!("while waiting for `+` for {tag}"))),
+                EventKind::Closed { .. } => {
+                    return Err(SessionError::Closed(format!(
+                        "while waiting for `+` for {tag}"
+                    )))
+                }
                 _ => seen.push(event),
             }
         }
     }
 
     /// APPEND with a synchronising literal: waits for `+` before the message.
-    pub async fn append(&mut self, mailbox: &str, flags: &str, message: &[u8]) -> Result<Reply, SessionError> {
+    pub async fn append(
+        &mut self,
+        mailbox: &str,
+        flags: &str,
+        message: &[u8],
+    ) -> Result<Reply, SessionError> {
         let tag = self.tag();
-        let flags = if flags.is_empty() { String::new() } else { format!(" ({flags})") };
-        self.send_raw(format!("{tag} APPEND {}{flags} {{{}}}\r\n", quoted(mailbox), message.len()).as_bytes())
-            .await?;
+        let flags = if flags.is_empty() {
+            String::new()
+        } else {
+            format!(" ({flags})")
+        };
+        self.send_raw(
+            format!(
+                "{tag} APPEND {}{flags} {{{}}}\r\n",
+                quoted(mailbox),
+                message.len()
+            )
+            .as_bytes(),
+        )
+        .await?;
         self.wait_continuation(&tag).await?;
         let mut body = message.to_vec();
         body.extend_from_slice(b"\r\n");
@@ -493,9 +578,18 @@ impl Session {
     }
 
     /// APPEND with a non-synchronising literal (LITERAL+, RFC 7888): all in one write.
-    pub async fn append_nonsync(&mut self, mailbox: &str, message: &[u8]) -> Result<Reply, SessionError> {
+    pub async fn append_nonsync(
+        &mut self,
+        mailbox: &str,
+        message: &[u8],
+    ) -> Result<Reply, SessionError> {
         let tag = self.tag();
-        let mut bytes = format!("{tag} APPEND {} {{{}+}}\r\n", quoted(mailbox), message.len()).into_bytes();
+        let mut bytes = format!(
+            "{tag} APPEND {} {{{}+}}\r\n",
+            quoted(mailbox),
+            message.len()
+        )
+        .into_bytes();
         bytes.extend_from_slice(message);
         bytes.extend_from_slice(b"\r\n");
         self.send_raw(&bytes).await?;
@@ -520,7 +614,10 @@ impl Session {
     pub async fn logout(&mut self) -> Result<(), SessionError> {
         let reply = self.command("LOGOUT").await?;
         if reply.status != StatusKind::Ok {
-            return Err(SessionError::Refused(format!("LOGOUT answered {}", reply.status.as_str())));
+            return Err(SessionError::Refused(format!(
+                "LOGOUT answered {}",
+                reply.status.as_str()
+            )));
         }
         // The server closes after the tagged OK; wait a little for it, then close.
         let _ = self.next_event_within(Duration::from_secs(2)).await;
@@ -536,7 +633,10 @@ impl Session {
             return Ok(());
         }
         if let Some(mut s) = self.stream.take() {
-            let _ = self.clock.timeout(Duration::from_secs(2), s.writer().shutdown()).await;
+            let _ = self
+                .clock
+                .timeout(Duration::from_secs(2), s.writer().shutdown())
+                .await;
         }
         self.record_close(Some(Direction::Client))?;
         Ok(())

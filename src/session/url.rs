@@ -101,7 +101,10 @@ mod tests {
         let u: ServerUrl = "imap+starttls://localhost".parse().expect("starttls2");
         assert_eq!((u.security, u.port), (Security::StartTls, 143));
         let u: ServerUrl = "imaps://[::1]:1993".parse().expect("v6");
-        assert_eq!((u.security, u.host.as_str(), u.port), (Security::Tls, "::1", 1993));
+        assert_eq!(
+            (u.security, u.host.as_str(), u.port),
+            (Security::Tls, "::1", 1993)
+        );
         assert!("http://x".parse::<ServerUrl>().is_err());
         assert!("imap://x:port".parse::<ServerUrl>().is_err());
         assert!("127.0.0.1:143".parse::<ServerUrl>().is_err());

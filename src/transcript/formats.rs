@@ -213,7 +213,9 @@ impl Parser {
         }
         let mut words = text.split(' ');
         let (tag, second) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
-        let status = ["OK", "NO", "BAD"].iter().any(|s| s.eq_ignore_ascii_case(second));
+        let status = ["OK", "NO", "BAD"]
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(second));
         if status && open.remove(tag) {
             return Direction::Server;
         }
@@ -273,7 +275,13 @@ fn marker(rest: &[u8]) -> Option<&[u8]> {
 fn generic_body(rest: &[u8], at: Option<Timestamp>, conn: String) -> Option<Record> {
     let (m, body) = rest.split_at(2);
     let body = body.strip_prefix(b" ").unwrap_or(body);
-    let dir = |c: u8| if c == b'C' { Direction::Client } else { Direction::Server };
+    let dir = |c: u8| {
+        if c == b'C' {
+            Direction::Client
+        } else {
+            Direction::Server
+        }
+    };
     match m {
         b"C:" | b"S:" => {
             let mut bytes = body.to_vec();
@@ -294,8 +302,16 @@ fn generic_body(rest: &[u8], at: Option<Timestamp>, conn: String) -> Option<Reco
         _ => {
             let text = std::str::from_utf8(body).ok()?.trim();
             match text {
-                "closed by server" => Some(Record::Closed { at, conn, by: Some(Direction::Server) }),
-                "closed by client" => Some(Record::Closed { at, conn, by: Some(Direction::Client) }),
+                "closed by server" => Some(Record::Closed {
+                    at,
+                    conn,
+                    by: Some(Direction::Server),
+                }),
+                "closed by client" => Some(Record::Closed {
+                    at,
+                    conn,
+                    by: Some(Direction::Client),
+                }),
                 "closed" => Some(Record::Closed { at, conn, by: None }),
                 "tls" => Some(Record::TlsStarted { at, conn }),
                 t => t.strip_prefix("note").map(|n| Record::Note {
@@ -386,7 +402,9 @@ pub fn parse_date(token: &str) -> Option<i64> {
         return None;
     }
     let d = chrono::NaiveDate::parse_from_str(token, "%Y-%m-%d").ok()?;
-    let days = d.signed_duration_since(chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?).num_days();
+    let days = d
+        .signed_duration_since(chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?)
+        .num_days();
     Some(days * 86_400_000_000_000)
 }
 
@@ -403,14 +421,23 @@ mod tests {
 
     #[test]
     fn detects_each_format() {
-        assert_eq!(detect(b"# x\n12.5 [a] C: a1 NOOP\n").ok(), Some(Format::Generic));
+        assert_eq!(
+            detect(b"# x\n12.5 [a] C: a1 NOOP\n").ok(),
+            Some(Format::Generic)
+        );
         assert_eq!(detect(b"S: * OK hi\n").ok(), Some(Format::Generic));
         assert_eq!(
             detect(b"2014-05-20 12:16:24.174617500 29397 < 1kaf SELECT \"Trash\"\n").ok(),
             Some(Format::Seed000)
         );
-        assert_eq!(detect(b"IMAP 12:24:17.921 A 06157 1 0003 SELECT \"INBOX\"\n").ok(), Some(Format::Gms));
-        assert_eq!(detect(b"IMAP: 12:24:17 [tx] 0003 SELECT \"INBOX\"\n").ok(), Some(Format::Oe));
+        assert_eq!(
+            detect(b"IMAP 12:24:17.921 A 06157 1 0003 SELECT \"INBOX\"\n").ok(),
+            Some(Format::Gms)
+        );
+        assert_eq!(
+            detect(b"IMAP: 12:24:17 [tx] 0003 SELECT \"INBOX\"\n").ok(),
+            Some(Format::Oe)
+        );
         let e = detect(b"\x00\x01garbage\xff\n").unwrap_err();
         assert!(e.contains("unknown log format"), "{e}");
         assert!(detect(b"").is_err());
@@ -419,7 +446,12 @@ mod tests {
     #[test]
     fn timestamps_are_exact() {
         assert_eq!(parse_seconds("1.000000001"), Some(Timestamp(1_000_000_001)));
-        assert_eq!(parse_time_of_day("12:17:50.5793075"), Some(Timestamp((12 * 3600 + 17 * 60 + 50) * 1_000_000_000 + 579_307_500)));
+        assert_eq!(
+            parse_time_of_day("12:17:50.5793075"),
+            Some(Timestamp(
+                (12 * 3600 + 17 * 60 + 50) * 1_000_000_000 + 579_307_500
+            ))
+        );
         assert_eq!(parse_time_of_day("25:00:00"), None);
         let mut d = DayClock::default();
         let late = d.place(parse_time_of_day("23:59:59").unwrap_or(Timestamp(0)));
@@ -434,10 +466,33 @@ mod tests {
             Record::Data { dir, .. } => Some(dir),
             _ => None,
         };
-        assert_eq!(dir(p.parse(b"IMAP 12:24:17.937 A 06157 1 0004 IDLE").unwrap_or(Record::Skip)), Some(Direction::Client));
-        assert_eq!(dir(p.parse(b"IMAP 12:24:17.937 A 06266 1 + idling").unwrap_or(Record::Skip)), Some(Direction::Server));
-        assert_eq!(dir(p.parse(b"IMAP 12:24:17.953 A 06157 1 DONE").unwrap_or(Record::Skip)), Some(Direction::Client));
-        assert_eq!(dir(p.parse(b"IMAP 12:24:17.953 A 06266 1 0004 OK IDLE terminated").unwrap_or(Record::Skip)), Some(Direction::Server));
-        assert!(p.parse(b"IMAP: 12:24:17 [tx] x").is_err(), "mixed formats are refused");
+        assert_eq!(
+            dir(p
+                .parse(b"IMAP 12:24:17.937 A 06157 1 0004 IDLE")
+                .unwrap_or(Record::Skip)),
+            Some(Direction::Client)
+        );
+        assert_eq!(
+            dir(p
+                .parse(b"IMAP 12:24:17.937 A 06266 1 + idling")
+                .unwrap_or(Record::Skip)),
+            Some(Direction::Server)
+        );
+        assert_eq!(
+            dir(p
+                .parse(b"IMAP 12:24:17.953 A 06157 1 DONE")
+                .unwrap_or(Record::Skip)),
+            Some(Direction::Client)
+        );
+        assert_eq!(
+            dir(p
+                .parse(b"IMAP 12:24:17.953 A 06266 1 0004 OK IDLE terminated")
+                .unwrap_or(Record::Skip)),
+            Some(Direction::Server)
+        );
+        assert!(
+            p.parse(b"IMAP: 12:24:17 [tx] x").is_err(),
+            "mixed formats are refused"
+        );
     }
 }

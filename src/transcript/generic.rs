@@ -46,7 +46,10 @@ impl<W: Write> TranscriptWriter<W> {
     }
 
     fn prefix(&mut self, at: Timestamp, conn: &str) -> io::Result<()> {
-        let (secs, nanos) = (at.0.div_euclid(1_000_000_000), at.0.rem_euclid(1_000_000_000));
+        let (secs, nanos) = (
+            at.0.div_euclid(1_000_000_000),
+            at.0.rem_euclid(1_000_000_000),
+        );
         write!(self.out, "{secs}.{nanos:09} [{conn}] ")
     }
 
@@ -67,7 +70,8 @@ impl<W: Write> TranscriptWriter<W> {
             };
             self.prefix(at, conn)?;
             let clean = whole.len() == piece.len() + 2
-                && std::str::from_utf8(piece).is_ok_and(|s| !s.chars().any(|c| c.is_control() && c != '\t'));
+                && std::str::from_utf8(piece)
+                    .is_ok_and(|s| !s.chars().any(|c| c.is_control() && c != '\t'));
             if clean {
                 write!(self.out, "{}: ", dir.prefix())?;
                 self.out.write_all(piece)?;
@@ -84,9 +88,20 @@ impl<W: Write> TranscriptWriter<W> {
 
     /// Writes a `==` line (`closed by server`, `tls`, `note ...`); returns its
     /// origin and the line as written (what a reader of the file will see).
-    pub fn directive(&mut self, at: Timestamp, conn: &str, text: &str) -> io::Result<(Origin, String)> {
-        let (secs, nanos) = (at.0.div_euclid(1_000_000_000), at.0.rem_euclid(1_000_000_000));
-        let line = format!("{secs}.{nanos:09} [{conn}] == {}", text.replace(['\r', '\n'], " "));
+    pub fn directive(
+        &mut self,
+        at: Timestamp,
+        conn: &str,
+        text: &str,
+    ) -> io::Result<(Origin, String)> {
+        let (secs, nanos) = (
+            at.0.div_euclid(1_000_000_000),
+            at.0.rem_euclid(1_000_000_000),
+        );
+        let line = format!(
+            "{secs}.{nanos:09} [{conn}] == {}",
+            text.replace(['\r', '\n'], " ")
+        );
         writeln!(self.out, "{line}")?;
         self.lines += 1;
         Ok((Origin::new(&self.name, self.lines), line))
@@ -170,10 +185,17 @@ mod tests {
     fn writer_splits_messages_into_lines() {
         let mut w = TranscriptWriter::new(Vec::new(), Arc::from("t")).expect("vec");
         let o = w
-            .message(Timestamp(1_500_000_000), "s1", Direction::Server, b"* 1 FETCH (BODY[] {5}\r\nhe\nlo)\r\n")
+            .message(
+                Timestamp(1_500_000_000),
+                "s1",
+                Direction::Server,
+                b"* 1 FETCH (BODY[] {5}\r\nhe\nlo)\r\n",
+            )
             .expect("vec");
         assert_eq!(o.line, 2);
-        let o2 = w.message(Timestamp(2), "s1", Direction::Client, b"a1 NOOP\r\n").expect("vec");
+        let o2 = w
+            .message(Timestamp(2), "s1", Direction::Client, b"a1 NOOP\r\n")
+            .expect("vec");
         assert_eq!(o2.line, 4);
         let text = String::from_utf8(w.into_inner()).expect("utf8");
         assert_eq!(

@@ -144,16 +144,20 @@ pub fn read_lines(
         if line.len() > MAX_LOG_LINE {
             return Err(reader.error(
                 Some(n),
-                format!("line longer than {MAX_LOG_LINE} bytes; this is not a log in the {} format", format.name()),
+                format!(
+                    "line longer than {MAX_LOG_LINE} bytes; this is not a log in the {} format",
+                    format.name()
+                ),
             ));
         }
         let text = trim_eol(&line);
-        let record = parser
-            .parse(text)
-            .map_err(|m| reader.error(Some(n), m))?;
+        let record = parser.parse(text).map_err(|m| reader.error(Some(n), m))?;
         if !matches!(record, Record::Wrapped(_) | Record::Skip) {
             reader.flush(sink, &mut stats);
-            reader.held_text = String::from_utf8_lossy(text).into_owned();
+            // Only a close carries its log line as evidence (it has no bytes).
+            if matches!(record, Record::Closed { .. }) {
+                reader.held_text = String::from_utf8_lossy(text).into_owned();
+            }
         }
         reader.record(record, n, sink, &mut stats)?;
     }
@@ -171,7 +175,7 @@ fn trim_eol(line: &[u8]) -> &[u8] {
 struct Reader {
     name: Arc<str>,
     assembler: Assembler,
-    sessions: std::collections::HashMap<String, SessionId>,
+    sessions: rustc_hash::FxHashMap<String, SessionId>,
     /// A data record held back in case the next lines continue it.
     held: Option<(Record, u64)>,
     /// The text of the held record's line, for events that carry no bytes.

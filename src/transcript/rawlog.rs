@@ -30,6 +30,9 @@ fn pair(path: &Path) -> Option<(PathBuf, PathBuf)> {
     Some((path.with_extension("in"), path.with_extension("out")))
 }
 
+/// A rawlog line read ahead: its time, its bytes and its line number.
+type RawLine = (Option<Timestamp>, Vec<u8>, u64);
+
 struct Side {
     dir: Direction,
     name: Arc<str>,
@@ -37,7 +40,7 @@ struct Side {
     line_no: u64,
     timestamps: Option<bool>,
     /// The next line, read ahead: (timestamp, bytes, line number).
-    next: Option<(Option<Timestamp>, Vec<u8>, u64)>,
+    next: Option<RawLine>,
 }
 
 impl Side {
@@ -58,7 +61,7 @@ impl Side {
         })
     }
 
-    fn peek(&mut self, stats: &mut ReadStats) -> Result<Option<&(Option<Timestamp>, Vec<u8>, u64)>, TranscriptError> {
+    fn peek(&mut self, stats: &mut ReadStats) -> Result<Option<&RawLine>, TranscriptError> {
         if self.next.is_none() {
             let mut line = Vec::new();
             let n = (&mut self.input)
@@ -79,9 +82,9 @@ impl Side {
             let (at, bytes) = match (has, stamp) {
                 (true, Some((at, skip))) => (Some(at), line[skip..].to_vec()),
                 (true, None) => {
-                    return Err(self.error(
-                        "this rawlog has timestamps, but this line has none".into(),
-                    ))
+                    return Err(
+                        self.error("this rawlog has timestamps, but this line has none".into())
+                    )
                 }
                 (false, _) => (None, line),
             };
@@ -160,7 +163,11 @@ pub fn read(
                 }
             }
         };
-        let side = if take_client { &mut client } else { &mut server };
+        let side = if take_client {
+            &mut client
+        } else {
+            &mut server
+        };
         if take_client {
             if let Some((_, bytes, _)) = side.next.as_ref() {
                 let text = String::from_utf8_lossy(bytes);

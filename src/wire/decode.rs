@@ -40,7 +40,7 @@ pub enum ClientMode {
 /// Decodes the first message the server sends on a connection.
 pub fn decode_greeting(bytes: &[u8]) -> Decoded<ServerMessage> {
     let attempt = |b: &[u8]| match GreetingCodec::default().decode(b) {
-        Ok((rest, g)) if rest.is_empty() => Some(greeting(g)),
+        Ok((&[], g)) => Some(greeting(g)),
         _ => None,
     };
     with_repairs(bytes, attempt, |_| None)
@@ -55,7 +55,7 @@ pub fn decode_server(bytes: &[u8]) -> Decoded<ServerMessage> {
         };
     }
     let attempt = |b: &[u8]| match ResponseCodec::default().decode(b) {
-        Ok((rest, r)) if rest.is_empty() => Some(response(r)),
+        Ok((&[], r)) => Some(response(r)),
         _ => None,
     };
     if let Some(message) = flags_with_recent(bytes, &attempt) {
@@ -102,7 +102,7 @@ fn flags_with_recent(
 #[cfg(test)]
 pub fn decode_server_strict_only(bytes: &[u8]) -> Option<ServerMessage> {
     match ResponseCodec::default().decode(bytes) {
-        Ok((rest, r)) if rest.is_empty() => Some(response(r)),
+        Ok((&[], r)) => Some(response(r)),
         _ => None,
     }
 }
@@ -187,10 +187,14 @@ fn with_repairs(
             syntax_error: None,
         };
     }
-    let repairs: [(&str, fn(&[u8]) -> Option<Vec<u8>>); 3] = [
+    type Repair = fn(&[u8]) -> Option<Vec<u8>>;
+    let repairs: [(&str, Repair); 3] = [
         ("a line ends in a bare LF instead of CRLF", add_cr),
         ("trailing space at the end of the line", trim_trailing_space),
-        ("status response with no text after OK/NO/BAD/BYE", add_missing_text),
+        (
+            "status response with no text after OK/NO/BAD/BYE",
+            add_missing_text,
+        ),
     ];
     for (why, repair) in repairs {
         if let Some(fixed) = repair(bytes) {
@@ -520,31 +524,64 @@ mod tests {
         assert!(d.syntax_error.unwrap().contains("bare LF"));
 
         let d = decode_server(b"a1 OK\r\n");
-        assert!(matches!(d.message, ServerMessage::Status { ref tag, .. } if tag.as_deref() == Some("a1")));
+        assert!(
+            matches!(d.message, ServerMessage::Status { ref tag, .. } if tag.as_deref() == Some("a1"))
+        );
         assert!(d.syntax_error.is_some());
 
         let d = decode_server(b"* GARBAGE here\r\n");
         assert!(matches!(d.message, ServerMessage::Undecodable { .. }));
 
         let d = decode_server(b"a2 OK [READ-WRITE] SELECT done\r\n");
-        assert!(matches!(d.message, ServerMessage::Status { code: Some(RespCode::ReadWrite), .. }));
+        assert!(matches!(
+            d.message,
+            ServerMessage::Status {
+                code: Some(RespCode::ReadWrite),
+                ..
+            }
+        ));
         let d = decode_server(b"a3 NO [INUSE] locked\r\n");
-        assert!(matches!(d.message, ServerMessage::Status { code: Some(RespCode::InUse), .. }));
+        assert!(matches!(
+            d.message,
+            ServerMessage::Status {
+                code: Some(RespCode::InUse),
+                ..
+            }
+        ));
     }
 
     #[test]
     fn client_commands() {
-        let m = decode_client(b"zuvi UID STORE 3170 +FLAGS (\\Deleted \\Seen)\r\n", ClientMode::Command);
+        let m = decode_client(
+            b"zuvi UID STORE 3170 +FLAGS (\\Deleted \\Seen)\r\n",
+            ClientMode::Command,
+        );
         assert_eq!(
             m,
-            ClientMessage::Command { tag: "zuvi".into(), command: CommandKind::Store { uid: true }, unparsed: false }
+            ClientMessage::Command {
+                tag: "zuvi".into(),
+                command: CommandKind::Store { uid: true },
+                unparsed: false
+            }
         );
-        assert_eq!(decode_client(b"DONE\r\n", ClientMode::IdleDone), ClientMessage::IdleDone);
+        assert_eq!(
+            decode_client(b"DONE\r\n", ClientMode::IdleDone),
+            ClientMessage::IdleDone
+        );
         let m = decode_client(b"a1 XWEIRD foo bar\r\n", ClientMode::Command);
         assert!(matches!(m, ClientMessage::Command { unparsed: true, .. }));
         let m = decode_client(b"a LOGIN alice secret\r\n", ClientMode::Command);
-        assert!(matches!(m, ClientMessage::Command { command: CommandKind::Login { ref user }, .. } if user == "alice"));
-        assert_eq!(sasl_plain_user_b64(b"AGFsaWNlAHB3\r\n").as_deref(), Some("alice"));
-        assert!(keyword_like_system_flag("Seen") && !keyword_like_system_flag("\\Seen") && !keyword_like_system_flag("$Junk"));
+        assert!(
+            matches!(m, ClientMessage::Command { command: CommandKind::Login { ref user }, .. } if user == "alice")
+        );
+        assert_eq!(
+            sasl_plain_user_b64(b"AGFsaWNlAHB3\r\n").as_deref(),
+            Some("alice")
+        );
+        assert!(
+            keyword_like_system_flag("Seen")
+                && !keyword_like_system_flag("\\Seen")
+                && !keyword_like_system_flag("$Junk")
+        );
     }
 }

@@ -243,7 +243,10 @@ mod tests {
         assert_eq!(out[0].bytes, b"* 1 EXISTS\r\n");
         assert_eq!(out[1].bytes, b"* 1 FETCH (BODY[] {5}\r\nhe\nlo)\r\n");
         assert!(!out[1].bare_lf, "a LF inside a literal is data");
-        assert_eq!(out[2].bytes, b"+ go {3}\r\n", "continuation text is not a literal");
+        assert_eq!(
+            out[2].bytes, b"+ go {3}\r\n",
+            "continuation text is not a literal"
+        );
         assert_eq!(out[1].meta, 12, "meta of the chunk where the message began");
     }
 
@@ -261,11 +264,22 @@ mod tests {
             ..Limits::default()
         };
         let long = [b'x'; 100];
-        let (out, _) = frames(&[&long, b"\r\n* 1 FETCH (BODY[] {10}\r\n0123456789)\r\n"], limits);
+        let (out, _) = frames(
+            &[&long, b"\r\n* 1 FETCH (BODY[] {10}\r\n0123456789)\r\n"],
+            limits,
+        );
         assert_eq!(out.len(), 2);
-        assert!(out[0].truncated.as_deref().unwrap_or("").contains("max_line"));
+        assert!(out[0]
+            .truncated
+            .as_deref()
+            .unwrap_or("")
+            .contains("max_line"));
         assert!(out[0].bytes.len() <= 42);
-        assert!(out[1].truncated.as_deref().unwrap_or("").contains("max_literal"));
+        assert!(out[1]
+            .truncated
+            .as_deref()
+            .unwrap_or("")
+            .contains("max_literal"));
     }
 
     #[test]

@@ -63,7 +63,9 @@ pub enum ServerMessage {
         text: String,
     },
     /// `+ ...`
-    Continue { text: String },
+    Continue {
+        text: String,
+    },
     Exists(u32),
     Recent(u32),
     Expunge(u32),
@@ -76,9 +78,13 @@ pub enum ServerMessage {
     Flags(Vec<FlagName>),
     Capability(Vec<String>),
     /// Any other valid untagged data (`SEARCH`, `LIST`, `STATUS`, ...), by name.
-    Data { name: &'static str },
+    Data {
+        name: &'static str,
+    },
     /// The strict parser refused the bytes; `why` says what was wrong when known.
-    Undecodable { why: String },
+    Undecodable {
+        why: String,
+    },
 }
 
 /// Which command a client message is; only what the model needs to know.
@@ -88,9 +94,17 @@ pub enum CommandKind {
     Noop,
     Logout,
     StartTls,
-    Login { user: String },
-    Authenticate { mechanism: String, user: Option<String> },
-    Select { mailbox: String, read_only: bool },
+    Login {
+        user: String,
+    },
+    Authenticate {
+        mechanism: String,
+        user: Option<String>,
+    },
+    Select {
+        mailbox: String,
+        read_only: bool,
+    },
     Create,
     Delete,
     Rename,
@@ -99,29 +113,51 @@ pub enum CommandKind {
     List,
     Lsub,
     Status,
-    Append { mailbox: String },
+    Append {
+        mailbox: String,
+    },
     Check,
     Close,
     Unselect,
-    Expunge { uid: bool },
-    Search { uid: bool },
-    Fetch { uid: bool },
-    Store { uid: bool },
-    Copy { uid: bool },
-    Move { uid: bool },
+    Expunge {
+        uid: bool,
+    },
+    Search {
+        uid: bool,
+    },
+    Fetch {
+        uid: bool,
+    },
+    Store {
+        uid: bool,
+    },
+    Copy {
+        uid: bool,
+    },
+    Move {
+        uid: bool,
+    },
     Idle,
     Enable,
     Id,
     Namespace,
     Quota,
     /// A command the strict parser did not accept, by its name as sent.
-    Other { name: String },
+    Other {
+        name: String,
+    },
 }
 
 impl CommandKind {
     /// The command's name as it appears on the wire (`UID FETCH`, `SELECT`).
     pub fn name(&self) -> String {
-        let uid = |u: &bool, n: &str| if *u { format!("UID {n}") } else { n.to_string() };
+        let uid = |u: &bool, n: &str| {
+            if *u {
+                format!("UID {n}")
+            } else {
+                n.to_string()
+            }
+        };
         match self {
             CommandKind::Capability => "CAPABILITY".into(),
             CommandKind::Noop => "NOOP".into(),
@@ -129,8 +165,12 @@ impl CommandKind {
             CommandKind::StartTls => "STARTTLS".into(),
             CommandKind::Login { .. } => "LOGIN".into(),
             CommandKind::Authenticate { .. } => "AUTHENTICATE".into(),
-            CommandKind::Select { read_only: false, .. } => "SELECT".into(),
-            CommandKind::Select { read_only: true, .. } => "EXAMINE".into(),
+            CommandKind::Select {
+                read_only: false, ..
+            } => "SELECT".into(),
+            CommandKind::Select {
+                read_only: true, ..
+            } => "EXAMINE".into(),
             CommandKind::Create => "CREATE".into(),
             CommandKind::Delete => "DELETE".into(),
             CommandKind::Rename => "RENAME".into(),

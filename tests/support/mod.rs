@@ -39,7 +39,10 @@ pub fn dovecot() -> Option<&'static Dovecot> {
             .output()
             .ok()?;
         if !out.status.success() {
-            eprintln!("could not start Dovecot: {}", String::from_utf8_lossy(&out.stdout));
+            eprintln!(
+                "could not start Dovecot: {}",
+                String::from_utf8_lossy(&out.stdout)
+            );
             return None;
         }
         let env = std::fs::read_to_string(dir.join("env")).ok()?;
@@ -68,7 +71,8 @@ pub fn temp_dir(name: &str) -> PathBuf {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}-{nanos}", std::process::id()));
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("{name}-{}-{nanos}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("create temp dir");
     dir
 }
