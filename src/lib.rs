@@ -29,6 +29,7 @@ pub mod event;
 pub mod finding;
 pub mod model;
 pub mod report;
+pub mod server;
 pub mod session;
 
 pub mod source;

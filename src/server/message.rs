@@ -1,0 +1,1 @@
+//! Message parsing for FETCH (being written).

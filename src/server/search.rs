@@ -1,0 +1,1 @@
+//! SEARCH evaluation (being written).

@@ -1,0 +1,1 @@
+//! SMTP intake (being written).
