@@ -3,6 +3,7 @@
 pub mod check;
 pub mod exit;
 pub mod list;
+pub mod serve;
 
 use clap::{Parser, Subcommand};
 
@@ -29,6 +30,8 @@ pub enum Command {
     Check(check::CheckArgs),
     /// List the checks, with ids, RFC sections and the clients they protect.
     List(list::ListArgs),
+    /// Run the reference IMAP + SMTP server until stopped; prints its addresses.
+    Serve(Box<serve::ServeArgs>),
 }
 
 /// Parses the command line and runs; returns the exit status.
@@ -47,5 +50,6 @@ pub fn main() -> Exit {
     match cli.command {
         Command::Check(args) => check::run(&args),
         Command::List(args) => list::run(&args),
+        Command::Serve(args) => serve::run(&args),
     }
 }

@@ -80,3 +80,36 @@ pub fn temp_dir(name: &str) -> PathBuf {
 pub fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
+
+/// Starts the reference server in-process on loopback ports with alice/bob.
+pub async fn start_server(
+    faults: &[&str],
+    clock: imapspec::clock::Clock,
+    data_dir: Option<PathBuf>,
+) -> imapspec::server::Handle {
+    install_tls_provider();
+    let config = imapspec::server::Config {
+        imap: "127.0.0.1:0".parse().ok(),
+        imaps: "127.0.0.1:0".parse().ok(),
+        smtp: "127.0.0.1:0".parse().ok(),
+        users: vec![
+            imapspec::server::User {
+                name: "alice".into(),
+                password: "alicepw".into(),
+                quota: None,
+            },
+            imapspec::server::User {
+                name: "bob".into(),
+                password: "bobpw".into(),
+                quota: Some(2000),
+            },
+        ],
+        data_dir,
+        faults: faults.iter().map(|f| f.parse().expect("fault")).collect(),
+        clock,
+        ..imapspec::server::Config::default()
+    };
+    imapspec::server::Server::start(config)
+        .await
+        .expect("server starts")
+}

@@ -1,0 +1,195 @@
+//! `imapspec serve`: runs the reference server until stopped.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::Exit;
+use crate::server::faults::{parse_duration, Fault, FAULTS};
+use crate::server::{Config, Server, User};
+
+#[derive(Debug, Args)]
+#[command(after_help = fault_help())]
+pub struct ServeArgs {
+    /// IMAP listener (STARTTLS offered), e.g. 127.0.0.1:1143; port 0 picks one.
+    #[arg(long, value_name = "ADDR")]
+    pub imap: Option<SocketAddr>,
+    /// IMAPS listener (implicit TLS).
+    #[arg(long, value_name = "ADDR")]
+    pub imaps: Option<SocketAddr>,
+    /// SMTP intake listener (delivers into INBOX).
+    #[arg(long, value_name = "ADDR")]
+    pub smtp: Option<SocketAddr>,
+    /// A user, NAME:PASS (repeatable).
+    #[arg(long = "user", value_name = "NAME:PASS")]
+    pub users: Vec<String>,
+    /// A file of users, one NAME:PASS[:QUOTA] per line (# comments).
+    #[arg(long, value_name = "FILE")]
+    pub accounts: Option<PathBuf>,
+    /// A storage quota, USER=SIZE (bytes, or with k/M/G), repeatable.
+    #[arg(long = "quota", value_name = "USER=SIZE")]
+    pub quotas: Vec<String>,
+    /// Durable store in this folder; without it, everything is in memory.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Misbehave like a server from the field reports (repeatable; see below).
+    #[arg(long = "fault", value_name = "NAME[=ARG]")]
+    pub faults: Vec<String>,
+    /// Written once listening: one line per listener, e.g. "imap 127.0.0.1:1143".
+    #[arg(long, value_name = "FILE")]
+    pub ready_file: Option<PathBuf>,
+    /// PEM certificate chain for TLS (with --tls-key); self-signed if absent.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Mail to load at start: a folder tree USER/MAILBOX/*.eml, or an mbox file
+    /// (into the first user's INBOX).
+    #[arg(long, value_name = "PATH")]
+    pub preload: Option<PathBuf>,
+    /// Inactivity autologout (never below 30m; use --fault autologout=D for less).
+    #[arg(long, value_name = "DURATION", default_value = "30m")]
+    pub autologout: String,
+}
+
+fn fault_help() -> String {
+    let mut s = String::from("Faults (off by default; each reproduces a field bug):\n");
+    for (name, arg, what, check) in FAULTS {
+        s.push_str(&format!(
+            "  {name}{arg}\n      {what}\n      a scenario fails with: {check}\n"
+        ));
+    }
+    s
+}
+
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let (num, mult) = match s.chars().last() {
+        Some('k' | 'K') => (&s[..s.len() - 1], 1024),
+        Some('M') => (&s[..s.len() - 1], 1024 * 1024),
+        Some('G') => (&s[..s.len() - 1], 1024 * 1024 * 1024),
+        _ => (s, 1),
+    };
+    num.parse::<u64>()
+        .map(|n| n * mult)
+        .map_err(|_| format!("bad size `{s}`: use bytes, or a number with k, M or G"))
+}
+
+pub fn parse_user(s: &str) -> Result<User, String> {
+    let mut parts = s.splitn(3, ':');
+    let (name, pass, quota) = (parts.next().unwrap_or(""), parts.next(), parts.next());
+    match pass {
+        Some(p) if !name.is_empty() => Ok(User {
+            name: name.to_string(),
+            password: p.to_string(),
+            quota: quota.map(parse_size).transpose()?,
+        }),
+        _ => Err(format!("bad user `{s}`: expected NAME:PASS")),
+    }
+}
+
+pub fn config(args: &ServeArgs) -> Result<Config, String> {
+    let mut users = args
+        .users
+        .iter()
+        .map(|u| parse_user(u))
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some(f) = &args.accounts {
+        let text = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            users.push(parse_user(line).map_err(|e| format!("{}:{}: {e}", f.display(), i + 1))?);
+        }
+    }
+    for q in &args.quotas {
+        let (user, size) = q
+            .split_once('=')
+            .ok_or_else(|| format!("bad quota `{q}`: expected USER=SIZE"))?;
+        let size = parse_size(size)?;
+        let u = users
+            .iter_mut()
+            .find(|u| u.name == user)
+            .ok_or_else(|| format!("quota for unknown user `{user}`: add --user {user}:PASS"))?;
+        u.quota = Some(size);
+    }
+    let faults = args
+        .faults
+        .iter()
+        .map(|f| f.parse::<Fault>())
+        .collect::<Result<Vec<_>, _>>()?;
+    let autologout = parse_duration(&args.autologout)?;
+    if autologout < crate::server::MIN_AUTOLOGOUT {
+        return Err(format!(
+            "--autologout {} is below RFC 3501's 30 minutes; use --fault autologout={} to misbehave on purpose",
+            args.autologout, args.autologout
+        ));
+    }
+    if args.imap.is_none() && args.imaps.is_none() && args.smtp.is_none() {
+        return Err(
+            "no listener: give --imap ADDR (and/or --imaps, --smtp), e.g. --imap 127.0.0.1:1143"
+                .into(),
+        );
+    }
+    Ok(Config {
+        imap: args.imap,
+        imaps: args.imaps,
+        smtp: args.smtp,
+        users,
+        data_dir: args.data_dir.clone(),
+        faults,
+        ready_file: args.ready_file.clone(),
+        autologout,
+        tls_cert: args.tls_cert.clone().zip(args.tls_key.clone()),
+        preload: args.preload.clone(),
+        ..Config::default()
+    })
+}
+
+pub fn run(args: &ServeArgs) -> Exit {
+    let config = match config(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Usage;
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return Exit::Unreachable;
+        }
+    };
+    rt.block_on(async move {
+        let handle = match Server::start(config).await {
+            Ok(h) => h,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::Unreachable;
+            }
+        };
+        print!("{}", handle.ready_lines());
+        use std::io::Write as _;
+        let _ = std::io::stdout().flush();
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: cannot watch SIGTERM: {e}");
+                    return Exit::Unreachable;
+                }
+            };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        handle.shutdown().await;
+        Exit::Ok
+    })
+}

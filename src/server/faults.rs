@@ -1,0 +1,171 @@
+//! Fault switches: each makes the server misbehave exactly like a server in the
+//! field reports, so every check is proven to fire. All are off by default.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// Seed 000: the NOOP after an expunge reports the pre-expunge EXISTS from a
+    /// lagging index, and the phantom last message keeps an old UID.
+    StaleNoopAfterExpunge,
+    /// Seed 001: an idling session is dropped silently after this long.
+    IdleDropWithoutBye(Duration),
+    /// An inactivity autologout shorter than RFC 3501's 30 minutes.
+    Autologout(Duration),
+    /// EXPUNGE sent in the middle of a FETCH response.
+    ExpungeDuringFetch,
+    /// The last expunged UID is given to the next message.
+    UidReuse,
+    /// Seed 001's GMS: `* FLAGS (Answered Flagged ...)` without backslashes.
+    FlagsWithoutBackslash,
+    /// Seed 002: an APPEND cut mid-literal leaves the partial message.
+    PartialAppendOnDisconnect,
+    /// Seed 003: mailboxes over N messages answer `NO System I/O error`.
+    IoErrorOver(u32),
+    /// Seed 004: over quota, SMTP bounces (5xx) and APPEND says NO without [OVERQUOTA].
+    OverquotaPermanent,
+}
+
+/// Name, argument, what it reproduces, the check a scenario must fail with.
+pub const FAULTS: &[(&str, &str, &str, &str)] = &[
+    ("stale-noop-after-expunge", "", "seed 000: NOOP after an expunge reports the old EXISTS; the phantom message has an old UID", "uid.no-reuse / uid.new-above-uidnext"),
+    ("idle-drop-without-bye", "=DUR", "seed 001: an idling session is dropped silently after DUR", "bye.before-close"),
+    ("autologout", "=DUR", "an inactivity autologout after DUR (< 30 minutes)", "autologout.min-30min"),
+    ("expunge-during-fetch", "", "EXPUNGE sent inside a FETCH response", "expunge.forbidden-context"),
+    ("uid-reuse", "", "an expunged message's UID is given to the next delivery", "uid.no-reuse"),
+    ("flags-without-backslash", "", "seed 001's GMS: * FLAGS (Answered Flagged ...)", "flags.system-backslash"),
+    ("partial-append-on-disconnect", "", "seed 002: an APPEND cut off mid-literal stores half a message", "append.atomic"),
+    ("io-error-over", "=N", "seed 003: mailboxes over N messages answer NO System I/O error", "mailbox.inuse-code"),
+    ("overquota-permanent", "", "seed 004: over quota, SMTP bounces and APPEND lacks [OVERQUOTA]", "quota.overquota-code"),
+];
+
+impl FromStr for Fault {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (name, arg) = match s.split_once('=') {
+            Some((n, a)) => (n, Some(a)),
+            None => (s, None),
+        };
+        let need = |what: &str| -> Result<&str, String> {
+            arg.ok_or_else(|| format!("fault `{name}` needs an argument: {name}={what}"))
+        };
+        let none = || -> Result<(), String> {
+            match arg {
+                None => Ok(()),
+                Some(_) => Err(format!("fault `{name}` takes no argument")),
+            }
+        };
+        Ok(match name {
+            "stale-noop-after-expunge" => none().map(|_| Fault::StaleNoopAfterExpunge)?,
+            "idle-drop-without-bye" => {
+                Fault::IdleDropWithoutBye(parse_duration(need("DURATION")?)?)
+            }
+            "autologout" => Fault::Autologout(parse_duration(need("DURATION")?)?),
+            "expunge-during-fetch" => none().map(|_| Fault::ExpungeDuringFetch)?,
+            "uid-reuse" => none().map(|_| Fault::UidReuse)?,
+            "flags-without-backslash" => none().map(|_| Fault::FlagsWithoutBackslash)?,
+            "partial-append-on-disconnect" => none().map(|_| Fault::PartialAppendOnDisconnect)?,
+            "io-error-over" => Fault::IoErrorOver(need("N")?.parse().map_err(|_| {
+                "fault `io-error-over` needs a message count, like io-error-over=1000".to_string()
+            })?),
+            "overquota-permanent" => none().map(|_| Fault::OverquotaPermanent)?,
+            other => {
+                let names: Vec<String> = FAULTS.iter().map(|f| format!("{}{}", f.0, f.1)).collect();
+                return Err(format!(
+                    "unknown fault `{other}`; known faults: {}",
+                    names.join(", ")
+                ));
+            }
+        })
+    }
+}
+
+/// `250ms`, `5s`, `10m`, `1h`, `31m30s`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let bad =
+        || format!("bad duration `{s}`: use a number with ms, s, m or h, like 5s, 10m or 31m30s");
+    let mut total = Duration::ZERO;
+    let mut rest = s.trim();
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(bad());
+        }
+        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        total += match unit {
+            "ms" => Duration::from_millis(n),
+            "s" => Duration::from_secs(n),
+            "m" | "min" => Duration::from_secs(n * 60),
+            "h" => Duration::from_secs(n * 3600),
+            _ => return Err(bad()),
+        };
+    }
+    Ok(total)
+}
+
+/// The faults switched on for a server.
+#[derive(Debug, Clone, Default)]
+pub struct Faults(pub Vec<Fault>);
+
+impl Faults {
+    pub fn has(&self, f: &Fault) -> bool {
+        self.0.contains(f)
+    }
+    pub fn idle_drop(&self) -> Option<Duration> {
+        self.0.iter().find_map(|f| match f {
+            Fault::IdleDropWithoutBye(d) => Some(*d),
+            _ => None,
+        })
+    }
+    pub fn autologout(&self) -> Option<Duration> {
+        self.0.iter().find_map(|f| match f {
+            Fault::Autologout(d) => Some(*d),
+            _ => None,
+        })
+    }
+    pub fn io_error_over(&self) -> Option<u32> {
+        self.0.iter().find_map(|f| match f {
+            Fault::IoErrorOver(n) => Some(*n),
+            _ => None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_faults_and_durations() {
+        assert_eq!("uid-reuse".parse(), Ok(Fault::UidReuse));
+        assert_eq!(
+            "autologout=5m".parse(),
+            Ok(Fault::Autologout(Duration::from_secs(300)))
+        );
+        assert_eq!("io-error-over=100".parse(), Ok(Fault::IoErrorOver(100)));
+        assert!("uid-reuse=3".parse::<Fault>().is_err());
+        assert!("autologout".parse::<Fault>().is_err());
+        let e = "nope".parse::<Fault>().unwrap_err();
+        assert!(e.contains("known faults"));
+        assert_eq!(
+            parse_duration("31m30s"),
+            Ok(Duration::from_secs(31 * 60 + 30))
+        );
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("5 parsecs").is_err());
+        assert_eq!(FAULTS.len(), 9);
+    }
+}

@@ -1,0 +1,268 @@
+//! FETCH and UID FETCH: every RFC 3501 data item, rendered from the stored bytes.
+
+use std::sync::Arc;
+
+use imap_codec::imap_types::fetch::{
+    Macro, MacroOrMessageDataItemNames, MessageDataItemName, Part, Section,
+};
+
+use super::io::Io;
+use super::session::Session;
+use crate::server::faults::Fault;
+use crate::server::message;
+use crate::server::store::{flags as fl, FlagSet, Message};
+
+/// Messages rendered per hold of the mailbox lock, so other sessions are not
+/// blocked for the whole of a million-message FETCH.
+const CHUNK: usize = 4096;
+
+pub fn fetch(
+    session: &mut Session,
+    tag: &str,
+    targets: &[(u32, u32)],
+    items: MacroOrMessageDataItemNames<'_>,
+    uid: bool,
+    io: &mut Io,
+) {
+    let mut names: Vec<MessageDataItemName<'_>> = match items {
+        MacroOrMessageDataItemNames::Macro(m) => {
+            let mut v = vec![
+                MessageDataItemName::Flags,
+                MessageDataItemName::InternalDate,
+                MessageDataItemName::Rfc822Size,
+            ];
+            if matches!(m, Macro::All | Macro::Full) {
+                v.push(MessageDataItemName::Envelope);
+            }
+            if matches!(m, Macro::Full) {
+                v.push(MessageDataItemName::Body);
+            }
+            v
+        }
+        MacroOrMessageDataItemNames::MessageDataItemNames(v) => v,
+    };
+    if names.iter().any(|n| {
+        matches!(
+            n,
+            MessageDataItemName::Binary { .. } | MessageDataItemName::BinarySize { .. }
+        )
+    }) {
+        io.write(&format!(
+            "{tag} BAD BINARY is not supported by this server\r\n"
+        ));
+        return;
+    }
+    if uid && !names.iter().any(|n| matches!(n, MessageDataItemName::Uid)) {
+        names.insert(0, MessageDataItemName::Uid);
+    }
+    let Some(sel) = &session.selected else { return };
+    let mb = Arc::clone(&sel.mailbox);
+    let read_only = sel.read_only;
+    let sets_seen = !read_only
+        && names.iter().any(|n| {
+            matches!(
+                n,
+                MessageDataItemName::BodyExt { peek: false, .. }
+                    | MessageDataItemName::Rfc822
+                    | MessageDataItemName::Rfc822Text
+            )
+        });
+    if sets_seen {
+        let updates: Vec<(u32, FlagSet)> = {
+            let st = mb.lock();
+            targets
+                .iter()
+                .filter_map(|&(_, u)| st.index_of(u).map(|i| &st.messages[i]))
+                .filter(|m| !m.flags.has(fl::SEEN))
+                .map(|m| {
+                    let mut f = m.flags.clone();
+                    f.add("\\Seen");
+                    (m.uid, f)
+                })
+                .collect()
+        };
+        if !updates.is_empty() {
+            let user = session.user().unwrap_or("").to_string();
+            if session
+                .ctx
+                .store
+                .set_flags(&user, &mb, &updates, session.id)
+                .is_err()
+            {
+                io.write(&format!("{tag} NO [SERVERBUG] Cannot set \\Seen\r\n"));
+                return;
+            }
+            if !names
+                .iter()
+                .any(|n| matches!(n, MessageDataItemName::Flags))
+            {
+                names.push(MessageDataItemName::Flags);
+            }
+        }
+    }
+    let expunge_inside = !uid && session.ctx.faults.has(&Fault::ExpungeDuringFetch);
+    let mut missing = false;
+    let mut done = 0;
+    for chunk in targets.chunks(CHUNK) {
+        let st = mb.lock();
+        for &(seq, u) in chunk {
+            let Some(i) = st.index_of(u) else {
+                missing = true;
+                continue;
+            };
+            render(session, seq, &st.messages[i], &names, io);
+            done += 1;
+            if expunge_inside && done == 1 {
+                // The fault: pending EXPUNGEs go out in the middle of the answer.
+                drop(st);
+                session.sync(true, false, io);
+                return finish(tag, uid, missing, io);
+            }
+        }
+    }
+    finish(tag, uid, missing, io)
+}
+
+fn finish(tag: &str, uid: bool, missing: bool, io: &mut Io) {
+    let what = if uid { "UID FETCH" } else { "FETCH" };
+    if missing && !uid {
+        // RFC 5530: some messages were expunged by another session meanwhile.
+        io.write(&format!(
+            "{tag} NO [EXPUNGEISSUED] Some messages were expunged\r\n"
+        ));
+    } else {
+        io.write(&format!("{tag} OK {what} completed\r\n"));
+    }
+}
+
+fn render(
+    session: &Session,
+    seq: u32,
+    m: &Message,
+    names: &[MessageDataItemName<'_>],
+    io: &mut Io,
+) {
+    io.write(&format!("* {seq} FETCH ("));
+    for (k, name) in names.iter().enumerate() {
+        if k > 0 {
+            io.write(" ");
+        }
+        match name {
+            MessageDataItemName::Uid => io.write(&format!("UID {}", m.uid)),
+            MessageDataItemName::Flags => {
+                let mut f = m.flags.names();
+                if m.recent_owner == session.id {
+                    f.push("\\Recent".into());
+                }
+                io.write(&format!("FLAGS {}", session.flag_list(&f)));
+            }
+            MessageDataItemName::InternalDate => {
+                io.write(&format!("INTERNALDATE \"{}\"", internal_date(m)))
+            }
+            MessageDataItemName::Rfc822Size => io.write(&format!("RFC822.SIZE {}", m.data.len())),
+            MessageDataItemName::Envelope => {
+                io.write(&format!("ENVELOPE {}", message::envelope(&m.data)))
+            }
+            MessageDataItemName::Body => {
+                io.write(&format!("BODY {}", message::body_structure(&m.data, false)))
+            }
+            MessageDataItemName::BodyStructure => io.write(&format!(
+                "BODYSTRUCTURE {}",
+                message::body_structure(&m.data, true)
+            )),
+            MessageDataItemName::BodyExt {
+                section, partial, ..
+            } => {
+                let bytes = message::section(&m.data, section.as_ref());
+                let spec = section.as_ref().map(section_text).unwrap_or_default();
+                match partial {
+                    Some((start, count)) => {
+                        let s = (*start as usize).min(bytes.len());
+                        let e = s.saturating_add(count.get() as usize).min(bytes.len());
+                        io.write(&format!("BODY[{spec}]<{start}> "));
+                        literal(&bytes[s..e], io);
+                    }
+                    None => {
+                        io.write(&format!("BODY[{spec}] "));
+                        literal(&bytes, io);
+                    }
+                }
+            }
+            MessageDataItemName::Rfc822 => {
+                io.write("RFC822 ");
+                literal(&m.data, io);
+            }
+            MessageDataItemName::Rfc822Header => {
+                io.write("RFC822.HEADER ");
+                literal(&message::section(&m.data, Some(&Section::Header(None))), io);
+            }
+            MessageDataItemName::Rfc822Text => {
+                io.write("RFC822.TEXT ");
+                literal(&message::section(&m.data, Some(&Section::Text(None))), io);
+            }
+            _ => io.write("UID 0"),
+        }
+    }
+    io.write(")\r\n");
+}
+
+fn literal(bytes: &[u8], io: &mut Io) {
+    io.write(&format!("{{{}}}\r\n", bytes.len()));
+    io.write_bytes(bytes);
+}
+
+fn internal_date(m: &Message) -> String {
+    let offset = chrono::FixedOffset::east_opt(m.zone).unwrap_or(chrono::Utc.fix());
+    chrono::DateTime::from_timestamp(m.internal_date, 0)
+        .map(|d| {
+            d.with_timezone(&offset)
+                .format("%d-%b-%Y %H:%M:%S %z")
+                .to_string()
+        })
+        .unwrap_or_else(|| "01-Jan-1970 00:00:00 +0000".to_string())
+}
+
+use chrono::Offset as _;
+
+fn part_text(p: &Part) -> String {
+    p.0.as_ref()
+        .iter()
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// The section as the client asked for it, for echoing in the response.
+pub fn section_text(s: &Section<'_>) -> String {
+    let with = |p: &Option<Part>, what: &str| match p {
+        Some(p) => format!("{}.{what}", part_text(p)),
+        None => what.to_string(),
+    };
+    let list =
+        |fields: &imap_codec::imap_types::core::Vec1<imap_codec::imap_types::core::AString<'_>>| {
+            fields
+                .as_ref()
+                .iter()
+                .map(|f| {
+                    let t = String::from_utf8_lossy(f.as_ref()).into_owned();
+                    if !t.is_empty()
+                        && t.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                    {
+                        t
+                    } else {
+                        super::session::quote(&t)
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+    match s {
+        Section::Part(p) => part_text(p),
+        Section::Header(p) => with(p, "HEADER"),
+        Section::HeaderFields(p, f) => format!("{} ({})", with(p, "HEADER.FIELDS"), list(f)),
+        Section::HeaderFieldsNot(p, f) => format!("{} ({})", with(p, "HEADER.FIELDS.NOT"), list(f)),
+        Section::Text(p) => with(p, "TEXT"),
+        Section::Mime(p) => format!("{}.MIME", part_text(p)),
+    }
+}

@@ -1,0 +1,193 @@
+//! The server side of one connection: bounded, cancel-safe reading of lines and
+//! literals, buffered writing, and the STARTTLS upgrade.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::server::TlsStream;
+
+use crate::clock::Clock;
+
+pub enum Conn {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+    /// Between states (during the TLS handshake) or closed.
+    Gone,
+}
+
+#[derive(Debug)]
+pub enum ReadError {
+    /// The client closed the connection; the bytes of a message it left open.
+    Eof(Vec<u8>),
+    /// Nothing arrived in time.
+    Timeout,
+    /// A line over the limit.
+    TooLong,
+    Io(String),
+}
+
+pub struct Io {
+    pub conn: Conn,
+    /// Bytes read and not yet consumed.
+    rbuf: Vec<u8>,
+    pub out: Vec<u8>,
+    clock: Clock,
+}
+
+impl Io {
+    pub fn new(conn: Conn, clock: Clock) -> Self {
+        Io {
+            conn,
+            rbuf: Vec::with_capacity(1024),
+            out: Vec::with_capacity(1024),
+            clock,
+        }
+    }
+
+    pub fn is_tls(&self) -> bool {
+        matches!(self.conn, Conn::Tls(_))
+    }
+
+    /// Drops buffered input: plaintext pipelined after STARTTLS must not be
+    /// executed inside TLS (RFC 3501 6.2.1, RFC 2595 3.1).
+    pub fn discard_input(&mut self) {
+        self.rbuf.clear();
+    }
+
+    async fn read_more(&mut self) -> Result<usize, ReadError> {
+        let mut buf = [0u8; 16 * 1024];
+        let n = match &mut self.conn {
+            Conn::Plain(s) => s.read(&mut buf).await,
+            Conn::Tls(s) => s.read(&mut buf).await,
+            Conn::Gone => return Err(ReadError::Eof(Vec::new())),
+        }
+        .map_err(|e| ReadError::Io(e.to_string()))?;
+        self.rbuf.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+
+    /// One line with its line end. Cancel-safe: bytes read stay buffered.
+    pub async fn read_line(&mut self, max: usize) -> Result<Vec<u8>, ReadError> {
+        loop {
+            if let Some(i) = memchr::memchr(b'\n', &self.rbuf) {
+                if i + 1 > max {
+                    self.rbuf.drain(..=i);
+                    return Err(ReadError::TooLong);
+                }
+                return Ok(self.rbuf.drain(..=i).collect());
+            }
+            if self.rbuf.len() > max {
+                // Keep reading to the end of the line, but do not keep it.
+                self.rbuf.clear();
+                loop {
+                    if self.read_more().await? == 0 {
+                        return Err(ReadError::Eof(Vec::new()));
+                    }
+                    if let Some(i) = memchr::memchr(b'\n', &self.rbuf) {
+                        self.rbuf.drain(..=i);
+                        return Err(ReadError::TooLong);
+                    }
+                    self.rbuf.clear();
+                }
+            }
+            if self.read_more().await? == 0 {
+                return Err(ReadError::Eof(std::mem::take(&mut self.rbuf)));
+            }
+        }
+    }
+
+    /// One line, or `Timeout` after `wait` of virtual time.
+    pub async fn read_line_within(
+        &mut self,
+        max: usize,
+        wait: Duration,
+    ) -> Result<Vec<u8>, ReadError> {
+        let clock = self.clock.clone();
+        clock
+            .timeout(wait, self.read_line(max))
+            .await
+            .unwrap_or(Err(ReadError::Timeout))
+    }
+
+    /// Exactly `n` bytes (a literal).
+    pub async fn read_exact_within(
+        &mut self,
+        n: usize,
+        wait: Duration,
+    ) -> Result<Vec<u8>, ReadError> {
+        let clock = self.clock.clone();
+        let fut = async {
+            while self.rbuf.len() < n {
+                if self.read_more().await? == 0 {
+                    return Err(ReadError::Eof(std::mem::take(&mut self.rbuf)));
+                }
+            }
+            Ok(self.rbuf.drain(..n).collect())
+        };
+        clock
+            .timeout(wait, fut)
+            .await
+            .unwrap_or(Err(ReadError::Timeout))
+    }
+
+    pub fn write(&mut self, s: &str) {
+        self.out.extend_from_slice(s.as_bytes());
+    }
+
+    pub fn write_bytes(&mut self, b: &[u8]) {
+        self.out.extend_from_slice(b);
+    }
+
+    pub async fn flush(&mut self) -> std::io::Result<()> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let out = std::mem::take(&mut self.out);
+        let r = match &mut self.conn {
+            Conn::Plain(s) => s.write_all(&out).await,
+            Conn::Tls(s) => match s.write_all(&out).await {
+                Ok(()) => s.flush().await,
+                Err(e) => Err(e),
+            },
+            Conn::Gone => Err(std::io::Error::new(
+                std::io::ErrorKind::NotConnected,
+                "closed",
+            )),
+        };
+        self.out = out;
+        self.out.clear();
+        r
+    }
+
+    pub async fn start_tls(&mut self, config: Arc<rustls::ServerConfig>) -> Result<(), String> {
+        let Conn::Plain(tcp) = std::mem::replace(&mut self.conn, Conn::Gone) else {
+            return Err("TLS is already active".into());
+        };
+        self.discard_input();
+        let acceptor = tokio_rustls::TlsAcceptor::from(config);
+        let tls = self
+            .clock
+            .timeout(Duration::from_secs(30), acceptor.accept(tcp))
+            .await
+            .map_err(|_| "TLS handshake timed out".to_string())?
+            .map_err(|e| format!("TLS handshake failed: {e}"))?;
+        self.conn = Conn::Tls(Box::new(tls));
+        Ok(())
+    }
+
+    pub async fn shutdown(&mut self) {
+        let _ = self.flush().await;
+        match &mut self.conn {
+            Conn::Plain(s) => {
+                let _ = s.shutdown().await;
+            }
+            Conn::Tls(s) => {
+                let _ = s.shutdown().await;
+            }
+            Conn::Gone => {}
+        }
+        self.conn = Conn::Gone;
+    }
+}

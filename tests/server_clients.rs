@@ -1,0 +1,179 @@
+//! Real third-party clients against the reference server: Python's imaplib and
+//! smtplib, the async-imap crate, lettre by SMTP, and mbsync (isync) syncing a
+//! mailbox both ways.
+
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+
+use futures::TryStreamExt;
+use imapspec::clock::Clock;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_imaplib_and_smtplib() {
+    let h = support::start_server(&[], Clock::real(), None).await;
+    let (imap, smtp) = (
+        h.imap.expect("imap").to_string(),
+        h.smtp.expect("smtp").to_string(),
+    );
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/python_clients.py"
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("python3")
+            .arg(script)
+            .arg(imap)
+            .arg(smtp)
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_imap_and_lettre() {
+    use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+    let h = support::start_server(&[], Clock::real(), None).await;
+    let smtp = h.smtp.expect("smtp");
+    let mailer: AsyncSmtpTransport<Tokio1Executor> =
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
+            .port(smtp.port())
+            .build();
+    let email = Message::builder()
+        .from("sender@example.org".parse().expect("from"))
+        .to("alice@localhost".parse().expect("to"))
+        .subject("via lettre")
+        .body("hello from lettre".to_string())
+        .expect("message");
+    mailer.send(email).await.expect("lettre delivers");
+
+    let tcp = tokio::net::TcpStream::connect(h.imap.expect("imap"))
+        .await
+        .expect("tcp");
+    let mut client = async_imap::Client::new(tcp);
+    client.read_response().await.expect("greeting");
+    let mut s = client
+        .login("alice", "alicepw")
+        .await
+        .map_err(|(e, _)| e)
+        .expect("login");
+    let mb = s.select("INBOX").await.expect("select");
+    assert_eq!(mb.exists, 1);
+    let msgs: Vec<_> = s
+        .fetch("1", "(UID FLAGS BODY.PEEK[])")
+        .await
+        .expect("fetch")
+        .try_collect()
+        .await
+        .expect("stream");
+    let body = msgs.first().and_then(|m| m.body()).expect("body");
+    assert!(String::from_utf8_lossy(body).contains("hello from lettre"));
+    let _: Vec<_> = s
+        .uid_store("1", "+FLAGS (\\Seen)")
+        .await
+        .expect("store")
+        .try_collect()
+        .await
+        .expect("stream");
+    let mut idle = s.idle();
+    idle.init().await.expect("idle");
+    let (fut, stop) = idle.wait_with_timeout(Duration::from_secs(5));
+    drop(stop);
+    let _ = fut.await;
+    let mut s = idle.done().await.expect("done");
+    s.logout().await.expect("logout");
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mbsync_syncs_both_ways() {
+    if Command::new("mbsync").arg("--version").output().is_err() {
+        assert!(
+            std::env::var("IMAPSPEC_REQUIRE_MBSYNC").as_deref() != Ok("1"),
+            "IMAPSPEC_REQUIRE_MBSYNC=1 but mbsync is not installed (apt-get install -y isync)"
+        );
+        eprintln!("note: mbsync not installed (apt-get install -y isync); test not run");
+        return;
+    }
+    let h = support::start_server(&[], Clock::real(), None).await;
+    let store = &h.store;
+    for i in 1..=3 {
+        let data =
+            format!("From: a@x\r\nSubject: server {i}\r\nMessage-ID: <s{i}@x>\r\n\r\nbody {i}\r\n");
+        store
+            .append(
+                "alice",
+                "INBOX",
+                data.as_bytes().into(),
+                Default::default(),
+                (1_700_000_000, 0),
+                false,
+            )
+            .expect("append");
+    }
+    let dir = support::temp_dir("mbsync");
+    let maildir = dir.join("mail");
+    std::fs::create_dir_all(&maildir).expect("maildir");
+    let port = h.imap.expect("imap").port();
+    let rc = dir.join("mbsyncrc");
+    std::fs::write(
+        &rc,
+        format!(
+            "IMAPAccount test\nHost 127.0.0.1\nPort {port}\nUser alice\nPass alicepw\nSSLType None\nAuthMechs LOGIN\n\n\
+             IMAPStore remote\nAccount test\n\n\
+             MaildirStore local\nPath {}/\nInbox {}/INBOX\n\n\
+             Channel sync\nFar :remote:\nNear :local:\nPatterns INBOX\nCreate Both\nSync All\nExpunge Both\nSyncState *\n",
+            maildir.display(),
+            maildir.display()
+        ),
+    )
+    .expect("rc");
+    let run = |rc: std::path::PathBuf| async move {
+        tokio::task::spawn_blocking(move || {
+            Command::new("mbsync").arg("-c").arg(&rc).arg("-a").output()
+        })
+        .await
+        .expect("join")
+        .expect("mbsync runs")
+    };
+    let out = run(rc.clone()).await;
+    assert!(
+        out.status.success(),
+        "mbsync: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cur = maildir.join("INBOX/cur");
+    let new = maildir.join("INBOX/new");
+    let count = |d: &std::path::Path| std::fs::read_dir(d).map(|r| r.count()).unwrap_or(0);
+    assert_eq!(count(&cur) + count(&new), 3, "server to local");
+    // A local message goes up.
+    std::fs::write(
+        new.join("1700000000.local.host"),
+        "From: b@x\r\nSubject: local\r\nMessage-ID: <l@x>\r\n\r\nlocal body\r\n",
+    )
+    .expect("local msg");
+    let out = run(rc).await;
+    assert!(
+        out.status.success(),
+        "mbsync: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let n = store
+        .mailbox("alice", "INBOX")
+        .map(|m| m.lock().messages.len())
+        .unwrap_or(0);
+    assert_eq!(n, 4, "local to server");
+    h.shutdown().await;
+}
