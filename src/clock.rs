@@ -74,6 +74,13 @@ impl Clock {
         tokio::time::sleep(self.to_real(d)).await
     }
 
+    /// Runs `fut` for at most `d` of *real* time: for bounds that protect
+    /// against a peer (connect, handshake, write), which must not shrink when
+    /// the clock runs compressed.
+    pub async fn timeout_real<F: Future>(&self, d: Duration, fut: F) -> Result<F::Output, Elapsed> {
+        tokio::time::timeout(d, fut).await.map_err(|_| Elapsed)
+    }
+
     /// Runs `fut` for at most `d` of virtual time.
     pub async fn timeout<F: Future>(&self, d: Duration, fut: F) -> Result<F::Output, Elapsed> {
         tokio::time::timeout(self.to_real(d), fut)

@@ -29,6 +29,8 @@ pub mod event;
 pub mod finding;
 pub mod model;
 pub mod report;
+pub mod runner;
+pub mod scenario;
 pub mod server;
 pub mod session;
 

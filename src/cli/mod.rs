@@ -3,6 +3,8 @@
 pub mod check;
 pub mod exit;
 pub mod list;
+pub mod report;
+pub mod run;
 pub mod serve;
 
 use clap::{Parser, Subcommand};
@@ -26,12 +28,16 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run scenarios (default: the bundled ones) against a server, every check on.
+    Run(Box<run::RunArgs>),
     /// Read recorded sessions and report violations, with the line of the log.
     Check(check::CheckArgs),
     /// List the checks, with ids, RFC sections and the clients they protect.
     List(list::ListArgs),
     /// Run the reference IMAP + SMTP server until stopped; prints its addresses.
     Serve(Box<serve::ServeArgs>),
+    /// Work with reports: `merge` joins JSON reports into a server × scenario matrix.
+    Report(report::ReportArgs),
 }
 
 /// Parses the command line and runs; returns the exit status.
@@ -48,7 +54,9 @@ pub fn main() -> Exit {
         }
     };
     match cli.command {
+        Command::Run(args) => run::run(&args),
         Command::Check(args) => check::run(&args),
+        Command::Report(args) => report::run(&args),
         Command::List(args) => list::run(&args),
         Command::Serve(args) => serve::run(&args),
     }

@@ -148,7 +148,33 @@ pub fn config(args: &ServeArgs) -> Result<Config, String> {
     })
 }
 
+/// Raises the soft limit on open files to the hard limit, so one server can hold
+/// as many connections as the system allows it (the soft limit is often 1024).
+/// Returns the soft limit in force afterwards; failures leave it as it was.
+pub fn raise_nofile_limit() -> Option<libc::rlim_t> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return None;
+    }
+    if lim.rlim_cur < lim.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: lim.rlim_max,
+            rlim_max: lim.rlim_max,
+        };
+        // SAFETY: as above.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            lim = raised;
+        }
+    }
+    Some(lim.rlim_cur)
+}
+
 pub fn run(args: &ServeArgs) -> Exit {
+    raise_nofile_limit();
     let config = match config(args) {
         Ok(c) => c,
         Err(e) => {

@@ -3,7 +3,10 @@
 //! Reports only read plain data (`LogResult`, `Finding`, the check registry); they
 //! never run anything.
 
+pub mod html;
 pub mod json;
+pub mod junit;
+pub mod run;
 pub mod terminal;
 
 use std::collections::BTreeMap;

@@ -149,6 +149,7 @@ impl Server {
         if let Some(p) = &config.preload {
             preload(&store, p, &config.users).map_err(ServerError)?;
         }
+        store.set_uid_reuse(config.faults.contains(&Fault::UidReuse));
         let tls = Arc::new(tls::server_config(config.tls_cert.as_ref()).map_err(ServerError)?);
         let (tx, rx) = tokio::sync::watch::channel(false);
         let faults = Faults(config.faults.clone());

@@ -156,7 +156,8 @@ impl Session {
         let clock = options.clock.clone();
         let addr = format!("{}:{}", url.host, url.port);
         let tcp = clock
-            .timeout(options.limits.read_timeout, TcpStream::connect(&addr))
+            /* real time: a bound on the peer, not protocol time */
+            .timeout_real(options.limits.read_timeout, TcpStream::connect(&addr))
             .await
             .map_err(|_| {
                 SessionError::Connect(format!(
@@ -230,7 +231,7 @@ impl Session {
         let name = connect::server_name(&self.url.host).map_err(SessionError::Tls)?;
         let tls = self
             .clock
-            .timeout(self.limits.read_timeout, connector.connect(name, tcp))
+            .timeout_real(self.limits.read_timeout, connector.connect(name, tcp))
             .await
             .map_err(|_| SessionError::Timeout("the TLS handshake did not finish".into()))?
             .map_err(|e| {
@@ -276,7 +277,7 @@ impl Session {
             .ok_or_else(|| SessionError::Closed("the session is closed".into()))?;
         let written = self
             .clock
-            .timeout(self.limits.read_timeout, async {
+            .timeout_real(self.limits.read_timeout, async {
                 let w = stream.writer();
                 w.write_all(bytes).await?;
                 w.flush().await
@@ -344,7 +345,9 @@ impl Session {
 
     /// The next event from the server, waiting at most the read timeout.
     pub async fn next_event(&mut self) -> Result<Event, SessionError> {
-        let limit = self.limits.read_timeout;
+        // The read bound protects against the server, so it is real time even
+        // when the clock runs compressed.
+        let limit = self.limits.read_timeout.mul_f64(self.clock.factor());
         match self.next_event_within(limit).await? {
             Some(e) => Ok(e),
             None => Err(SessionError::Timeout(format!(
@@ -406,13 +409,18 @@ impl Session {
     /// Reads events until the tagged completion of `tag`.
     pub async fn read_until_tagged(&mut self, tag: &str) -> Result<Reply, SessionError> {
         let mut untagged = Vec::new();
-        let deadline = self.clock.elapsed() + self.limits.command_timeout;
+        let factor = self.clock.factor();
+        let (read_timeout, command_timeout) = (
+            self.limits.read_timeout.mul_f64(factor),
+            self.limits.command_timeout.mul_f64(factor),
+        );
+        let deadline = self.clock.elapsed() + command_timeout;
         loop {
             let left = deadline.saturating_sub(self.clock.elapsed());
-            let wait = left.min(self.limits.read_timeout);
+            let wait = left.min(read_timeout);
             let event = match self.next_event_within(wait).await? {
                 Some(e) => e,
-                None if left <= self.limits.read_timeout => {
+                None if left <= read_timeout => {
                     return Err(SessionError::Timeout(format!(
                         "{tag} did not complete within {}",
                         crate::source::human_duration(self.limits.command_timeout)
@@ -594,6 +602,26 @@ impl Session {
         bytes.extend_from_slice(b"\r\n");
         self.send_raw(&bytes).await?;
         self.read_until_tagged(&tag).await
+    }
+
+    /// STARTTLS with `X NOOP` pipelined after it in the same write (an attacker's
+    /// injection), then TLS, then a NOOP inside TLS. A server that answers `X`
+    /// is caught by `starttls.no-injection`.
+    pub async fn starttls_with_injection(&mut self) -> Result<Reply, SessionError> {
+        let tag = self.tag();
+        let injected = self.tag();
+        self.send_raw(format!("{tag} STARTTLS\r\n{injected} NOOP\r\n").as_bytes())
+            .await?;
+        let reply = self.read_until_tagged(&tag).await?;
+        if reply.status != StatusKind::Ok {
+            return Err(SessionError::Tls(format!(
+                "STARTTLS answered {}: {}",
+                reply.status.as_str(),
+                reply.text
+            )));
+        }
+        self.start_tls().await?;
+        self.command("NOOP").await
     }
 
     /// Sends IDLE and waits for `+`; returns the IDLE's tag.

@@ -169,7 +169,7 @@ impl Io {
         let acceptor = tokio_rustls::TlsAcceptor::from(config);
         let tls = self
             .clock
-            .timeout(Duration::from_secs(30), acceptor.accept(tcp))
+            .timeout_real(Duration::from_secs(30), acceptor.accept(tcp))
             .await
             .map_err(|_| "TLS handshake timed out".to_string())?
             .map_err(|e| format!("TLS handshake failed: {e}"))?;

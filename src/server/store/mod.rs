@@ -223,6 +223,8 @@ pub struct Store {
     journal: Option<Mutex<Journal>>,
     /// Next UIDVALIDITY to hand out.
     next_validity: Mutex<u32>,
+    /// The `uid-reuse` fault: every delivery path gives out the last expunged UID.
+    reuse_uids: std::sync::atomic::AtomicBool,
 }
 
 impl Store {
@@ -232,7 +234,14 @@ impl Store {
             accounts: Mutex::new(FxHashMap::default()),
             journal: None,
             next_validity: Mutex::new(validity_seed()),
+            reuse_uids: Default::default(),
         }
+    }
+
+    /// Switches on the `uid-reuse` fault for every delivery path.
+    pub fn set_uid_reuse(&self, on: bool) {
+        self.reuse_uids
+            .store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// A durable store in `dir`: replays the journal found there.
@@ -241,6 +250,7 @@ impl Store {
             accounts: Mutex::new(FxHashMap::default()),
             journal: None,
             next_validity: Mutex::new(validity_seed()),
+            reuse_uids: Default::default(),
         };
         let journal = Journal::open(dir, &mut |rec| store.replay(rec))?;
         Ok(Store {
@@ -510,6 +520,7 @@ impl Store {
             }
         }
         let mut st = mb.lock();
+        let reuse_uid = reuse_uid || self.reuse_uids.load(std::sync::atomic::Ordering::Relaxed);
         let uid = if reuse_uid && st.last_expunged != 0 {
             st.last_expunged
         } else {

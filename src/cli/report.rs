@@ -1,0 +1,101 @@
+//! `imapspec report merge`: joins JSON run reports (one per server, or shards)
+//! into one server × scenario matrix (HTML and/or Markdown).
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use super::Exit;
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(subcommand)]
+    pub command: ReportCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Joins JSON reports from `imapspec run --report-json` into a matrix.
+    Merge {
+        /// JSON reports.
+        #[arg(required = true, value_name = "REPORT.json")]
+        reports: Vec<PathBuf>,
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+        #[arg(long, value_name = "FILE")]
+        md: Option<PathBuf>,
+    },
+}
+
+pub fn run(args: &ReportArgs) -> Exit {
+    let ReportCommand::Merge { reports, html, md } = &args.command;
+    let mut parsed = Vec::new();
+    for p in reports {
+        let value: serde_json::Value = match std::fs::read(p)
+            .map_err(|e| e.to_string())
+            .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+        {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("error: {}: not a readable JSON report: {e}", p.display());
+                return Exit::Usage;
+            }
+        };
+        if value["schema_version"].as_u64() != Some(u64::from(crate::report::run::SCHEMA_VERSION))
+            || value["command"] != "run"
+        {
+            eprintln!(
+                "error: {}: not an `imapspec run` report of schema_version {}",
+                p.display(),
+                crate::report::run::SCHEMA_VERSION
+            );
+            return Exit::Usage;
+        }
+        parsed.push(value);
+    }
+    let matrix = crate::report::html::matrix(&parsed);
+    if let Some(h) = html {
+        if let Err(e) = std::fs::write(h, &matrix) {
+            eprintln!("error: cannot write {}: {e}", h.display());
+            return Exit::Usage;
+        }
+    }
+    let mut text = String::from("| scenario |");
+    for r in &parsed {
+        text.push_str(&format!(" {} |", r["server"].as_str().unwrap_or("?")));
+    }
+    text.push_str("\n| --- |");
+    for _ in &parsed {
+        text.push_str(" --- |");
+    }
+    text.push('\n');
+    let mut ids: Vec<String> = parsed
+        .iter()
+        .flat_map(|r| r["results"].as_array().cloned().unwrap_or_default())
+        .filter_map(|x| x["id"].as_str().map(str::to_string))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    for id in ids {
+        text.push_str(&format!("| `{id}` |"));
+        for r in &parsed {
+            let st = r["results"]
+                .as_array()
+                .and_then(|a| a.iter().find(|x| x["id"].as_str() == Some(&id)))
+                .and_then(|x| x["status"].as_str())
+                .unwrap_or("—");
+            text.push_str(&format!(" {st} |"));
+        }
+        text.push('\n');
+    }
+    match md {
+        Some(m) => {
+            if let Err(e) = std::fs::write(m, &text) {
+                eprintln!("error: cannot write {}: {e}", m.display());
+                return Exit::Usage;
+            }
+        }
+        None => print!("{text}"),
+    }
+    Exit::Ok
+}

@@ -1,0 +1,279 @@
+//! `imapspec run [PATH...]`: runs scenarios against a server, with every check on.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::Exit;
+use crate::runner::{self, Account, RunOptions, Status, Target};
+use crate::scenario::{self, Scenario};
+use crate::server::faults::parse_duration;
+use crate::wire::Limits;
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario files or folders (default: the bundled scenarios/).
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// The server under test: imap://host:port, imap://host:port?starttls,
+    /// imap+starttls://host:port or imaps://host:port. Without it, the bundled
+    /// reference server runs in-process on loopback ports.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// Test account user name (repeatable, in the order scenarios name their users).
+    #[arg(long = "user", value_name = "NAME")]
+    pub users: Vec<String>,
+    /// Password for the --user at the same position (repeatable).
+    #[arg(long = "password", value_name = "PASS")]
+    pub passwords: Vec<String>,
+    /// A file of accounts, one NAME:PASS per line.
+    #[arg(long, value_name = "FILE")]
+    pub accounts: Option<PathBuf>,
+    /// Deliver test mail by SMTP to this listener (smtp://host:port).
+    #[arg(long, value_name = "URL")]
+    pub smtp: Option<String>,
+    /// Accept a self-signed TLS certificate.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Scenarios run at once on the embedded server (a foreign server: one).
+    #[arg(long, default_value_t = 4)]
+    pub jobs: usize,
+    /// Cap every wait at this (foreign servers); verdicts that needed the full
+    /// time become inconclusive.
+    #[arg(long, value_name = "DURATION")]
+    pub max_wait: Option<String>,
+    /// Fault switch for the embedded server (repeatable; see `imapspec serve --help`).
+    #[arg(long = "fault", value_name = "NAME[=ARG]")]
+    pub faults: Vec<String>,
+    /// Where to write each scenario's transcript (default: a temporary folder).
+    #[arg(long, value_name = "DIR")]
+    pub transcripts: Option<PathBuf>,
+    #[arg(long, value_name = "FILE")]
+    pub report_json: Option<PathBuf>,
+    #[arg(long, value_name = "FILE")]
+    pub report_junit: Option<PathBuf>,
+    #[arg(long, value_name = "FILE")]
+    pub report_html: Option<PathBuf>,
+    #[arg(long, value_name = "FILE")]
+    pub report_md: Option<PathBuf>,
+    /// Only the summary line.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// The bundled scenarios: `scenarios/` here, or next to the sources.
+pub fn default_scenarios() -> Option<PathBuf> {
+    let here = PathBuf::from("scenarios");
+    if here.is_dir() {
+        return Some(here);
+    }
+    let built = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    built.is_dir().then_some(built)
+}
+
+pub fn load(paths: &[PathBuf]) -> Result<Vec<Scenario>, String> {
+    let paths: Vec<PathBuf> = if paths.is_empty() {
+        vec![default_scenarios()
+            .ok_or("no scenarios/ folder here: give scenario files or folders")?]
+    } else {
+        paths.to_vec()
+    };
+    let mut all = Vec::new();
+    for p in &paths {
+        if p.is_dir() {
+            all.extend(scenario::load_dir(p).map_err(|e| e.to_string())?);
+        } else if p.is_file() {
+            all.push(scenario::load(p).map_err(|e| e.to_string())?);
+        } else {
+            return Err(format!("{}: no such scenario file or folder", p.display()));
+        }
+    }
+    let mut ids: Vec<&str> = all.iter().map(|s| s.id.as_str()).collect();
+    ids.sort();
+    if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
+        return Err(format!("two scenarios have the id `{}`", w[0]));
+    }
+    Ok(all)
+}
+
+fn accounts(args: &RunArgs) -> Result<Vec<Account>, String> {
+    if args.users.len() != args.passwords.len() {
+        return Err(format!(
+            "{} --user but {} --password: give one password per user, in the same order",
+            args.users.len(),
+            args.passwords.len()
+        ));
+    }
+    let mut out: Vec<Account> = args
+        .users
+        .iter()
+        .zip(&args.passwords)
+        .map(|(u, p)| Account {
+            user: u.clone(),
+            password: p.clone(),
+        })
+        .collect();
+    if let Some(f) = &args.accounts {
+        let text = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (u, p) = line
+                .split_once(':')
+                .ok_or_else(|| format!("{}:{}: expected NAME:PASS", f.display(), i + 1))?;
+            out.push(Account {
+                user: u.to_string(),
+                password: p.to_string(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+pub fn run(args: &RunArgs) -> Exit {
+    let scenarios = match load(&args.paths) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Usage;
+        }
+    };
+    let max_wait = match args.max_wait.as_deref().map(parse_duration).transpose() {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: --max-wait: {e}");
+            return Exit::Usage;
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return Exit::Unreachable;
+        }
+    };
+    rt.block_on(async move {
+        let target = match &args.server {
+            None => match Target::embedded(&scenarios, &args.faults).await {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("error: cannot start the embedded server: {e}");
+                    return Exit::Unreachable;
+                }
+            },
+            Some(url) => {
+                if !args.faults.is_empty() {
+                    eprintln!("error: --fault switches the embedded server's faults; it cannot change a server given with --server");
+                    return Exit::Usage;
+                }
+                let url = match url.parse() {
+                    Ok(u) => u,
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return Exit::Usage;
+                    }
+                };
+                let accounts = match accounts(args) {
+                    Ok(a) if !a.is_empty() => a,
+                    Ok(_) => {
+                        eprintln!("error: a foreign server needs test accounts: --user NAME --password PASS (repeatable) or --accounts FILE");
+                        return Exit::Usage;
+                    }
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return Exit::Usage;
+                    }
+                };
+                let smtp = match args.smtp.as_deref().map(parse_smtp).transpose() {
+                    Ok(s) => s,
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return Exit::Usage;
+                    }
+                };
+                Target::Foreign { url, accounts, smtp, insecure: args.insecure, clock: crate::clock::Clock::real() }
+            }
+        };
+        let transcripts = args
+            .transcripts
+            .clone()
+            .unwrap_or_else(|| std::env::temp_dir().join(format!("imapspec-run-{}", std::process::id())));
+        let options = RunOptions {
+            jobs: args.jobs,
+            max_wait,
+            transcripts,
+            limits: Limits {
+                read_timeout: Duration::from_secs(20),
+                command_timeout: Duration::from_secs(120),
+                ..Limits::default()
+            },
+        };
+        let quiet = args.quiet;
+        let progress: Arc<dyn Fn(&runner::ScenarioResult, usize, usize) + Send + Sync> = Arc::new(move |r, n, total| {
+            if !quiet {
+                eprintln!("[{n:>3}/{total}] {:<12} {} ({} ms)", r.status.as_str(), r.id, r.millis);
+            }
+        });
+        let target = Arc::new(target);
+        let report = runner::run(scenarios, target.clone(), options, progress).await;
+        if let Ok(t) = Arc::try_unwrap(target) {
+            t.stop().await;
+        }
+        let text = crate::report::run::terminal(&report);
+        if quiet {
+            println!("{}", text.lines().last().unwrap_or(""));
+        } else {
+            print!("{text}");
+        }
+        if let Err(e) = write_reports(args, &report) {
+            eprintln!("error: {e}");
+            return Exit::Usage;
+        }
+        let s = crate::report::run::summary(&report);
+        let unreachable = report.results.iter().any(|r| r.status == Status::Error);
+        if s.failed > 0 {
+            Exit::Failed
+        } else if unreachable {
+            Exit::Unreachable
+        } else {
+            Exit::Ok
+        }
+    })
+}
+
+fn parse_smtp(s: &str) -> Result<std::net::SocketAddr, String> {
+    let rest = s.strip_prefix("smtp://").unwrap_or(s).trim_end_matches('/');
+    use std::net::ToSocketAddrs;
+    rest.to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| format!("bad --smtp `{s}`: expected smtp://host:port"))
+}
+
+fn write_reports(args: &RunArgs, report: &runner::RunReport) -> Result<(), String> {
+    let write = |path: &PathBuf, text: String| {
+        std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    };
+    if let Some(p) = &args.report_json {
+        let text = serde_json::to_string_pretty(&crate::report::run::json(report))
+            .map_err(|e| e.to_string())?;
+        write(p, text)?;
+    }
+    if let Some(p) = &args.report_junit {
+        write(p, crate::report::junit::render(report)?)?;
+    }
+    if let Some(p) = &args.report_html {
+        write(p, crate::report::html::render(report))?;
+    }
+    if let Some(p) = &args.report_md {
+        write(p, crate::report::run::markdown(report))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,188 @@
+//! Where scenarios run: the embedded reference server (started in-process on
+//! loopback ports, accounts provisioned per scenario, compressed clock) or a
+//! foreign server given by URL with its test accounts.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::scenario::{Scenario, Security};
+use crate::server::{Config, Handle, Server, User};
+use crate::session::ServerUrl;
+
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub user: String,
+    pub password: String,
+}
+
+pub enum Target {
+    Embedded {
+        handle: Handle,
+        faults: Vec<String>,
+    },
+    Foreign {
+        url: ServerUrl,
+        accounts: Vec<Account>,
+        smtp: Option<SocketAddr>,
+        insecure: bool,
+        clock: Clock,
+    },
+}
+
+/// Virtual seconds per real second on the embedded server: a 31-minute IDLE
+/// takes under two seconds, and a step that takes 100 ms of real time is still
+/// well under the 30-minute autologout.
+pub const EMBEDDED_SPEEDUP: f64 = 1000.0;
+
+impl Target {
+    /// Starts the embedded server with an account for every (scenario, user).
+    pub async fn embedded(scenarios: &[Scenario], faults: &[String]) -> Result<Target, String> {
+        let mut users = Vec::new();
+        for (i, s) in scenarios.iter().enumerate() {
+            for u in &s.users {
+                let quota = s.quota.iter().find(|(q, _)| q == u).map(|(_, b)| *b);
+                users.push(User {
+                    name: embedded_user(i, u),
+                    password: format!("pw-{i}-{u}"),
+                    quota,
+                });
+            }
+        }
+        let config = Config {
+            imap: "127.0.0.1:0".parse().ok(),
+            imaps: "127.0.0.1:0".parse().ok(),
+            smtp: "127.0.0.1:0".parse().ok(),
+            users,
+            faults: faults
+                .iter()
+                .map(|f| f.parse())
+                .collect::<Result<Vec<_>, _>>()?,
+            clock: Clock::compressed(EMBEDDED_SPEEDUP),
+            ..Config::default()
+        };
+        let handle = Server::start(config).await.map_err(|e| e.to_string())?;
+        Ok(Target::Embedded {
+            handle,
+            faults: faults.to_vec(),
+        })
+    }
+
+    pub fn shared_accounts(&self) -> bool {
+        matches!(self, Target::Foreign { .. })
+    }
+
+    pub fn clock(&self) -> Clock {
+        match self {
+            Target::Embedded { handle, .. } => handle.clock.clone(),
+            Target::Foreign { clock, .. } => clock.clone(),
+        }
+    }
+
+    pub fn insecure(&self) -> bool {
+        match self {
+            Target::Embedded { .. } => true,
+            Target::Foreign { insecure, .. } => *insecure,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Target::Embedded { faults, .. } if faults.is_empty() => {
+                "embedded reference server".to_string()
+            }
+            Target::Embedded { faults, .. } => format!(
+                "embedded reference server --fault {}",
+                faults.join(" --fault ")
+            ),
+            Target::Foreign { url, .. } => url.to_string(),
+        }
+    }
+
+    /// The account a scenario's logical user maps to.
+    pub fn account(
+        &self,
+        scenario_index: usize,
+        scenario: &Scenario,
+        user: &str,
+    ) -> Result<Account, String> {
+        match self {
+            Target::Embedded { .. } => Ok(Account {
+                user: embedded_user(scenario_index, user),
+                password: format!("pw-{scenario_index}-{user}"),
+            }),
+            Target::Foreign { accounts, .. } => {
+                let i = scenario.users.iter().position(|u| u == user).unwrap_or(0);
+                accounts.get(i).cloned().ok_or_else(|| {
+                    format!(
+                        "scenario {} needs {} accounts ({}); give --user/--password {} times",
+                        scenario.id,
+                        scenario.users.len(),
+                        scenario.users.join(", "),
+                        scenario.users.len()
+                    )
+                })
+            }
+        }
+    }
+
+    /// The URL for a session with the asked security.
+    pub fn url(&self, security: &Security) -> Result<ServerUrl, String> {
+        match self {
+            Target::Embedded { handle, .. } => {
+                let (addr, sec) = match security {
+                    Security::Tls => (handle.imaps, "imaps"),
+                    Security::StartTls => (handle.imap, "starttls"),
+                    Security::Default | Security::Plain => (handle.imap, "imap"),
+                };
+                let addr = addr.ok_or("the embedded server has no such listener")?;
+                let text = match sec {
+                    "imaps" => format!("imaps://{addr}"),
+                    "starttls" => format!("imap://{addr}?starttls"),
+                    _ => format!("imap://{addr}"),
+                };
+                text.parse()
+            }
+            Target::Foreign { url, .. } => {
+                let mut u = url.clone();
+                match security {
+                    Security::Default => {}
+                    Security::Plain => u.security = crate::session::Security::Plain,
+                    Security::StartTls => u.security = crate::session::Security::StartTls,
+                    Security::Tls => {
+                        u.security = crate::session::Security::Tls;
+                        if u.port == 143 {
+                            u.port = 993;
+                        }
+                    }
+                }
+                Ok(u)
+            }
+        }
+    }
+
+    pub fn smtp(&self) -> Option<SocketAddr> {
+        match self {
+            Target::Embedded { handle, .. } => handle.smtp,
+            Target::Foreign { smtp, .. } => *smtp,
+        }
+    }
+
+    /// Direct access to the embedded store (fast bulk delivery).
+    pub fn store(&self) -> Option<Arc<crate::server::store::Store>> {
+        match self {
+            Target::Embedded { handle, .. } => Some(Arc::clone(&handle.store)),
+            Target::Foreign { .. } => None,
+        }
+    }
+
+    pub async fn stop(self) {
+        if let Target::Embedded { handle, .. } = self {
+            handle.shutdown().await;
+        }
+    }
+}
+
+fn embedded_user(i: usize, u: &str) -> String {
+    format!("s{i}-{u}")
+}

@@ -1,0 +1,157 @@
+//! Scenario files: what a real client does, step by step, and what it expects.
+//!
+//! A scenario is a TOML file: metadata (id, title, the client it imitates, the
+//! seed or RFC it comes from, required capabilities, logical users) and a
+//! `script` in a small line language (see `docs/scenario-format.md`). This module
+//! only parses; it knows nothing of sessions (the runner executes a `Scenario`).
+//! Every step keeps its file line, so errors and failures point at `file:line`.
+
+pub mod parse;
+pub mod pattern;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use parse::{load, load_dir, ScenarioError};
+pub use pattern::Pattern;
+
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub id: String,
+    pub title: String,
+    pub client: String,
+    pub source: String,
+    /// Check ids this scenario is written to exercise (informational, validated).
+    pub targets: Vec<String>,
+    /// Capabilities the server must announce, or the scenario is skipped.
+    pub requires: Vec<String>,
+    /// Logical user names; the runner maps them to real accounts.
+    pub users: Vec<String>,
+    /// Storage quota per logical user (bytes), for embedded runs.
+    pub quota: Vec<(String, u64)>,
+    /// A verdict needs every wait in full (an autologout or IDLE timing scenario):
+    /// under `--max-wait` caps it is inconclusive, not passed.
+    pub full_wait: bool,
+    pub file: PathBuf,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Security {
+    Default,
+    Plain,
+    StartTls,
+    Tls,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Open {
+        session: String,
+        user: Option<String>,
+        security: Security,
+        login: bool,
+        auth_plain: bool,
+    },
+    Command {
+        session: String,
+        text: String,
+    },
+    Raw {
+        session: String,
+        bytes: Vec<u8>,
+        chunk: Option<usize>,
+    },
+    Idle {
+        session: String,
+    },
+    /// APPEND of a generated message (synchronising literal, or LITERAL+).
+    Append {
+        session: String,
+        mailbox: String,
+        subject: String,
+        nonsync: bool,
+    },
+    /// STARTTLS with a command pipelined after it in the same write, then TLS.
+    StartTlsInject {
+        session: String,
+    },
+    Done {
+        session: String,
+    },
+    WaitFor {
+        session: String,
+        pattern: Pattern,
+        within: Duration,
+    },
+    Stay {
+        session: String,
+        time: Duration,
+    },
+    ExpectClose {
+        session: String,
+        within: Duration,
+    },
+    Drop {
+        session: String,
+    },
+    Logout {
+        session: String,
+    },
+    Wait(Duration),
+    Deliver {
+        user: String,
+        count: u32,
+        mailbox: Option<String>,
+        size: usize,
+        subject: Option<String>,
+    },
+    Smtp {
+        user: String,
+        count: u32,
+        size: usize,
+    },
+    Repeat {
+        count: u32,
+        body: Vec<Step>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    Ok,
+    No,
+    Bad,
+    Any,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub line: u64,
+    pub action: Action,
+    pub expect: Expect,
+    pub code: Option<String>,
+    pub must: Vec<(u64, Pattern)>,
+    pub must_not: Vec<(u64, Pattern)>,
+    pub capture: Vec<(u64, Pattern)>,
+    /// Expectation failures of this step are findings of this check.
+    pub on_fail: Option<(String, String)>,
+    /// For `smtp` steps: the reply class expected (2, 4 or 5).
+    pub smtp_reply: Option<u8>,
+}
+
+impl Step {
+    pub fn new(line: u64, action: Action) -> Self {
+        Step {
+            line,
+            action,
+            expect: Expect::Ok,
+            code: None,
+            must: Vec::new(),
+            must_not: Vec::new(),
+            capture: Vec::new(),
+            on_fail: None,
+            smtp_reply: None,
+        }
+    }
+}
