@@ -4,9 +4,12 @@
 //! `cargo bench --bench server` runs the full sizes (1,000,000 messages; 10
 //! clients for 3 s per phase; 10,000 IDLE connections). Without `--bench` in argv
 //! (e.g. under `cargo test --all-targets`) it runs a smoke version (1,000 messages,
-//! 4 clients for 0.3 s, 100 IDLE connections) in a few seconds.
+//! 4 clients for 0.3 s, 100 IDLE connections) in a few seconds. Words after
+//! `--` pick parts: `select`, `memory`, `durable`, `rates` (both), `idle`; e.g.
+//! `cargo bench --bench server -- idle`.
 //!
-//! Parts 1 and 2 start the server in this process (`Server::start`); part 3 spawns
+//! Parts 1 and 2 start the server in this process (`Server::start`) on a runtime
+//! of its own, apart from the clients' runtime; part 3 spawns
 //! `imapspec serve` so that the server's RSS is its own and the 10,000 client
 //! sockets and the 10,000 server sockets count against two processes' file limits.
 //! Every client is a raw socket on 127.0.0.1; every read has a timeout and every
@@ -23,7 +26,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use imapspec::server::store::FlagSet;
-use imapspec::server::{Config, Server, User};
+use imapspec::server::{Config, Handle, Server, User};
 
 /// How big each part runs.
 #[derive(Debug, Clone)]
@@ -32,8 +35,8 @@ struct Sizes {
     messages: usize,
     select_repeats: usize,
     fetch_repeats: usize,
-    /// Concurrent clients and the length of each phase (part 2).
-    clients: usize,
+    /// Concurrent clients (each count is one run) and the length of each phase (part 2).
+    clients: &'static [usize],
     phase: Duration,
     /// IDLE connections wanted, and the time allowed to open them (part 3).
     idle: usize,
@@ -46,7 +49,7 @@ const FULL: Sizes = Sizes {
     messages: 1_000_000,
     select_repeats: 5,
     fetch_repeats: 3,
-    clients: 10,
+    clients: &[1, 10],
     phase: Duration::from_secs(3),
     idle: 10_000,
     idle_budget: Duration::from_secs(120),
@@ -57,7 +60,7 @@ const SMOKE: Sizes = Sizes {
     messages: 1_000,
     select_repeats: 2,
     fetch_repeats: 1,
-    clients: 4,
+    clients: &[4],
     phase: Duration::from_millis(300),
     idle: 100,
     idle_budget: Duration::from_secs(20),
@@ -75,8 +78,9 @@ const MAX_RESPONSES: usize = 10_000_000;
 const FD_RESERVE: u64 = 200;
 /// Logins per user in part 3 (the server refuses more than 200 per user).
 const CONNECTIONS_PER_USER: usize = 150;
-/// IDLE connections opened at once.
-const BATCH: usize = 250;
+/// IDLE connections opened at once: below the server's listen backlog (128, the
+/// value mio and std use), which more at once overflow (1 s SYN retransmits).
+const BATCH: usize = 100;
 /// Internal date of every generated message.
 const DATE: (i64, i32) = (1_700_000_000, 0);
 
@@ -370,6 +374,27 @@ fn rss_mb(pid: &str) -> (f64, f64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// The kernel's count of connections dropped because an accept queue was full
+/// (`ListenOverflows` in /proc/net/netstat; for the whole network namespace).
+fn listen_overflows() -> u64 {
+    let text = std::fs::read_to_string("/proc/net/netstat").unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    for pair in lines.chunks(2) {
+        let [names, values] = pair else { continue };
+        if !names.starts_with("TcpExt:") {
+            continue;
+        }
+        let found = names
+            .split_whitespace()
+            .zip(values.split_whitespace())
+            .find(|(n, _)| *n == "ListenOverflows");
+        if let Some((_, v)) = found {
+            return v.parse().unwrap_or(0);
+        }
+    }
+    0
+}
+
 /// Resets this process's VmHWM to its current RSS (Linux 4.0+).
 fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
@@ -384,15 +409,29 @@ fn verdict(sz: &Sizes, target: &str, met: bool) -> String {
     }
 }
 
+/// Starts the server on its own runtime (`server_rt`), so that its worker
+/// threads are not the clients' (a worker blocked in `fsync` would also stall
+/// the load generator, which a separate server process would not see).
+async fn start_on(server_rt: &tokio::runtime::Handle, config: Config) -> io::Result<Handle> {
+    server_rt
+        .spawn(Server::start(config))
+        .await
+        .map_err(err)?
+        .map_err(err)
+}
+
+async fn stop_on(server_rt: &tokio::runtime::Handle, handle: Handle) {
+    let _ = server_rt.spawn(handle.shutdown()).await;
+}
+
 /// Part 1: SELECT and UID FETCH 1:* (FLAGS) on a big mailbox.
-async fn big_mailbox(sz: &Sizes) -> io::Result<()> {
-    let handle = Server::start(Config {
+async fn big_mailbox(sz: &Sizes, server_rt: &tokio::runtime::Handle) -> io::Result<()> {
+    let config = Config {
         imap: Some(localhost()),
         users: vec![alice()],
         ..Config::default()
-    })
-    .await
-    .map_err(err)?;
+    };
+    let handle = start_on(server_rt, config).await?;
     let addr = handle.imap.ok_or_else(|| err("no IMAP listener"))?;
     let n = sz.messages;
 
@@ -444,6 +483,7 @@ async fn big_mailbox(sz: &Sizes) -> io::Result<()> {
         verdict(sz, "<= 50 ms", median <= 50.0)
     );
 
+    let (rss_start, _) = rss_mb("self");
     for r in 0..sz.fetch_repeats {
         let tag = format!("f{r}");
         let (rss_before, _) = rss_mb("self");
@@ -468,8 +508,13 @@ async fn big_mailbox(sz: &Sizes) -> io::Result<()> {
             verdict(sz, ">= 1 M lines/s", lines as f64 / secs >= 1e6)
         );
     }
+    let (rss_end, _) = rss_mb("self");
+    println!(
+        "server: RSS after the UID FETCHes, connection still open: +{:.0} MB over before them",
+        (rss_end - rss_start).max(0.0)
+    );
     let _ = c.command("z", b"z LOGOUT\r\n").await;
-    handle.shutdown().await;
+    stop_on(server_rt, handle).await;
     Ok(())
 }
 
@@ -490,7 +535,8 @@ fn report(what: &str, mode: &str, clients: usize, lat: &mut [Duration], wall: Du
     lat.sort_unstable();
     let secs = wall.as_secs_f64();
     println!(
-        "server: {what}, {clients} clients, {mode}: {:.0} commands/s, p50 {:.2} ms, p99 {:.2} ms ({} in {secs:.1} s)",
+        "server: {what}, {clients} client{}, {mode}: {:.0} commands/s, p50 {:.2} ms, p99 {:.2} ms ({} in {secs:.1} s)",
+        if clients == 1 { "" } else { "s" },
         lat.len() as f64 / secs,
         percentile_ms(lat, 50),
         percentile_ms(lat, 99),
@@ -499,22 +545,26 @@ fn report(what: &str, mode: &str, clients: usize, lat: &mut [Duration], wall: Du
 }
 
 /// Part 2: APPEND then FETCH from several clients at once, for a fixed time each.
-async fn rates(sz: &Sizes, data_dir: Option<&Path>) -> io::Result<()> {
+async fn rates(
+    sz: &Sizes,
+    n_clients: usize,
+    data_dir: Option<&Path>,
+    server_rt: &tokio::runtime::Handle,
+) -> io::Result<()> {
     let mode = match data_dir {
         Some(_) => "durable (--data-dir, fsync per APPEND)",
         None => "in-memory",
     };
-    let handle = Server::start(Config {
+    let config = Config {
         imap: Some(localhost()),
         users: vec![alice()],
         data_dir: data_dir.map(Path::to_path_buf),
         ..Config::default()
-    })
-    .await
-    .map_err(err)?;
+    };
+    let handle = start_on(server_rt, config).await?;
     let addr = handle.imap.ok_or_else(|| err("no IMAP listener"))?;
     let mut clients = Vec::new();
-    for _ in 0..sz.clients {
+    for _ in 0..n_clients {
         let mut c = Raw::connect(addr).await?;
         c.login("alice", "alicepw").await?;
         clients.push(c);
@@ -553,7 +603,7 @@ async fn rates(sz: &Sizes, data_dir: Option<&Path>) -> io::Result<()> {
         lat.extend(l);
     }
     let wall = started.elapsed();
-    report("APPEND 1 KB (LITERAL+)", mode, sz.clients, &mut lat, wall);
+    report("APPEND 1 KB (LITERAL+)", mode, n_clients, &mut lat, wall);
 
     // FETCH on random existing messages.
     let mut exists = 0;
@@ -600,11 +650,11 @@ async fn rates(sz: &Sizes, data_dir: Option<&Path>) -> io::Result<()> {
     report(
         &format!("FETCH n (FLAGS BODY.PEEK[HEADER]) of {exists} msgs"),
         mode,
-        sz.clients,
+        n_clients,
         &mut lat,
         wall,
     );
-    handle.shutdown().await;
+    stop_on(server_rt, handle).await;
     Ok(())
 }
 
@@ -646,7 +696,8 @@ impl Drop for Child {
 }
 
 /// Opens one connection and leaves it in IDLE on its user's INBOX.
-async fn open_idle(addr: SocketAddr, user: String) -> io::Result<Raw> {
+async fn open_idle(addr: SocketAddr, user: String) -> io::Result<(Raw, Duration)> {
+    let started = Instant::now();
     let mut c = Raw::connect(addr).await?;
     c.login(&user, &format!("{user}pw")).await?;
     c.select("s", "INBOX").await?;
@@ -658,7 +709,7 @@ async fn open_idle(addr: SocketAddr, user: String) -> io::Result<Raw> {
             String::from_utf8_lossy(&r).trim_end()
         )));
     }
-    Ok(c)
+    Ok((c, started.elapsed()))
 }
 
 /// Part 3: memory of the server holding many idle IDLE connections.
@@ -722,8 +773,10 @@ async fn idle_connections(sz: &Sizes, dir: &Path) -> io::Result<()> {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let (base, _) = rss_mb(&pid);
 
+    let overflows = listen_overflows();
     let started = Instant::now();
     let mut conns: Vec<Raw> = Vec::with_capacity(wanted);
+    let mut setup = Vec::with_capacity(wanted);
     let mut stopped = None;
     while conns.len() < wanted {
         if started.elapsed() > sz.idle_budget {
@@ -739,7 +792,10 @@ async fn idle_connections(sz: &Sizes, dir: &Path) -> io::Result<()> {
         let mut failed = None;
         while let Some(r) = set.join_next().await {
             match r.map_err(err).and_then(|r| r) {
-                Ok(c) => conns.push(c),
+                Ok((c, t)) => {
+                    conns.push(c);
+                    setup.push(t);
+                }
                 Err(e) => failed = failed.or(Some(e.to_string())),
             }
         }
@@ -758,8 +814,17 @@ async fn idle_connections(sz: &Sizes, dir: &Path) -> io::Result<()> {
         0.0
     };
     println!(
-        "server: {n} idle IDLE connections ({users} users) opened in {open_secs:.1} s: server RSS {rss:.1} MB (peak {hwm:.1} MB, {base:.1} MB at start), {per_kb:.1} KB per connection{}",
+        "server: {n} idle IDLE connections ({users} user{}) opened in {open_secs:.1} s: server RSS {rss:.1} MB (peak {hwm:.1} MB, {base:.1} MB at start), {per_kb:.1} KB per connection{}",
+        if users == 1 { "" } else { "s" },
         verdict(sz, "10,000 in <= 200 MB", n >= 10_000 && rss <= 200.0)
+    );
+    setup.sort_unstable();
+    println!(
+        "server: IDLE: each connection's connect+greeting+LOGIN+SELECT+IDLE, {BATCH} at a time: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; accept-queue overflows {}",
+        percentile_ms(&setup, 50),
+        percentile_ms(&setup, 99),
+        setup.last().map_or(0.0, |d| d.as_secs_f64() * 1e3),
+        listen_overflows().saturating_sub(overflows),
     );
     if let Some(why) = stopped {
         println!("server: IDLE: stopped at {n} of {wanted} connections: {why}");
@@ -805,22 +870,31 @@ fn main() {
         eprintln!("cannot create {}: {e}", dir.display());
         std::process::exit(2);
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("cannot start the runtime: {e}");
+    let runtime = |name: &str| {
+        tokio::runtime::Builder::new_multi_thread()
+            .thread_name(name)
+            .enable_all()
+            .build()
+    };
+    let (rt, server_rt) = match (runtime("bench-client"), runtime("bench-server")) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("cannot start the runtimes: {e}");
             std::process::exit(2);
         }
     };
+    let srv = server_rt.handle();
     println!(
         "server: {} run, {} cores",
         if full { "full" } else { "smoke" },
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    let durable = dir.join("data");
+    // Words in argv pick parts by name: `cargo bench --bench server -- idle`.
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let wanted = |part: &str| only.is_empty() || only.iter().any(|w| part.contains(w.as_str()));
     let mut failed = false;
     let mut outcome = |name: &str, r: io::Result<()>| {
         if let Err(e) = r {
@@ -828,10 +902,23 @@ fn main() {
             failed = true;
         }
     };
-    outcome("big mailbox", rt.block_on(big_mailbox(&sz)));
-    outcome("in-memory rates", rt.block_on(rates(&sz, None)));
-    outcome("durable rates", rt.block_on(rates(&sz, Some(&durable))));
-    outcome("IDLE connections", rt.block_on(idle_connections(&sz, &dir)));
+    if wanted("select fetch big") {
+        outcome("big mailbox", rt.block_on(big_mailbox(&sz, srv)));
+    }
+    for &n in sz.clients {
+        if wanted("rates memory") {
+            outcome("in-memory rates", rt.block_on(rates(&sz, n, None, srv)));
+        }
+        if wanted("rates durable") {
+            let data = dir.join(format!("data-{n}"));
+            let r = rt.block_on(rates(&sz, n, Some(&data), srv));
+            let _ = std::fs::remove_dir_all(&data);
+            outcome("durable rates", r);
+        }
+    }
+    if wanted("idle") {
+        outcome("IDLE connections", rt.block_on(idle_connections(&sz, &dir)));
+    }
     let _ = std::fs::remove_dir_all(&dir);
     if failed {
         std::process::exit(1);

@@ -22,6 +22,10 @@ pub struct RunArgs {
     /// reference server runs in-process on loopback ports.
     #[arg(long, value_name = "URL")]
     pub server: Option<String>,
+    /// The server's implicit-TLS address (imaps://host:port), for scenarios that
+    /// open TLS sessions; without it they use STARTTLS on --server.
+    #[arg(long, value_name = "URL")]
+    pub imaps: Option<String>,
     /// Test account user name (repeatable, in the order scenarios name their users).
     #[arg(long = "user", value_name = "NAME")]
     pub users: Vec<String>,
@@ -198,7 +202,14 @@ pub fn run(args: &RunArgs) -> Exit {
                         return Exit::Usage;
                     }
                 };
-                Target::Foreign { url, accounts, smtp, insecure: args.insecure, clock: crate::clock::Clock::real() }
+                let tls_url = match args.imaps.as_deref().map(str::parse).transpose() {
+                    Ok(u) => u,
+                    Err(e) => {
+                        eprintln!("error: --imaps: {e}");
+                        return Exit::Usage;
+                    }
+                };
+                Target::Foreign { url, tls_url, accounts, smtp, insecure: args.insecure, clock: crate::clock::Clock::real() }
             }
         };
         let transcripts = args
@@ -216,7 +227,7 @@ pub fn run(args: &RunArgs) -> Exit {
             },
         };
         let quiet = args.quiet;
-        let progress: Arc<dyn Fn(&runner::ScenarioResult, usize, usize) + Send + Sync> = Arc::new(move |r, n, total| {
+        let progress: runner::Progress = Arc::new(move |r, n, total| {
             if !quiet {
                 eprintln!("[{n:>3}/{total}] {:<12} {} ({} ms)", r.status.as_str(), r.id, r.millis);
             }

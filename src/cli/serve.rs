@@ -48,6 +48,9 @@ pub struct ServeArgs {
     /// (into the first user's INBOX).
     #[arg(long, value_name = "PATH")]
     pub preload: Option<PathBuf>,
+    /// Most simultaneous logins of one user (answered NO [LIMIT] beyond).
+    #[arg(long, default_value_t = 200, value_name = "N")]
+    pub max_connections_per_user: usize,
     /// Inactivity autologout (never below 30m; use --fault autologout=D for less).
     #[arg(long, value_name = "DURATION", default_value = "30m")]
     pub autologout: String,
@@ -144,6 +147,10 @@ pub fn config(args: &ServeArgs) -> Result<Config, String> {
         autologout,
         tls_cert: args.tls_cert.clone().zip(args.tls_key.clone()),
         preload: args.preload.clone(),
+        limits: crate::server::imap::ServerLimits {
+            max_connections_per_user: args.max_connections_per_user.max(1),
+            ..Default::default()
+        },
         ..Config::default()
     })
 }

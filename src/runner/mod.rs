@@ -65,6 +65,9 @@ pub struct ScenarioResult {
     pub millis: u64,
 }
 
+/// Told of each scenario result as it comes: (result, done so far, total).
+pub type Progress = Arc<dyn Fn(&ScenarioResult, usize, usize) + Send + Sync>;
+
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub jobs: usize,
@@ -86,7 +89,7 @@ pub async fn run(
     scenarios: Vec<Scenario>,
     target: Arc<Target>,
     options: RunOptions,
-    progress: Arc<dyn Fn(&ScenarioResult, usize, usize) + Send + Sync>,
+    progress: Progress,
 ) -> RunReport {
     let started = Instant::now();
     let total = scenarios.len();

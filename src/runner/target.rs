@@ -23,6 +23,9 @@ pub enum Target {
     },
     Foreign {
         url: ServerUrl,
+        /// The implicit-TLS address, for `tls` sessions; without it they use
+        /// STARTTLS on `url` (still TLS records, as the scenario wants).
+        tls_url: Option<ServerUrl>,
         accounts: Vec<Account>,
         smtp: Option<SocketAddr>,
         insecure: bool,
@@ -143,18 +146,17 @@ impl Target {
                 };
                 text.parse()
             }
-            Target::Foreign { url, .. } => {
+            Target::Foreign { url, tls_url, .. } => {
                 let mut u = url.clone();
                 match security {
                     Security::Default => {}
                     Security::Plain => u.security = crate::session::Security::Plain,
                     Security::StartTls => u.security = crate::session::Security::StartTls,
-                    Security::Tls => {
-                        u.security = crate::session::Security::Tls;
-                        if u.port == 143 {
-                            u.port = 993;
-                        }
-                    }
+                    Security::Tls => match tls_url {
+                        Some(t) => return Ok(t.clone()),
+                        None if u.security == crate::session::Security::Tls => {}
+                        None => u.security = crate::session::Security::StartTls,
+                    },
                 }
                 Ok(u)
             }

@@ -170,9 +170,8 @@ impl Server {
             .enumerate()
         {
             let Some(addr) = addr else { continue };
-            let listener = TcpListener::bind(addr)
-                .await
-                .map_err(|e| ServerError(format!("cannot listen on {addr}: {e}")))?;
+            let listener =
+                listen(addr).map_err(|e| ServerError(format!("cannot listen on {addr}: {e}")))?;
             bound[i] = listener.local_addr().ok();
             let task = match i {
                 0 | 1 => {
@@ -226,6 +225,19 @@ impl Server {
         }
         Ok(handle)
     }
+}
+
+/// A listener with a backlog deep enough for thousands of clients connecting at
+/// once (the default of 128 drops SYNs and costs each a 1 s retry).
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
 }
 
 /// Accepts until the task is aborted; a failed accept (out of file descriptors)

@@ -175,7 +175,7 @@ auth_mechanisms = plain login
 auth_failure_delay = 0
 auth_cache_size = 0
 
-mail_location = maildir:$dir/mail/%u
+mail_location = mdbox:$dir/mail/%u
 # Test data is throwaway: skip fsync to keep the 2-core CI machine fast.
 mail_fsync = never
 # Tests open ~20+ concurrent sessions per user from 127.0.0.1 (default 10).

@@ -16,7 +16,7 @@ use crate::server::store::{flags as fl, FlagSet, Message};
 /// blocked for the whole of a million-message FETCH.
 const CHUNK: usize = 4096;
 
-pub fn fetch(
+pub async fn fetch(
     session: &mut Session,
     tag: &str,
     targets: &[(u32, u32)],
@@ -104,6 +104,11 @@ pub fn fetch(
     let mut missing = false;
     let mut done = 0;
     for chunk in targets.chunks(CHUNK) {
+        // Send what is ready before rendering more: the first bytes go out at
+        // once and a million-line answer never sits whole in memory.
+        if io.out.len() > 256 * 1024 && io.flush().await.is_err() {
+            return;
+        }
         let st = mb.lock();
         for &(seq, u) in chunk {
             let Some(i) = st.index_of(u) else {

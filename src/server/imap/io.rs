@@ -57,15 +57,28 @@ impl Io {
     }
 
     async fn read_more(&mut self) -> Result<usize, ReadError> {
-        let mut buf = [0u8; 16 * 1024];
+        // Read straight into the buffer: no stack array kept across the await,
+        // so an idle connection's task stays a few KB (10,000 IDLEs).
+        if self.rbuf.capacity() - self.rbuf.len() < 1024 {
+            self.rbuf.reserve(4096);
+        }
         let n = match &mut self.conn {
-            Conn::Plain(s) => s.read(&mut buf).await,
-            Conn::Tls(s) => s.read(&mut buf).await,
+            Conn::Plain(s) => s.read_buf(&mut self.rbuf).await,
+            Conn::Tls(s) => s.read_buf(&mut self.rbuf).await,
             Conn::Gone => return Err(ReadError::Eof(Vec::new())),
         }
         .map_err(|e| ReadError::Io(e.to_string()))?;
-        self.rbuf.extend_from_slice(&buf[..n]);
         Ok(n)
+    }
+
+    /// Gives back memory after a large command or response.
+    fn trim(&mut self) {
+        if self.rbuf.is_empty() && self.rbuf.capacity() > 64 * 1024 {
+            self.rbuf = Vec::with_capacity(1024);
+        }
+        if self.out.capacity() > 64 * 1024 {
+            self.out = Vec::with_capacity(1024);
+        }
     }
 
     /// One line with its line end. Cancel-safe: bytes read stay buffered.
@@ -158,6 +171,7 @@ impl Io {
         };
         self.out = out;
         self.out.clear();
+        self.trim();
         r
     }
 

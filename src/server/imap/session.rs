@@ -355,7 +355,8 @@ impl Session {
                 uid,
                 ..
             } => {
-                self.fetch(&tag, &sequence_set, macro_or_item_names, uid, io);
+                self.fetch(&tag, &sequence_set, macro_or_item_names, uid, io)
+                    .await;
             }
             CommandBody::Store {
                 sequence_set,
@@ -1027,7 +1028,7 @@ impl Session {
         ));
     }
 
-    fn fetch(
+    async fn fetch(
         &mut self,
         tag: &str,
         set: &SequenceSet,
@@ -1037,7 +1038,7 @@ impl Session {
     ) {
         self.sync(false, uid, io);
         let targets = self.resolve(set, uid);
-        super::fetch::fetch(self, tag, &targets, items, uid, io);
+        super::fetch::fetch(self, tag, &targets, items, uid, io).await;
     }
 
     #[allow(clippy::too_many_arguments)]

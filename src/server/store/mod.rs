@@ -339,7 +339,9 @@ impl Store {
     pub fn quota(&self, user: &str) -> Option<(u64, u64)> {
         let accounts = self.accounts();
         let a = accounts.get(user)?;
-        Some((a.used(), a.quota?))
+        // Only accounts with a quota pay for adding up their mailboxes.
+        let limit = a.quota?;
+        Some((a.used(), limit))
     }
 
     pub fn create(&self, user: &str, name: &str) -> Result<(), StoreError> {
