@@ -146,6 +146,10 @@ pub fn run(args: &RunArgs) -> Exit {
             return Exit::Usage;
         }
     };
+    if let Some(e) = args.faults.iter().find_map(|f| f.parse::<crate::server::faults::Fault>().err()) {
+        eprintln!("error: --fault: {e}");
+        return Exit::Usage;
+    }
     let max_wait = match args.max_wait.as_deref().map(parse_duration).transpose() {
         Ok(m) => m,
         Err(e) => {
