@@ -14,8 +14,24 @@ fn bundled_scenarios_find_nothing_wrong_with_dovecot() {
     let dir = support::temp_dir("dovecot-run");
     let json = dir.join("dovecot.json");
     let out = Command::new(env!("CARGO_BIN_EXE_imapspec"))
-        .args(["run", "--server", &d.imap, "--imaps", &d.imaps, "--insecure"])
-        .args(["--user", "alice", "--password", "alicepw", "--user", "bob", "--password", "bobpw"])
+        .args([
+            "run",
+            "--server",
+            &d.imap,
+            "--imaps",
+            &d.imaps,
+            "--insecure",
+        ])
+        .args([
+            "--user",
+            "alice",
+            "--password",
+            "alicepw",
+            "--user",
+            "bob",
+            "--password",
+            "bobpw",
+        ])
         .args(["--max-wait", "700ms", "--report-json"])
         .arg(&json)
         .arg("--transcripts")
@@ -23,16 +39,34 @@ fn bundled_scenarios_find_nothing_wrong_with_dovecot() {
         .output()
         .expect("imapspec run");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).expect("report")).expect("json");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).expect("report")).expect("json");
     let results = report["results"].as_array().cloned().unwrap_or_default();
     assert!(results.len() >= 30, "{stdout}");
     let bad: Vec<String> = results
         .iter()
-        .filter(|r| !matches!(r["status"].as_str(), Some("passed" | "skipped" | "inconclusive")))
-        .map(|r| format!("{} {}: {} {}", r["id"], r["status"], r["findings"], r["failures"]))
+        .filter(|r| {
+            !matches!(
+                r["status"].as_str(),
+                Some("passed" | "skipped" | "inconclusive")
+            )
+        })
+        .map(|r| {
+            format!(
+                "{} {}: {} {}",
+                r["id"], r["status"], r["findings"], r["failures"]
+            )
+        })
         .collect();
-    assert!(bad.is_empty(), "Dovecot runs clean; a real deviation would need explaining:\n{}\n{stdout}", bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "Dovecot runs clean; a real deviation would need explaining:\n{}\n{stdout}",
+        bad.join("\n")
+    );
     let passed = results.iter().filter(|r| r["status"] == "passed").count();
-    assert!(passed >= 28, "most scenarios pass outright ({passed})\n{stdout}");
+    assert!(
+        passed >= 28,
+        "most scenarios pass outright ({passed})\n{stdout}"
+    );
     assert_eq!(out.status.code(), Some(0), "{stdout}");
 }

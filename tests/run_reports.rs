@@ -8,7 +8,10 @@ use std::path::Path;
 use std::process::Command;
 
 fn imapspec(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_imapspec")).args(args).output().expect("run imapspec");
+    let out = Command::new(env!("CARGO_BIN_EXE_imapspec"))
+        .args(args)
+        .output()
+        .expect("run imapspec");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -23,43 +26,95 @@ fn s(p: &Path) -> &str {
 #[test]
 fn reports_from_a_faulted_and_a_clean_run() {
     let dir = support::temp_dir("reports");
-    let (json, junit, html, md) = (dir.join("r.json"), dir.join("r.xml"), dir.join("r.html"), dir.join("r.md"));
+    let (json, junit, html, md) = (
+        dir.join("r.json"),
+        dir.join("r.xml"),
+        dir.join("r.html"),
+        dir.join("r.md"),
+    );
     let (code, out, err) = imapspec(&[
-        "run", "scenarios/outlook", "--fault", "stale-noop-after-expunge",
-        "--report-json", s(&json), "--report-junit", s(&junit), "--report-html", s(&html), "--report-md", s(&md),
-        "--transcripts", s(&dir.join("t1")),
+        "run",
+        "scenarios/outlook",
+        "--fault",
+        "stale-noop-after-expunge",
+        "--report-json",
+        s(&json),
+        "--report-junit",
+        s(&junit),
+        "--report-html",
+        s(&html),
+        "--report-md",
+        s(&md),
+        "--transcripts",
+        s(&dir.join("t1")),
     ]);
     assert_eq!(code, 1, "a violation exits 1\n{out}{err}");
-    assert!(out.starts_with("FAILED outlook/"), "failures come first: {out}");
-    assert!(out.contains("rule: ") && out.contains(">"), "the offending transcript line is shown: {out}");
+    assert!(
+        out.starts_with("FAILED outlook/"),
+        "failures come first: {out}"
+    );
+    assert!(
+        out.contains("rule: ") && out.contains(">"),
+        "the offending transcript line is shown: {out}"
+    );
 
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).expect("json")).expect("valid json");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).expect("json")).expect("valid json");
     assert_eq!(report["schema_version"], 1);
     let results = report["results"].as_array().expect("results");
-    assert!(results.iter().all(|r| r["id"].is_string() && r["status"].is_string()));
-    let failed = results.iter().find(|r| r["status"] == "failed").expect("a failed scenario");
-    assert!(failed["findings"].as_array().is_some_and(|f| f.iter().any(|f| f["check"] == "uid.no-reuse")));
+    assert!(results
+        .iter()
+        .all(|r| r["id"].is_string() && r["status"].is_string()));
+    let failed = results
+        .iter()
+        .find(|r| r["status"] == "failed")
+        .expect("a failed scenario");
+    assert!(failed["findings"]
+        .as_array()
+        .is_some_and(|f| f.iter().any(|f| f["check"] == "uid.no-reuse")));
 
     let xml = std::fs::read_to_string(&junit).expect("junit");
-    assert!(xml.contains("<testsuites") && xml.contains(":: uid.no-reuse") && xml.contains("<failure"));
-    assert!(xml.contains("RFC 3501 2.3.1.1") && xml.contains("expected:"), "failure text names the rule and the RFC");
+    assert!(
+        xml.contains("<testsuites") && xml.contains(":: uid.no-reuse") && xml.contains("<failure")
+    );
+    assert!(
+        xml.contains("RFC 3501 2.3.1.1") && xml.contains("expected:"),
+        "failure text names the rule and the RFC"
+    );
 
     let page = std::fs::read_to_string(&html).expect("html");
-    assert!(page.contains("id=\"summary\"") && page.contains("<mark>") && page.contains("0x800CCCDC"));
-    assert!(!page.contains("<script src") && !page.contains("<link "), "self-contained");
+    assert!(
+        page.contains("id=\"summary\"") && page.contains("<mark>") && page.contains("0x800CCCDC")
+    );
+    assert!(
+        !page.contains("<script src") && !page.contains("<link "),
+        "self-contained"
+    );
 
     let summary = std::fs::read_to_string(&md).expect("md");
     assert!(summary.contains("| `outlook/") && summary.contains("failed"));
 
     let clean = dir.join("clean.json");
-    let (code, out, _) = imapspec(&["run", "scenarios/outlook", "--report-json", s(&clean), "-q", "--transcripts", s(&dir.join("t2"))]);
+    let (code, out, _) = imapspec(&[
+        "run",
+        "scenarios/outlook",
+        "--report-json",
+        s(&clean),
+        "-q",
+        "--transcripts",
+        s(&dir.join("t2")),
+    ]);
     assert_eq!(code, 0, "{out}");
     let matrix = dir.join("matrix.html");
-    let (code, out, err) = imapspec(&["report", "merge", s(&json), s(&clean), "--html", s(&matrix)]);
+    let (code, out, err) =
+        imapspec(&["report", "merge", s(&json), s(&clean), "--html", s(&matrix)]);
     assert_eq!(code, 0, "{out}{err}");
     let m = std::fs::read_to_string(&matrix).expect("matrix");
     assert!(m.contains("stale-noop-after-expunge") && m.contains("embedded reference server</th>"));
-    assert!(out.contains("| `outlook/seed000-noop-75ms-after-expunge` | failed | passed |"), "{out}");
+    assert!(
+        out.contains("| `outlook/seed000-noop-75ms-after-expunge` | failed | passed |"),
+        "{out}"
+    );
 
     chromium_loads(&html);
     chromium_loads(&matrix);
@@ -67,7 +122,9 @@ fn reports_from_a_faulted_and_a_clean_run() {
 
 /// Headless Chromium renders the page with no console error and shows the summary.
 fn chromium_loads(page: &Path) {
-    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].into_iter().find(|p| Path::new(p).exists());
+    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| Path::new(p).exists());
     let Some(chromium) = chromium else {
         assert!(
             std::env::var("IMAPSPEC_REQUIRE_CHROMIUM").as_deref() != Ok("1"),
@@ -79,9 +136,17 @@ fn chromium_loads(page: &Path) {
     let profile = support::temp_dir("chromium");
     let out = Command::new(chromium)
         .args([
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--enable-logging=stderr", "--v=0", "--dump-dom",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--dump-dom",
         ])
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg(format!("file://{}", page.display()))
@@ -89,9 +154,18 @@ fn chromium_loads(page: &Path) {
         .expect("chromium runs");
     let dom = String::from_utf8_lossy(&out.stdout);
     let log = String::from_utf8_lossy(&out.stderr);
-    assert!(dom.contains("id=\"summary\""), "the summary is rendered: {dom:.300}");
-    let console_errors: Vec<&str> = log.lines().filter(|l| l.contains("CONSOLE") && l.contains("ERROR")).collect();
-    assert!(console_errors.is_empty(), "console errors: {console_errors:?}");
+    assert!(
+        dom.contains("id=\"summary\""),
+        "the summary is rendered: {dom:.300}"
+    );
+    let console_errors: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("CONSOLE") && l.contains("ERROR"))
+        .collect();
+    assert!(
+        console_errors.is_empty(),
+        "console errors: {console_errors:?}"
+    );
 }
 
 #[test]
@@ -101,11 +175,26 @@ fn bad_scenarios_and_unreachable_servers() {
     std::fs::write(&bad, "id = \"x\"\ntitle = \"t\"\nclient = \"c\"\nsource = \"s\"\nusers = [\"u\"]\nscript = '''\nopen o\no: NOOP\n  must-never x\n'''\n").expect("write");
     let (code, _, err) = imapspec(&["run", s(&bad)]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("bad.toml:9:") && err.contains("must-never"), "{err}");
+    assert!(
+        err.contains("bad.toml:9:") && err.contains("must-never"),
+        "{err}"
+    );
 
-    let (code, out, err) = imapspec(&["run", "scenarios/rfc/noop-always-ok.toml", "--server", "imap://127.0.0.1:9", "--user", "a", "--password", "b"]);
+    let (code, out, err) = imapspec(&[
+        "run",
+        "scenarios/rfc/noop-always-ok.toml",
+        "--server",
+        "imap://127.0.0.1:9",
+        "--user",
+        "a",
+        "--password",
+        "b",
+    ]);
     assert_eq!(code, 3, "{out}{err}");
-    assert!(out.contains("cannot connect") && out.contains("is the server running"), "{out}");
+    assert!(
+        out.contains("cannot connect") && out.contains("is the server running"),
+        "{out}"
+    );
 
     let (code, _, err) = imapspec(&["run", "--server", "imap://127.0.0.1:9"]);
     assert_eq!(code, 2, "no accounts is bad usage: {err}");

@@ -146,7 +146,11 @@ pub fn run(args: &RunArgs) -> Exit {
             return Exit::Usage;
         }
     };
-    if let Some(e) = args.faults.iter().find_map(|f| f.parse::<crate::server::faults::Fault>().err()) {
+    if let Some(e) = args
+        .faults
+        .iter()
+        .find_map(|f| f.parse::<crate::server::faults::Fault>().err())
+    {
         eprintln!("error: --fault: {e}");
         return Exit::Usage;
     }

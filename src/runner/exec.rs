@@ -239,9 +239,19 @@ impl Run<'_> {
             let list = s.command("LIST \"\" \"*\"").await.map_err(unreachable)?;
             for e in &list.untagged {
                 let line = crate::wire::decode::first_line(&e.raw).to_string();
-                let name = line.rsplit(' ').next().unwrap_or("").trim_matches('"').to_string();
-                if line.starts_with("* LIST") && !name.is_empty() && !name.eq_ignore_ascii_case("INBOX") {
-                    let _ = s.command(&format!("DELETE {}", crate::session::quoted(&name))).await;
+                let name = line
+                    .rsplit(' ')
+                    .next()
+                    .unwrap_or("")
+                    .trim_matches('"')
+                    .to_string();
+                if line.starts_with("* LIST")
+                    && !name.is_empty()
+                    && !name.eq_ignore_ascii_case("INBOX")
+                {
+                    let _ = s
+                        .command(&format!("DELETE {}", crate::session::quoted(&name)))
+                        .await;
                 }
             }
             s.command_ok("SELECT INBOX").await.map_err(unreachable)?;
@@ -406,8 +416,10 @@ impl Run<'_> {
                     // the server said in reply to the injected command.
                     Err(SessionError::Tls(_) | SessionError::Closed(_)) => {
                         self.sessions.remove(session);
-                        self.skipped =
-                            Some("the server closed the connection after the injected plaintext (safe)".into());
+                        self.skipped = Some(
+                            "the server closed the connection after the injected plaintext (safe)"
+                                .into(),
+                        );
                     }
                     Err(e) => return self.session_error(step, session, e),
                 }
