@@ -489,3 +489,145 @@ async fn starttls_discards_injected_plaintext() {
     );
     h.shutdown().await;
 }
+
+async fn read(tcp: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut buf = vec![0u8; 65536];
+    let n = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut buf))
+        .await
+        .expect("an answer in time")
+        .expect("read");
+    String::from_utf8_lossy(&buf[..n]).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_and_bad_input_get_clear_answers() {
+    use tokio::io::AsyncWriteExt;
+    let clock = Clock::real();
+    let h = support::start_server(&[], clock.clone(), None).await;
+    let mut tcp = tokio::net::TcpStream::connect(h.imap.expect("imap"))
+        .await
+        .expect("tcp");
+    let _ = read(&mut tcp).await;
+    tcp.write_all(b"a1 SELECT INBOX\r\n").await.expect("w");
+    assert!(
+        read(&mut tcp).await.starts_with("a1 NO"),
+        "commands that need a login get NO"
+    );
+    tcp.write_all(b"a2 LOGIN alice wrong\r\n").await.expect("w");
+    assert!(read(&mut tcp)
+        .await
+        .contains("a2 NO [AUTHENTICATIONFAILED]"));
+    let long = format!("a3 NOOP {}\r\n", "x".repeat(70_000));
+    tcp.write_all(long.as_bytes()).await.expect("w");
+    let r = read(&mut tcp).await;
+    assert!(
+        r.contains("BAD [TOOBIG]"),
+        "an over-long line gets BAD: {r}"
+    );
+    tcp.write_all(b"a4 APPEND INBOX {999999999}\r\n")
+        .await
+        .expect("w");
+    let r = read(&mut tcp).await;
+    assert!(
+        r.contains("a4 NO [TOOBIG]"),
+        "an over-size literal is refused before it is sent: {r}"
+    );
+    tcp.write_all(b"a5 NOOP\r\n").await.expect("w");
+    assert!(
+        read(&mut tcp).await.contains("a5 OK"),
+        "and the session goes on"
+    );
+    tcp.write_all(b"a6 FETCH 1:* (\r\n").await.expect("w");
+    let r = read(&mut tcp).await;
+    assert!(
+        r.starts_with("a6 BAD") && r.len() > 12,
+        "malformed command: BAD with a reason: {r}"
+    );
+    drop(tcp);
+
+    // More logins of one user than allowed: NO [LIMIT].
+    let config = imapspec::server::Config {
+        imap: "127.0.0.1:0".parse().ok(),
+        users: vec![imapspec::server::User {
+            name: "z".into(),
+            password: "p".into(),
+            quota: None,
+        }],
+        limits: imapspec::server::imap::ServerLimits {
+            max_connections_per_user: 2,
+            ..Default::default()
+        },
+        ..imapspec::server::Config::default()
+    };
+    let h2 = imapspec::server::Server::start(config)
+        .await
+        .expect("server");
+    let rec = recorder();
+    let url: imapspec::session::ServerUrl = format!("imap://{}", h2.imap.expect("imap"))
+        .parse()
+        .expect("url");
+    let mut keep = Vec::new();
+    for i in 0..2 {
+        let mut s = Session::connect(&url, &format!("z{i}"), &rec, &opts(&clock))
+            .await
+            .expect("connect");
+        s.login("z", "p").await.expect("login within the limit");
+        keep.push(s);
+    }
+    let mut third = Session::connect(&url, "z3", &rec, &opts(&clock))
+        .await
+        .expect("connect");
+    let r = third.command("LOGIN z p").await.expect("answered");
+    assert_eq!(r.status, StatusKind::No);
+    assert!(r.text.contains("Too many connections"), "{}", r.text);
+    h2.shutdown().await;
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preload_from_a_folder_tree_and_an_mbox() {
+    let dir = support::temp_dir("preload");
+    let tree = dir.join("tree");
+    std::fs::create_dir_all(tree.join("alice/Archive")).expect("dirs");
+    std::fs::create_dir_all(tree.join("alice/INBOX")).expect("dirs");
+    std::fs::write(tree.join("alice/INBOX/1.eml"), "Subject: one\n\nbody\n").expect("eml");
+    std::fs::write(tree.join("alice/Archive/1.eml"), "Subject: old\n\nbody\n").expect("eml");
+    std::fs::write(tree.join("alice/Archive/2.eml"), "Subject: older\n\nbody\n").expect("eml");
+    let mbox = dir.join("in.mbox");
+    std::fs::write(&mbox, "From a@b Mon Jan  1 00:00:00 2024\nSubject: m1\n\n>From the start\n\nFrom a@b Mon Jan  1 00:00:00 2024\nSubject: m2\n\nx\n").expect("mbox");
+    for (path, expect) in [
+        (tree, vec![("INBOX", 1), ("Archive", 2)]),
+        (mbox, vec![("INBOX", 2)]),
+    ] {
+        let config = imapspec::server::Config {
+            imap: "127.0.0.1:0".parse().ok(),
+            users: vec![imapspec::server::User {
+                name: "alice".into(),
+                password: "p".into(),
+                quota: None,
+            }],
+            preload: Some(path),
+            ..imapspec::server::Config::default()
+        };
+        let h = imapspec::server::Server::start(config)
+            .await
+            .expect("server");
+        for (mb, n) in expect {
+            let got = h
+                .store
+                .mailbox("alice", mb)
+                .map(|m| m.lock().messages.len());
+            assert_eq!(got, Some(n), "{mb}");
+        }
+        let first = h
+            .store
+            .mailbox("alice", "INBOX")
+            .and_then(|m| m.lock().messages.first().map(|m| m.data.to_vec()));
+        assert!(
+            first.is_some_and(|d| d.windows(2).any(|w| w == b"\r\n")),
+            "stored with CRLF line ends"
+        );
+        h.shutdown().await;
+    }
+}

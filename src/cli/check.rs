@@ -129,10 +129,10 @@ pub fn run(args: &CheckArgs) -> Exit {
     let text = report::terminal::render(&results);
     if args.quiet {
         if let Some(last) = text.lines().last() {
-            println!("{last}");
+            super::outln!("{last}");
         }
     } else {
-        print!("{text}");
+        super::outf!("{text}");
     }
     if let Some(path) = &args.report_json {
         let json = report::json::render("check", &results);

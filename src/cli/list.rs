@@ -7,15 +7,36 @@ use crate::checks::{Judged, CHECKS};
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
+    /// Scenario files or folders to list (default: the bundled scenarios/).
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<std::path::PathBuf>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn run(args: &ListArgs) -> Exit {
+    let scenarios = match super::run::load(&args.paths) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Usage;
+        }
+    };
     if args.json {
-        match serde_json::to_string_pretty(&serde_json::json!({ "checks": CHECKS })) {
-            Ok(s) => println!("{s}"),
+        let list: Vec<serde_json::Value> = scenarios
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "id": s.id, "title": s.title, "client": s.client, "source": s.source,
+                    "targets": s.targets, "requires": s.requires, "file": s.file.display().to_string(),
+                })
+            })
+            .collect();
+        match serde_json::to_string_pretty(
+            &serde_json::json!({ "checks": CHECKS, "scenarios": list }),
+        ) {
+            Ok(s) => super::outln!("{s}"),
             Err(e) => {
                 eprintln!("error: cannot encode the check list: {e}");
                 return Exit::Usage;
@@ -23,13 +44,25 @@ pub fn run(args: &ListArgs) -> Exit {
         }
         return Exit::Ok;
     }
-    println!("checks ({}):", CHECKS.len());
+    super::outln!("scenarios ({}):", scenarios.len());
+    for s in &scenarios {
+        super::outln!("  {:<48} {:<28} {}", s.id, s.client, s.source);
+        super::outln!("  {:<48} {}", "", s.title);
+        if !s.targets.is_empty() {
+            super::outln!("  {:<48} checks: {}", "", s.targets.join(", "));
+        }
+    }
+    super::out(
+        "
+",
+    );
+    super::outln!("checks ({}):", CHECKS.len());
     for c in CHECKS {
         let how = match c.judged {
             Judged::Transcript => "",
             Judged::Scenario => "  [needs a scenario]",
         };
-        println!(
+        super::outln!(
             "  {:<28} {:<9} {:<28} {}{how}",
             c.id,
             c.severity.as_str(),
@@ -37,7 +70,7 @@ pub fn run(args: &ListArgs) -> Exit {
             c.rule
         );
         if !c.clients.is_empty() {
-            println!("  {:<28} {:<9} {:<28} clients: {}", "", "", "", c.clients);
+            super::outln!("  {:<28} {:<9} {:<28} clients: {}", "", "", "", c.clients);
         }
     }
     Exit::Ok

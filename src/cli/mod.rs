@@ -1,5 +1,15 @@
 //! The `imapspec` command line: one struct per subcommand; the help text is the docs.
 
+/// `println!` through [`out`].
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::cli::out(&format!("{}\n", format!($($arg)*))) };
+}
+/// `print!` through [`out`].
+macro_rules! outf {
+    ($($arg:tt)*) => { $crate::cli::out(&format!($($arg)*)) };
+}
+pub(crate) use {outf, outln};
+
 pub mod check;
 pub mod exit;
 pub mod list;
@@ -38,6 +48,15 @@ pub enum Command {
     Serve(Box<serve::ServeArgs>),
     /// Work with reports: `merge` joins JSON reports into a server × scenario matrix.
     Report(report::ReportArgs),
+}
+
+/// Writes to stdout; a closed pipe (`imapspec list | head`) is not an error.
+pub fn out(text: &str) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush());
 }
 
 /// Parses the command line and runs; returns the exit status.

@@ -95,7 +95,7 @@ pub fn run(args: &ReportArgs) -> Exit {
                 return Exit::Usage;
             }
         }
-        None => print!("{text}"),
+        None => super::outf!("{text}"),
     }
     Exit::Ok
 }

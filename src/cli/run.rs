@@ -247,9 +247,9 @@ pub fn run(args: &RunArgs) -> Exit {
         }
         let text = crate::report::run::terminal(&report);
         if quiet {
-            println!("{}", text.lines().last().unwrap_or(""));
+            super::outln!("{}", text.lines().last().unwrap_or(""));
         } else {
-            print!("{text}");
+            super::outf!("{text}");
         }
         if let Err(e) = write_reports(args, &report) {
             eprintln!("error: {e}");

@@ -207,7 +207,7 @@ pub fn run(args: &ServeArgs) -> Exit {
                 return Exit::Unreachable;
             }
         };
-        print!("{}", handle.ready_lines());
+        super::outf!("{}", handle.ready_lines());
         use std::io::Write as _;
         let _ = std::io::stdout().flush();
         let mut term =

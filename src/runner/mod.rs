@@ -56,6 +56,8 @@ pub struct ScenarioResult {
     pub client: String,
     pub source: String,
     pub file: String,
+    /// Check ids the scenario is written to exercise.
+    pub targets: Vec<String>,
     pub status: Status,
     /// Why it was skipped, inconclusive or an error.
     pub reason: Option<String>,

@@ -100,10 +100,21 @@ impl Journal {
         let mut out = format!("R {} {:016x}\n", payload.len(), fnv64(&payload)).into_bytes();
         out.extend_from_slice(&payload);
         out.push(b'\n');
-        self.file
-            .write_all(&out)
-            .and_then(|_| self.file.sync_data())
+        let file = &mut self.file;
+        blocking(|| file.write_all(&out).and_then(|_| file.sync_data()))
             .map_err(|e| StoreError::Io(format!("cannot write the journal: {e}")))
+    }
+}
+
+/// Runs a blocking write+fsync so that, on a multi-threaded runtime, the
+/// worker hands its other tasks to another thread meanwhile (an fsync takes
+/// about half a millisecond here; thousands of sessions must not wait on it).
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
     }
 }
 
