@@ -23,7 +23,7 @@ pub struct Event {
     pub at: Option<Timestamp>,
     pub origin: Origin,
     /// The message as sent (possibly cut at the limits); empty for non-message events.
-    pub raw: Arc<[u8]>,
+    pub raw: Vec<u8>,
     pub kind: EventKind,
 }
 
@@ -128,7 +128,7 @@ impl SessionDecoder {
             session: Arc::clone(session),
             at,
             origin,
-            raw: frame.bytes.into(),
+            raw: frame.bytes,
             kind,
         }
     }
@@ -218,7 +218,7 @@ impl Assembler {
             session: Arc::clone(session),
             at: meta.at,
             origin: meta.origin,
-            raw: Arc::from(&b""[..]),
+            raw: Vec::new(),
             kind: EventKind::Closed { by },
         });
     }

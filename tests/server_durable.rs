@@ -141,6 +141,7 @@ async fn sigkill_during_appends_and_deliveries_loses_nothing_acknowledged() {
         let _ = t.await;
     }
     let acked = acked.lock().expect("lock").clone();
+    eprintln!("acknowledged before SIGKILL: {} messages", acked.len());
     assert!(
         acked.len() > 20,
         "some messages were acknowledged before the kill ({})",

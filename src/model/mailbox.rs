@@ -39,6 +39,8 @@ pub struct MailboxModel {
     pub flags: Vec<u8>,
     /// Highest UID the client has seen in this selection.
     pub max_uid: u32,
+    /// Highest sequence number whose UID is known.
+    pub known_top: u32,
     /// How many of the current messages already existed when SELECT completed;
     /// a message at a higher sequence number is new since then.
     pub baseline: u32,
@@ -67,6 +69,7 @@ impl MailboxModel {
             uids: Vec::new(),
             flags: Vec::new(),
             max_uid: 0,
+            known_top: 0,
             baseline: 0,
             selected_at,
             seen_flags: false,
@@ -98,7 +101,12 @@ impl MailboxModel {
         let below = (seq.saturating_sub(reach).max(1)..seq)
             .rev()
             .find_map(|s| self.uid_at(s).map(|u| (s, u)));
-        let top = self.exists.min(seq.saturating_add(reach));
+        // Nothing is known above the highest known sequence number: a FETCH
+        // 1:* in order never scans upwards.
+        let top = self
+            .exists
+            .min(seq.saturating_add(reach))
+            .min(self.known_top);
         let above = (seq.saturating_add(1)..=top).find_map(|s| self.uid_at(s).map(|u| (s, u)));
         (below, above)
     }
@@ -120,6 +128,9 @@ impl MailboxModel {
     pub fn expunge(&mut self, seq: u32) -> Option<u32> {
         let i = (seq as usize).checked_sub(1)?;
         self.exists = self.exists.saturating_sub(1);
+        if seq <= self.known_top {
+            self.known_top -= 1;
+        }
         if seq <= self.baseline {
             self.baseline -= 1;
         }
@@ -137,6 +148,7 @@ impl MailboxModel {
             .and_then(|i| self.uids.get_mut(i))
         {
             *slot = uid;
+            self.known_top = self.known_top.max(seq);
         }
         self.max_uid = self.max_uid.max(uid);
     }

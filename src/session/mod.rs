@@ -255,7 +255,7 @@ impl Session {
             session: self.name.clone(),
             at: Some(at),
             origin,
-            raw: Arc::from(&b""[..]),
+            raw: Vec::new(),
             kind: EventKind::TlsStarted,
         };
         rec.observe(event);
@@ -336,7 +336,7 @@ impl Session {
             session: self.name.clone(),
             at: Some(at),
             origin,
-            raw: Arc::from(raw.as_bytes()),
+            raw: raw.into_bytes(),
             kind: EventKind::Closed { by },
         };
         let _ = rec.writer.flush();

@@ -176,6 +176,7 @@ struct Reader {
     name: Arc<str>,
     assembler: Assembler,
     sessions: rustc_hash::FxHashMap<String, SessionId>,
+    last_session: Option<(String, SessionId)>,
     /// A data record held back in case the next lines continue it.
     held: Option<(Record, u64)>,
     /// The text of the held record's line, for events that carry no bytes.
@@ -189,6 +190,7 @@ impl Reader {
             name: Arc::clone(name),
             assembler: Assembler::new(limits.clone()),
             sessions: Default::default(),
+            last_session: None,
             held: None,
             held_text: String::new(),
             events: Vec::new(),
@@ -204,6 +206,18 @@ impl Reader {
     }
 
     fn session(&mut self, conn: &str) -> SessionId {
+        // Consecutive lines mostly belong to one connection.
+        if let Some((last, id)) = &self.last_session {
+            if last == conn {
+                return id.clone();
+            }
+        }
+        let id = self.lookup_session(conn);
+        self.last_session = Some((conn.to_string(), id.clone()));
+        id
+    }
+
+    fn lookup_session(&mut self, conn: &str) -> SessionId {
         if let Some(id) = self.sessions.get(conn) {
             return id.clone();
         }
@@ -273,9 +287,10 @@ impl Reader {
                 self.assembler
                     .close(&id, by, ChunkMeta { origin, at }, &mut self.events);
                 if let Some(e) = self.events.last_mut() {
-                    e.raw = Arc::from(self.held_text.as_bytes());
+                    e.raw = self.held_text.as_bytes().to_vec();
                 }
                 self.sessions.remove(&conn);
+                self.last_session = None;
             }
             Record::TlsStarted { at, conn } => {
                 let id = self.session(&conn);
@@ -283,7 +298,7 @@ impl Reader {
                     session: id,
                     at,
                     origin,
-                    raw: Arc::from(&b""[..]),
+                    raw: Vec::new(),
                     kind: crate::event::EventKind::TlsStarted,
                 });
             }
@@ -293,7 +308,7 @@ impl Reader {
                     session: id,
                     at,
                     origin,
-                    raw: Arc::from(text.as_bytes()),
+                    raw: text.as_bytes().to_vec(),
                     kind: crate::event::EventKind::Note { text },
                 });
             }
