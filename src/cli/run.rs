@@ -235,10 +235,26 @@ pub fn run(args: &RunArgs) -> Exit {
             },
         };
         let quiet = args.quiet;
-        let progress: runner::Progress = Arc::new(move |r, n, total| {
-            if !quiet {
-                eprintln!("[{n:>3}/{total}] {:<12} {} ({} ms)", r.status.as_str(), r.id, r.millis);
+        let total = scenarios.len();
+        // A bar on a terminal; one line per scenario otherwise (CI logs).
+        use std::io::IsTerminal as _;
+        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::new(total as u64);
+            if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {msg}") {
+                bar.set_style(style);
             }
+            bar
+        });
+        let progress: runner::Progress = Arc::new(move |r, n, total| match &bar {
+            Some(bar) => {
+                bar.set_position(n as u64);
+                bar.set_message(format!("{} {}", r.status.as_str(), r.id));
+                if n == total {
+                    bar.finish_and_clear();
+                }
+            }
+            None if !quiet => eprintln!("[{n:>3}/{total}] {:<12} {} ({} ms)", r.status.as_str(), r.id, r.millis),
+            None => {}
         });
         let target = Arc::new(target);
         let report = runner::run(scenarios, target.clone(), options, progress).await;
