@@ -18,7 +18,11 @@
 //! - [`transcript`]: reading recorded sessions (generic, Dovecot rawlog, field logs)
 //!   and writing the generic transcript of a live session.
 //! - [`session`]: a raw IMAP client over TCP, TLS or STARTTLS that records every byte.
-//! - [`report`]: terminal and JSON output of findings.
+//! - [`scenario`]: scenario files (TOML + a small script language), parsed.
+//! - [`runner`]: runs scenarios on live sessions against a target server.
+//! - [`results`]: what a run produced: plain data for reports.
+//! - [`report`]: terminal, JSON, JUnit, HTML and Markdown reports.
+//! - [`server`]: the reference IMAP + SMTP server, with fault switches.
 //! - [`cli`]: the `imapspec` command line.
 
 pub mod checks;
@@ -29,6 +33,7 @@ pub mod event;
 pub mod finding;
 pub mod model;
 pub mod report;
+pub mod results;
 pub mod runner;
 pub mod scenario;
 pub mod server;

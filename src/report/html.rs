@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use crate::checks;
-use crate::runner::{RunReport, Status};
+use crate::results::{RunReport, Status};
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;color:#222}\
 h1{font-size:1.4em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}\

@@ -6,7 +6,7 @@
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use crate::checks;
-use crate::runner::{RunReport, Status};
+use crate::results::{RunReport, Status};
 
 pub fn render(report: &RunReport) -> Result<String, String> {
     let mut junit = Report::new("imapspec");

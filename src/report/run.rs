@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::checks;
-use crate::runner::{RunReport, ScenarioResult, Status};
+use crate::results::{RunReport, ScenarioResult, Status};
 
 pub const SCHEMA_VERSION: u32 = 1;
 

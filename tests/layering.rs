@@ -1,0 +1,89 @@
+//! The module dependency rule (data flows one way): each top-level module may use
+//! only the modules listed for it. Cheaper than arguing about it in review.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// Module → the crate modules it may use (besides itself).
+const ALLOWED: &[(&str, &[&str])] = &[
+    ("clock", &["source"]),
+    ("source", &[]),
+    ("wire", &[]),
+    ("event", &["source", "wire"]),
+    ("transcript", &["event", "source", "wire", "finding"]),
+    ("model", &["event", "source", "wire"]),
+    ("finding", &["source", "wire"]),
+    ("checks", &["event", "finding", "model", "source", "wire"]),
+    (
+        "session",
+        &["checks", "clock", "event", "source", "transcript", "wire"],
+    ),
+    ("server", &["clock", "source", "wire"]),
+    ("scenario", &["checks", "server", "transcript"]),
+    ("results", &["finding"]),
+    (
+        "report",
+        &["checks", "finding", "results", "source", "transcript"],
+    ),
+    (
+        "runner",
+        &[
+            "checks", "clock", "event", "finding", "results", "scenario", "server", "session",
+            "source", "wire",
+        ],
+    ),
+];
+
+fn uses(dir: &Path, out: &mut BTreeSet<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            uses(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            let text = std::fs::read_to_string(&p).unwrap_or_default();
+            for (i, _) in text.match_indices("crate::") {
+                let rest = &text[i + 7..];
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                if !name.is_empty() {
+                    out.insert(name);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn modules_use_only_the_layers_below_them() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut broken = Vec::new();
+    for (module, allowed) in ALLOWED {
+        let mut found = BTreeSet::new();
+        let dir = src.join(module);
+        if dir.is_dir() {
+            uses(&dir, &mut found);
+        }
+        let file = src.join(format!("{module}.rs"));
+        if file.is_file() {
+            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            for (i, _) in text.match_indices("crate::") {
+                let name: String = text[i + 7..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                found.insert(name);
+            }
+        }
+        for used in found {
+            if used != *module && !allowed.contains(&used.as_str()) {
+                broken.push(format!("{module} uses crate::{used}"));
+            }
+        }
+    }
+    assert!(broken.is_empty(), "layering broken:\n{}", broken.join("\n"));
+}
