@@ -107,6 +107,19 @@ pub fn decode_server_strict_only(bytes: &[u8]) -> Option<ServerMessage> {
     }
 }
 
+/// The strict command parser alone, without the fast path (for tests).
+#[cfg(test)]
+pub fn decode_client_strict_only(bytes: &[u8]) -> Option<ClientMessage> {
+    match CommandCodec::default().decode(bytes) {
+        Ok((_, cmd)) => Some(ClientMessage::Command {
+            tag: cmd.tag.as_ref().to_string(),
+            command: command(cmd),
+            unparsed: false,
+        }),
+        Err(_) => None,
+    }
+}
+
 /// Decodes a message from the client.
 pub fn decode_client(bytes: &[u8], mode: ClientMode) -> ClientMessage {
     match mode {
@@ -119,6 +132,13 @@ pub fn decode_client(bytes: &[u8], mode: ClientMode) -> ClientMessage {
             return ClientMessage::AuthData;
         }
         ClientMode::Command => {}
+    }
+    if let Some((tag, command)) = super::message_fast::client(bytes) {
+        return ClientMessage::Command {
+            tag,
+            command,
+            unparsed: false,
+        };
     }
     match CommandCodec::default().decode(bytes) {
         Ok((_, cmd)) => ClientMessage::Command {

@@ -8,10 +8,23 @@
 use super::message::ServerMessage;
 
 pub fn server(bytes: &[u8]) -> Option<ServerMessage> {
-    let body = bytes.strip_prefix(b"* ")?.strip_suffix(b"\r\n")?;
-    let sp = memchr::memchr(b' ', body)?;
-    let n = nz_number(&body[..sp])?;
-    let rest = &body[sp + 1..];
+    let body = bytes.strip_suffix(b"\r\n")?;
+    let Some(rest) = body.strip_prefix(b"* ") else {
+        // `tag OK|NO|BAD text`
+        let sp = memchr::memchr(b' ', body)?;
+        let tag = &body[..sp];
+        if !valid_tag(tag) {
+            return None;
+        }
+        return status(Some(tag), &body[sp + 1..]);
+    };
+    if !rest.first().is_some_and(u8::is_ascii_digit) {
+        // `* OK|NO|BAD|BYE text`
+        return status(None, rest);
+    }
+    let sp = memchr::memchr(b' ', rest)?;
+    let n = nz_number(&rest[..sp])?;
+    let rest = &rest[sp + 1..];
     match rest {
         b"EXISTS" => Some(ServerMessage::Exists(n)),
         b"RECENT" => Some(ServerMessage::Recent(n)),
@@ -21,6 +34,64 @@ pub fn server(bytes: &[u8]) -> Option<ServerMessage> {
             fetch(n, items)
         }
     }
+}
+
+/// A status response without a response code (a `[` goes to the full parser).
+fn status(tag: Option<&[u8]>, rest: &[u8]) -> Option<ServerMessage> {
+    use super::message::StatusKind;
+    let (kind, text) = if let Some(t) = rest.strip_prefix(b"OK ") {
+        (StatusKind::Ok, t)
+    } else if let Some(t) = rest.strip_prefix(b"NO ") {
+        (StatusKind::No, t)
+    } else if let Some(t) = rest.strip_prefix(b"BAD ") {
+        (StatusKind::Bad, t)
+    } else if let (None, Some(t)) = (tag, rest.strip_prefix(b"BYE ")) {
+        (StatusKind::Bye, t)
+    } else {
+        return None;
+    };
+    // text = 1*TEXT-CHAR; only plain ASCII here, anything else is the full
+    // parser's to judge.
+    if text.is_empty() || text[0] == b'[' || !text.iter().all(|&b| (0x20..0x7f).contains(&b)) {
+        return None;
+    }
+    Some(ServerMessage::Status {
+        tag: tag.map(|t| String::from_utf8_lossy(t).into_owned()),
+        kind,
+        code: None,
+        text: String::from_utf8_lossy(text).into_owned(),
+    })
+}
+
+/// `tag = 1*<any ASTRING-CHAR except "+">`, here without `]` (rare, left to the
+/// full parser).
+fn valid_tag(tag: &[u8]) -> bool {
+    !tag.is_empty() && tag.iter().all(|&b| is_atom_char(b) && b != b'+')
+}
+
+/// A command without arguments (`a1 NOOP`), the most frequent kind in logs.
+pub fn client(bytes: &[u8]) -> Option<(String, super::message::CommandKind)> {
+    use super::message::CommandKind as K;
+    let body = bytes.strip_suffix(b"\r\n")?;
+    let sp = memchr::memchr(b' ', body)?;
+    let (tag, name) = (&body[..sp], &body[sp + 1..]);
+    if !valid_tag(tag) || name.len() > 12 {
+        return None;
+    }
+    let kind = match name.to_ascii_uppercase().as_slice() {
+        b"NOOP" => K::Noop,
+        b"LOGOUT" => K::Logout,
+        b"CAPABILITY" => K::Capability,
+        b"IDLE" => K::Idle,
+        b"CHECK" => K::Check,
+        b"CLOSE" => K::Close,
+        b"EXPUNGE" => K::Expunge { uid: false },
+        b"UNSELECT" => K::Unselect,
+        b"STARTTLS" => K::StartTls,
+        b"NAMESPACE" => K::Namespace,
+        _ => return None,
+    };
+    Some((String::from_utf8_lossy(tag).into_owned(), kind))
 }
 
 fn fetch(seq: u32, mut items: &[u8]) -> Option<ServerMessage> {
@@ -136,6 +207,20 @@ mod tests {
             b"* 1 FETCH ()\r\n",
             b"* 147 EXISTS \r\n",
             b"* 147 exists\r\n",
+            b"a1 OK done\r\n",
+            b"a1 OK  two spaces\r\n",
+            b"a1 NO [INUSE] locked\r\n",
+            b"a+1 OK done\r\n",
+            b"a1 OK \r\n",
+            b"a1 ok done\r\n",
+            b"a1 BYE nope\r\n",
+            b"* OK Still here\r\n",
+            b"* BYE Logging out\r\n",
+            b"* NO \xc3\xa9t\xc3\xa9\r\n",
+            b"* BAD [PARSE] x\r\n",
+            b"* PREAUTH x\r\n",
+            b"x] OK y\r\n",
+            b"\"q\" OK y\r\n",
         ];
         for case in cases {
             let fast = server(case);
@@ -148,6 +233,31 @@ mod tests {
             }
         }
         assert!(server(b"* 147 EXISTS\r\n").is_some());
+        assert!(server(b"a1 OK done\r\n").is_some());
+        assert!(server(b"* OK Still here\r\n").is_some());
+        for c in [
+            &b"a1 NOOP\r\n"[..],
+            b"z LOGOUT\r\n",
+            b"t idle\r\n",
+            b"a EXPUNGE\r\n",
+            b"a+ NOOP\r\n",
+            b"a NOOP x\r\n",
+            b"a XNOOP\r\n",
+        ] {
+            let fast = client(c);
+            let strict = match crate::wire::decode::decode_client_strict_only(c) {
+                Some(crate::wire::ClientMessage::Command {
+                    tag,
+                    command,
+                    unparsed: false,
+                }) => Some((tag, command)),
+                _ => None,
+            };
+            if let Some(f) = fast {
+                assert_eq!(Some(f), strict, "{}", String::from_utf8_lossy(c));
+            }
+        }
+        assert!(client(b"a1 NOOP\r\n").is_some());
         assert!(server(b"* 1 FETCH (UID 39 FLAGS (Seen))\r\n").is_some());
     }
 }
