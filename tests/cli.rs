@@ -111,3 +111,68 @@ fn list_names_every_check() {
         assert!(out.contains(c.id), "{} missing from list", c.id);
     }
 }
+
+#[test]
+fn replay_a_recorded_session_against_another_server() {
+    let dir = support::temp_dir("replay");
+    let t = dir.join("t");
+    let (code, out, _) = imapspec(&[
+        "run",
+        "scenarios/rfc/idle-done.toml",
+        "--transcripts",
+        t.to_str().unwrap_or(""),
+        "-q",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let log = t.join("rfc__idle-done.transcript");
+    for (fault, expect_finding) in [(None, false), (Some("flags-without-backslash"), true)] {
+        let ready = dir.join(format!("ready-{expect_finding}"));
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_imapspec"));
+        cmd.args([
+            "serve",
+            "--imap",
+            "127.0.0.1:0",
+            "--user",
+            "bob:pw",
+            "--ready-file",
+            ready.to_str().unwrap_or(""),
+        ]);
+        if let Some(f) = fault {
+            cmd.args(["--fault", f]);
+        }
+        let mut server = cmd
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("serve");
+        let mut addr = None;
+        for _ in 0..200 {
+            if let Ok(text) = std::fs::read_to_string(&ready) {
+                addr = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("imap ").map(str::to_string));
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        let addr = addr.expect("server ready");
+        let (code, out, err) = imapspec(&[
+            "replay",
+            log.to_str().unwrap_or(""),
+            "--server",
+            &format!("imap://{addr}"),
+            "--user",
+            "bob",
+            "--password",
+            "pw",
+        ]);
+        let _ = server.kill();
+        let _ = server.wait();
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.contains("replayed"), "{out}");
+        assert_eq!(
+            out.contains("flags.system-backslash"),
+            expect_finding,
+            "{out}"
+        );
+    }
+}
