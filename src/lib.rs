@@ -22,6 +22,7 @@
 //! - [`runner`]: runs scenarios on live sessions against a target server.
 //! - [`results`]: what a run produced: plain data for reports.
 //! - [`report`]: terminal, JSON, JUnit, HTML and Markdown reports.
+//! - [`load`]: many concurrent simulated clients for a bounded time, checks on.
 //! - [`server`]: the reference IMAP + SMTP server, with fault switches.
 //! - [`cli`]: the `imapspec` command line.
 
@@ -31,6 +32,7 @@ pub mod cli;
 pub mod clock;
 pub mod event;
 pub mod finding;
+pub mod load;
 pub mod model;
 pub mod report;
 pub mod results;

@@ -246,3 +246,53 @@ fn uid_reuse_is_caught_across_sessions() {
     let clean = log.replace("[y] S: * 1 FETCH (UID 12)", "[y] S: * 1 FETCH (UID 13)");
     assert_eq!(findings(&clean), vec![]);
 }
+
+#[test]
+fn uid_checks_stay_quiet_under_concurrency() {
+    // Found by `imapspec load` against Dovecot and the reference server: a
+    // client may learn the UIDs of new messages out of order, and may still see
+    // a message another session has expunged until its own EXPUNGE arrives.
+    let log = "\
+[x] S: * OK ready
+[x] C: a1 LOGIN u p
+[x] S: a1 OK done
+[x] C: a2 SELECT INBOX
+[x] S: * FLAGS (\\Seen)
+[x] S: * 0 EXISTS
+[x] S: * 0 RECENT
+[x] S: * OK [UIDVALIDITY 7] ok
+[x] S: * OK [UIDNEXT 1] ok
+[x] S: a2 OK [READ-WRITE] done
+[y] S: * OK ready
+[y] C: b1 LOGIN u p
+[y] S: b1 OK done
+[y] C: b2 SELECT INBOX
+[y] S: * FLAGS (\\Seen)
+[y] S: * 0 EXISTS
+[y] S: * 0 RECENT
+[y] S: * OK [UIDVALIDITY 7] ok
+[y] S: * OK [UIDNEXT 1] ok
+[y] S: b2 OK [READ-WRITE] done
+[x] C: a3 NOOP
+[x] S: * 3 EXISTS
+[x] S: a3 OK done
+[x] C: a4 FETCH 3 (UID)
+[x] S: * 3 FETCH (UID 3)
+[x] S: a4 OK done
+[x] C: a5 FETCH 1 (UID)
+[x] S: * 1 FETCH (UID 1)
+[x] S: a5 OK done
+[y] C: b3 NOOP
+[y] S: * 3 EXISTS
+[y] S: b3 OK done
+[y] C: b4 UID STORE 2 +FLAGS.SILENT (\\Deleted)
+[y] S: b4 OK done
+[y] C: b5 UID EXPUNGE 2
+[y] S: * 2 EXPUNGE
+[y] S: b5 OK done
+[x] C: a6 FETCH 2 (UID)
+[x] S: * 2 FETCH (UID 2)
+[x] S: a6 OK done
+";
+    assert_eq!(findings(log), vec![]);
+}

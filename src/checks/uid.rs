@@ -61,7 +61,10 @@ pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
         .as_ref()
         .and_then(|k| cx.model.account.get(k))
         .and_then(|h| h.expunged.get(&uid).copied())
-        .filter(|&when| mb.is_new(seq) || when < mb.selected_at);
+        // A reuse only if the client could not still legally see the expunged
+        // message: it was expunged before this selection began, or before the
+        // server announced the message now carrying its UID.
+        .filter(|&when| when < mb.selected_at || mb.announced_at(seq).is_some_and(|at| at > when));
     if let Some((s, _)) = twin {
         out.report(
             "uid.no-reuse",
@@ -79,11 +82,14 @@ pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
     }
 
     if mb.is_new(seq) {
-        if uid <= mb.max_uid {
+        // Above every UID of the messages before it: those at lower sequence
+        // numbers (a client may learn UIDs out of order, so not the highest
+        // UID seen anywhere).
+        if let Some((s, u)) = below.filter(|&(_, u)| uid <= u) {
             out.report(
                 "uid.new-above-uidnext",
                 cx.event,
-                format!("message {seq} appeared after SELECT with UID {uid}, which is not above the highest UID already seen ({})", mb.max_uid),
+                format!("message {seq} appeared after SELECT with UID {uid}, which is not above the UID {u} of message {s} before it"),
                 outlook(),
             );
         } else if let Some(next) = mb.uid_next_at_select.filter(|&n| uid < n) {

@@ -13,6 +13,7 @@ pub(crate) use {outf, outln};
 pub mod check;
 pub mod exit;
 pub mod list;
+pub mod load;
 pub mod replay;
 pub mod report;
 pub mod run;
@@ -45,6 +46,8 @@ pub enum Command {
     Check(check::CheckArgs),
     /// List the checks, with ids, RFC sections and the clients they protect.
     List(list::ListArgs),
+    /// Many concurrent simulated clients for a bounded time, every check on.
+    Load(Box<load::LoadArgs>),
     /// Replay the client side of a recorded session against a server, every check on.
     Replay(Box<replay::ReplayArgs>),
     /// Run the reference IMAP + SMTP server until stopped; prints its addresses.
@@ -78,6 +81,7 @@ pub fn main() -> Exit {
     match cli.command {
         Command::Run(args) => run::run(&args),
         Command::Replay(args) => replay::run(&args),
+        Command::Load(args) => load::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Report(args) => report::run(&args),
         Command::List(args) => list::run(&args),

@@ -41,6 +41,11 @@ pub struct MailboxModel {
     pub max_uid: u32,
     /// Highest sequence number whose UID is known.
     pub known_top: u32,
+    /// When new messages were announced after SELECT: (first sequence number
+    /// of the batch, model clock). Lets a check tell a message the client was
+    /// told of *after* an expunge (a reuse if it has the expunged UID) from one
+    /// it knew of before (legal: the EXPUNGE may not have reached it yet).
+    pub growth: Vec<(u32, u64)>,
     /// How many of the current messages already existed when SELECT completed;
     /// a message at a higher sequence number is new since then.
     pub baseline: u32,
@@ -70,6 +75,7 @@ impl MailboxModel {
             flags: Vec::new(),
             max_uid: 0,
             known_top: 0,
+            growth: Vec::new(),
             baseline: 0,
             selected_at,
             seen_flags: false,
@@ -116,6 +122,23 @@ impl MailboxModel {
         self.open && seq > self.baseline
     }
 
+    /// EXISTS `n` seen at model clock `now`.
+    pub fn grow_to(&mut self, n: u32, now: u64) {
+        if self.open && n > self.exists && self.growth.len() < 100_000 {
+            self.growth.push((self.exists + 1, now));
+        }
+        self.set_exists(n);
+    }
+
+    /// When the message now at `seq` was announced, if after SELECT.
+    pub fn announced_at(&self, seq: u32) -> Option<u64> {
+        self.growth
+            .iter()
+            .rev()
+            .find(|(start, _)| *start <= seq)
+            .map(|(_, at)| *at)
+    }
+
     pub fn set_exists(&mut self, n: u32) {
         self.exists = n;
         // A hostile server may announce 4 billion messages: the map stays bounded,
@@ -128,6 +151,13 @@ impl MailboxModel {
     pub fn expunge(&mut self, seq: u32) -> Option<u32> {
         let i = (seq as usize).checked_sub(1)?;
         self.exists = self.exists.saturating_sub(1);
+        for g in self.growth.iter_mut() {
+            if g.0 > seq {
+                g.0 -= 1;
+            }
+        }
+        let exists = self.exists;
+        self.growth.retain(|g| g.0 <= exists);
         if seq <= self.known_top {
             self.known_top -= 1;
         }

@@ -221,7 +221,7 @@ impl SessionModel {
             }
             ServerMessage::Exists(n) => {
                 if let Some(mb) = self.mailbox.as_mut() {
-                    mb.set_exists(*n);
+                    mb.grow_to(*n, now);
                     mb.seen_exists = true;
                 }
             }
