@@ -20,8 +20,15 @@ async fn load_clean(url: &str, user: &str, password: &str) {
     let recorder = load::quiet_recorder().expect("recorder");
     let started = std::time::Instant::now();
     let summary = load::run(&options, recorder.clone()).await;
-    assert!(started.elapsed() < Duration::from_secs(30), "bounded in time");
-    assert!(summary.client_errors.is_empty(), "{:?}", summary.client_errors);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "bounded in time"
+    );
+    assert!(
+        summary.client_errors.is_empty(),
+        "{:?}",
+        summary.client_errors
+    );
     assert!(summary.commands > 100, "{summary:?}");
     let findings = recorder.lock().expect("lock").checker.findings.list.clone();
     assert!(findings.is_empty(), "{url}: {findings:#?}");
@@ -30,7 +37,12 @@ async fn load_clean(url: &str, user: &str, password: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_clients_find_nothing_wrong_with_the_reference_server() {
     let h = support::start_server(&[], Clock::real(), None).await;
-    load_clean(&format!("imap://{}", h.imap.expect("imap")), "alice", "alicepw").await;
+    load_clean(
+        &format!("imap://{}", h.imap.expect("imap")),
+        "alice",
+        "alicepw",
+    )
+    .await;
     h.shutdown().await;
 }
 

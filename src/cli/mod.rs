@@ -65,6 +65,17 @@ pub fn out(text: &str) {
         .and_then(|_| stdout.flush());
 }
 
+/// The async runtime for a command; failing to make one is a setup error (3).
+pub fn runtime() -> Result<tokio::runtime::Runtime, Exit> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("error: cannot start the runtime: {e}");
+            Exit::Unreachable
+        })
+}
+
 /// Parses the command line and runs; returns the exit status.
 pub fn main() -> Exit {
     let cli = match Cli::try_parse() {

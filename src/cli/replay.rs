@@ -93,15 +93,9 @@ pub fn run(args: &ReplayArgs) -> Exit {
     let path = args.transcript.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("imapspec-replay-{}.transcript", std::process::id()))
     });
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match super::runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return Exit::Unreachable;
-        }
+        Err(exit) => return exit,
     };
     rt.block_on(async move {
         let file = match std::fs::File::create(&path) {

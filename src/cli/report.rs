@@ -60,34 +60,7 @@ pub fn run(args: &ReportArgs) -> Exit {
             return Exit::Usage;
         }
     }
-    let mut text = String::from("| scenario |");
-    for r in &parsed {
-        text.push_str(&format!(" {} |", r["server"].as_str().unwrap_or("?")));
-    }
-    text.push_str("\n| --- |");
-    for _ in &parsed {
-        text.push_str(" --- |");
-    }
-    text.push('\n');
-    let mut ids: Vec<String> = parsed
-        .iter()
-        .flat_map(|r| r["results"].as_array().cloned().unwrap_or_default())
-        .filter_map(|x| x["id"].as_str().map(str::to_string))
-        .collect();
-    ids.sort();
-    ids.dedup();
-    for id in ids {
-        text.push_str(&format!("| `{id}` |"));
-        for r in &parsed {
-            let st = r["results"]
-                .as_array()
-                .and_then(|a| a.iter().find(|x| x["id"].as_str() == Some(&id)))
-                .and_then(|x| x["status"].as_str())
-                .unwrap_or("—");
-            text.push_str(&format!(" {st} |"));
-        }
-        text.push('\n');
-    }
+    let text = crate::report::html::matrix_markdown(&parsed);
     match md {
         Some(m) => {
             if let Err(e) = std::fs::write(m, &text) {

@@ -189,15 +189,9 @@ pub fn run(args: &ServeArgs) -> Exit {
             return Exit::Usage;
         }
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match super::runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return Exit::Unreachable;
-        }
+        Err(exit) => return exit,
     };
     rt.block_on(async move {
         let handle = match Server::start(config).await {

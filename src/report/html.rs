@@ -119,12 +119,8 @@ pub fn render(report: &RunReport) -> String {
     h
 }
 
-/// The server × scenario matrix from several JSON run reports.
-pub fn matrix(reports: &[serde_json::Value]) -> String {
-    let servers: Vec<String> = reports
-        .iter()
-        .map(|r| r["server"].as_str().unwrap_or("?").to_string())
-        .collect();
+/// Every scenario id in a set of JSON run reports, sorted, once each.
+pub fn scenario_ids(reports: &[serde_json::Value]) -> Vec<String> {
     let mut ids: Vec<String> = reports
         .iter()
         .flat_map(|r| r["results"].as_array().cloned().unwrap_or_default())
@@ -132,6 +128,42 @@ pub fn matrix(reports: &[serde_json::Value]) -> String {
         .collect();
     ids.sort();
     ids.dedup();
+    ids
+}
+
+/// The same matrix as a Markdown table (status per server).
+pub fn matrix_markdown(reports: &[serde_json::Value]) -> String {
+    let mut text = String::from("| scenario |");
+    for r in reports {
+        text.push_str(&format!(" {} |", r["server"].as_str().unwrap_or("?")));
+    }
+    text.push_str("\n| --- |");
+    for _ in reports {
+        text.push_str(" --- |");
+    }
+    text.push('\n');
+    for id in scenario_ids(reports) {
+        text.push_str(&format!("| `{id}` |"));
+        for r in reports {
+            let st = r["results"]
+                .as_array()
+                .and_then(|a| a.iter().find(|x| x["id"].as_str() == Some(&id)))
+                .and_then(|x| x["status"].as_str())
+                .unwrap_or("—");
+            text.push_str(&format!(" {st} |"));
+        }
+        text.push('\n');
+    }
+    text
+}
+
+/// The server × scenario matrix from several JSON run reports.
+pub fn matrix(reports: &[serde_json::Value]) -> String {
+    let servers: Vec<String> = reports
+        .iter()
+        .map(|r| r["server"].as_str().unwrap_or("?").to_string())
+        .collect();
+    let ids = scenario_ids(reports);
     let mut h = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>imapspec matrix</title><style>{STYLE}</style></head><body><h1>imapspec: server × scenario</h1><table id=\"summary\"><tr><th>scenario</th>"
     );

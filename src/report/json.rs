@@ -15,7 +15,6 @@
 //! ```
 
 use super::{summarize, LogResult};
-use crate::checks;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -23,23 +22,8 @@ pub fn render(command: &str, results: &[LogResult]) -> serde_json::Value {
     let entries: Vec<serde_json::Value> = results
         .iter()
         .map(|r| {
-            let findings: Vec<serde_json::Value> = r
-                .findings
-                .iter()
-                .map(|f| {
-                    serde_json::json!({
-                        "check": f.check,
-                        "severity": f.severity,
-                        "rfc": checks::info(f.check).map(|i| i.rfc),
-                        "session": f.session,
-                        "file": f.origin.file,
-                        "line": f.origin.line,
-                        "excerpt": f.line,
-                        "message": f.message,
-                        "client_impact": f.client_impact,
-                    })
-                })
-                .collect();
+            let findings: Vec<serde_json::Value> =
+                r.findings.iter().map(super::finding_json).collect();
             serde_json::json!({
                 "id": r.id,
                 "status": r.status,

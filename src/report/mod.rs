@@ -53,6 +53,21 @@ impl LogResult {
     }
 }
 
+/// One finding in the JSON reports (`check`, `run`, `replay` share the shape).
+pub fn finding_json(f: &Finding) -> serde_json::Value {
+    serde_json::json!({
+        "check": f.check,
+        "severity": f.severity,
+        "rfc": crate::checks::info(f.check).map(|i| i.rfc),
+        "session": f.session,
+        "file": f.origin.file,
+        "line": f.origin.line,
+        "excerpt": f.line,
+        "message": f.message,
+        "client_impact": f.client_impact,
+    })
+}
+
 /// Counts for a summary line.
 #[derive(Debug, Default, Clone, Copy, serde::Serialize)]
 pub struct Summary {

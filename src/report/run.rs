@@ -139,23 +139,8 @@ pub fn json(report: &RunReport) -> serde_json::Value {
         .results
         .iter()
         .map(|r| {
-            let findings: Vec<serde_json::Value> = r
-                .findings
-                .iter()
-                .map(|f| {
-                    serde_json::json!({
-                        "check": f.check,
-                        "severity": f.severity,
-                        "rfc": checks::info(f.check).map(|i| i.rfc),
-                        "session": f.session,
-                        "file": f.origin.file,
-                        "line": f.origin.line,
-                        "excerpt": f.line,
-                        "message": f.message,
-                        "client_impact": f.client_impact,
-                    })
-                })
-                .collect();
+            let findings: Vec<serde_json::Value> =
+                r.findings.iter().map(super::finding_json).collect();
             serde_json::json!({
                 "id": r.id,
                 "title": r.title,
