@@ -218,7 +218,7 @@ where
     Fut: std::future::Future<Output = imapspec::server::Handle>,
 {
     for faulty in [true, false] {
-        let clock = Clock::compressed(20_000.0);
+        let clock = Clock::compressed(2_000.0);
         let faults: Vec<&str> = if faulty { vec![fault] } else { vec![] };
         let h = support::start_server(&faults, clock.clone(), None).await;
         let rec = recorder();
