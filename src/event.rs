@@ -203,6 +203,28 @@ impl Assembler {
         self.frames = frames;
     }
 
+    /// Like `push`, taking the bytes (no copy for a whole one-line message).
+    pub fn push_owned(
+        &mut self,
+        session: &SessionId,
+        dir: Direction,
+        bytes: Vec<u8>,
+        meta: ChunkMeta,
+        out: &mut Vec<Event>,
+    ) {
+        let mut frames = std::mem::take(&mut self.frames);
+        let streams = self.streams(session);
+        match dir {
+            Direction::Client => streams.client.push_owned(bytes, &meta, &mut frames),
+            Direction::Server => streams.server.push_owned(bytes, &meta, &mut frames),
+        }
+        for frame in frames.drain(..) {
+            let (origin, at) = (frame.meta.origin.clone(), frame.meta.at);
+            out.push(streams.decoder.decode(session, dir, frame, origin, at));
+        }
+        self.frames = frames;
+    }
+
     /// The connection ended: messages left open come out marked incomplete.
     pub fn close(
         &mut self,

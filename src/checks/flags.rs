@@ -19,7 +19,7 @@ pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
     let bad: Vec<&str> = flags
         .iter()
         .filter(|f| keyword_like_system_flag(f))
-        .map(String::as_str)
+        .map(|f| f.as_ref())
         .collect();
     if bad.is_empty() {
         return;

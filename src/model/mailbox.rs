@@ -56,7 +56,7 @@ pub struct MailboxModel {
     pub seen_exists: bool,
     pub seen_recent: bool,
     pub seen_permanent_flags: bool,
-    pub mailbox_flags: Vec<String>,
+    pub mailbox_flags: Vec<crate::wire::FlagName>,
 }
 
 impl MailboxModel {
@@ -183,11 +183,11 @@ impl MailboxModel {
         self.max_uid = self.max_uid.max(uid);
     }
 
-    pub fn learn_flags(&mut self, seq: u32, flags: &[String]) {
+    pub fn learn_flags(&mut self, seq: u32, flags: &[crate::wire::FlagName]) {
         use flag_bits::*;
         let mut bits = KNOWN;
         for f in flags {
-            bits |= match f.as_str() {
+            bits |= match f.as_ref() {
                 "\\Seen" => SEEN,
                 "\\Answered" => ANSWERED,
                 "\\Flagged" => FLAGGED,

@@ -91,12 +91,14 @@ impl Parser {
         if line.iter().all(u8::is_ascii_whitespace) {
             return Ok(Record::Skip);
         }
-        let text = std::str::from_utf8(line);
+        // Only the text formats need the whole line as UTF-8; the generic
+        // format carries bytes and validates just its prefix tokens.
+        let text = || std::str::from_utf8(line);
         let r = match self.format {
             Format::Generic => self.generic(line),
-            Format::Seed000 => text.ok().and_then(|t| self.seed000(t)),
-            Format::Gms => text.ok().and_then(|t| self.gms(t)),
-            Format::Oe => text.ok().and_then(|t| self.oe(t)),
+            Format::Seed000 => text().ok().and_then(|t| self.seed000(t)),
+            Format::Gms => text().ok().and_then(|t| self.gms(t)),
+            Format::Oe => text().ok().and_then(|t| self.oe(t)),
             Format::Rawlog => None,
         };
         r.ok_or_else(|| {
@@ -284,7 +286,8 @@ fn generic_body(rest: &[u8], at: Option<Timestamp>, conn: String) -> Option<Reco
     };
     match m {
         b"C:" | b"S:" => {
-            let mut bytes = body.to_vec();
+            let mut bytes = Vec::with_capacity(body.len() + 2);
+            bytes.extend_from_slice(body);
             bytes.extend_from_slice(b"\r\n");
             Some(Record::Data {
                 at,

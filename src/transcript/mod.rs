@@ -279,8 +279,13 @@ impl Reader {
                 bytes,
             } => {
                 let id = self.session(&conn);
-                self.assembler
-                    .push(&id, dir, &bytes, ChunkMeta { origin, at }, &mut self.events);
+                self.assembler.push_owned(
+                    &id,
+                    dir,
+                    bytes,
+                    ChunkMeta { origin, at },
+                    &mut self.events,
+                );
             }
             Record::Closed { at, conn, by } => {
                 let id = self.session(&conn);

@@ -91,7 +91,7 @@ fn flags_with_recent(
     let fixed = format!("{}{}{}", &text[..=open], kept.join(" "), &text[close..]);
     match attempt(fixed.as_bytes())? {
         ServerMessage::Flags(mut flags) => {
-            flags.push("\\Recent".to_string());
+            flags.push(FlagName::Borrowed("\\Recent"));
             Some(ServerMessage::Flags(flags))
         }
         _ => None,
@@ -360,7 +360,12 @@ fn data(d: Data<'_>) -> ServerMessage {
         Data::Exists(n) => ServerMessage::Exists(n),
         Data::Recent(n) => ServerMessage::Recent(n),
         Data::Expunge(n) => ServerMessage::Expunge(n.get()),
-        Data::Flags(flags) => ServerMessage::Flags(flags.iter().map(|f| f.to_string()).collect()),
+        Data::Flags(flags) => ServerMessage::Flags(
+            flags
+                .iter()
+                .map(|f| FlagName::Owned(f.to_string()))
+                .collect(),
+        ),
         Data::Capability(caps) => {
             ServerMessage::Capability(caps.as_ref().iter().map(|c| c.to_string()).collect())
         }
@@ -401,8 +406,8 @@ fn data(d: Data<'_>) -> ServerMessage {
 
 fn flag_fetch(f: &FlagFetch<'_>) -> FlagName {
     match f {
-        FlagFetch::Flag(f) => f.to_string(),
-        FlagFetch::Recent => "\\Recent".to_string(),
+        FlagFetch::Flag(f) => FlagName::Owned(f.to_string()),
+        FlagFetch::Recent => FlagName::Borrowed("\\Recent"),
     }
 }
 
@@ -414,8 +419,8 @@ fn code(c: Code<'_>) -> RespCode {
             flags
                 .iter()
                 .map(|f| match f {
-                    FlagPerm::Flag(f) => f.to_string(),
-                    FlagPerm::Asterisk => "\\*".to_string(),
+                    FlagPerm::Flag(f) => FlagName::Owned(f.to_string()),
+                    FlagPerm::Asterisk => FlagName::Borrowed("\\*"),
                 })
                 .collect(),
         ),

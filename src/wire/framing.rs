@@ -105,6 +105,31 @@ impl<M: Clone> Framer<M> {
         }
     }
 
+    /// Like `push`, for a chunk the caller gives away: a whole one-line message
+    /// (the common case in logs) becomes a frame without being copied.
+    pub fn push_owned(&mut self, bytes: Vec<u8>, meta: &M, out: &mut Vec<Frame<M>>) {
+        let single_line = self.meta.is_none()
+            && bytes.len() <= self.limits.max_line
+            && bytes.last() == Some(&b'\n')
+            && memchr::memchr(b'\n', &bytes[..bytes.len() - 1]).is_none();
+        if single_line {
+            let crlf = bytes.ends_with(b"\r\n");
+            let content = &bytes[..bytes.len() - if crlf { 2 } else { 1 }];
+            let continuation = self.server_side && content.starts_with(b"+");
+            if continuation || literal_announcement(content).is_none() {
+                out.push(Frame {
+                    bytes,
+                    meta: meta.clone(),
+                    bare_lf: !crlf,
+                    truncated: None,
+                    incomplete: false,
+                });
+                return;
+            }
+        }
+        self.push(&bytes, meta, out);
+    }
+
     /// The stream ended: returns the message left open, if any.
     pub fn finish(&mut self) -> Option<Frame<M>> {
         let meta = self.meta.take()?;
@@ -280,6 +305,35 @@ mod tests {
             .as_deref()
             .unwrap_or("")
             .contains("max_literal"));
+    }
+
+    #[test]
+    fn push_owned_frames_like_push() {
+        let lines: &[&[u8]] = &[
+            b"* 1 EXISTS\r\n",
+            b"* 1 FETCH (BODY[] {5}\r\n",
+            b"he\r\n",
+            b"o)\r\n",
+            b"+ go {3}\r\n",
+            b"* 2 EXISTS\n",
+            b"a1 OK done\r\n",
+        ];
+        let run = |owned: bool| {
+            let mut f: Framer<usize> = Framer::new(Limits::default(), true);
+            let mut out = Vec::new();
+            for (i, l) in lines.iter().enumerate() {
+                if owned {
+                    f.push_owned(l.to_vec(), &i, &mut out);
+                } else {
+                    f.push(l, &i, &mut out);
+                }
+            }
+            out.iter()
+                .map(|fr| (fr.bytes.clone(), fr.meta, fr.bare_lf, fr.incomplete))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(true), run(false));
+        assert_eq!(run(true).len(), 5);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 /// A flag as the server or the client wrote it, backslash included (`\Seen`,
 /// `$Junk`, `Seen`).
-pub type FlagName = String;
+pub type FlagName = std::borrow::Cow<'static, str>;
 
 /// A response code (`[...]` in a status response) the checks care about.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -5,7 +5,7 @@
 //! spaces, CRLF) and returns `None` for anything else, which then goes to the full
 //! imap-codec parser. A test checks that both agree on every input it accepts.
 
-use super::message::ServerMessage;
+use super::message::{FlagName, ServerMessage};
 
 pub fn server(bytes: &[u8]) -> Option<ServerMessage> {
     let body = bytes.strip_suffix(b"\r\n")?;
@@ -123,14 +123,14 @@ fn fetch(seq: u32, mut items: &[u8]) -> Option<ServerMessage> {
     Some(ServerMessage::Fetch { seq, uid, flags })
 }
 
-fn flag_list(list: &[u8]) -> Option<Vec<String>> {
+fn flag_list(list: &[u8]) -> Option<Vec<FlagName>> {
     if list.is_empty() {
         return Some(Vec::new());
     }
     list.split(|&b| b == b' ').map(flag).collect()
 }
 
-fn flag(f: &[u8]) -> Option<String> {
+fn flag(f: &[u8]) -> Option<FlagName> {
     const SYSTEM: [&str; 6] = ["Answered", "Flagged", "Deleted", "Seen", "Draft", "Recent"];
     let (backslash, atom) = match f.strip_prefix(b"\\") {
         Some(a) => (true, a),
@@ -141,14 +141,15 @@ fn flag(f: &[u8]) -> Option<String> {
     }
     let atom = std::str::from_utf8(atom).ok()?;
     if !backslash {
-        return Some(atom.to_string());
+        return Some(FlagName::Owned(atom.to_string()));
     }
     // Other `\Name` flags are left to the full parser (it knows `\*` and
     // extension rules the fast path need not repeat).
     SYSTEM
         .iter()
         .position(|s| s.eq_ignore_ascii_case(atom))
-        .map(|i| SYSTEM_WITH_BACKSLASH[i].to_string())
+        // System flags are shared constants: no allocation per flag.
+        .map(|i| FlagName::Borrowed(SYSTEM_WITH_BACKSLASH[i]))
 }
 
 const SYSTEM_WITH_BACKSLASH: [&str; 6] = [
