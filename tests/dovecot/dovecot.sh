@@ -138,6 +138,10 @@ do_start() {
         mkdir -p "$dir/mail/$u"
         echo "$u:{PLAIN}${u}pw:::::" >>"$dir/users"
     done
+    # carol is the load-test user: mdbox storage files got corrupted here under
+    # concurrent APPEND + EXPUNGE ("msg header has bad magic value"), so carol
+    # keeps her mail in maildir (one file per message).
+    sed -i "s|^carol:.*|carol:{PLAIN}carolpw::::::userdb_mail=maildir:$dir/mail/carol/Maildir|" "$dir/users"
     chmod 644 "$dir/users"
     chown -R "$mail_uid:$mail_gid" "$dir/mail"
 
