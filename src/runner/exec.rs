@@ -712,33 +712,23 @@ impl Run<'_> {
         let literal_plus = caps.untagged.iter().any(|e| {
             matches!(&e.kind, EventKind::Server { message: ServerMessage::Capability(c), .. } if c.iter().any(|x| x.eq_ignore_ascii_case("LITERAL+")))
         });
-        let mut left = count;
+        if !literal_plus {
+            for _ in 0..count {
+                self.delivered += 1;
+                let data = test_message(self.delivered, size, subject, &now);
+                let reply = s.append(mailbox, "", &data).await;
+                self.delivery_reply(step, reply)?;
+            }
+        }
+        let mut left = if literal_plus { count } else { 0 };
         while left > 0 {
-            let batch = if literal_plus { left.min(200) } else { 1 };
+            let batch = left.min(200);
             left -= batch;
             let mut tags = Vec::new();
             let mut bytes = Vec::new();
             for _ in 0..batch {
                 self.delivered += 1;
                 let data = test_message(self.delivered, size, subject, &now);
-                if !literal_plus {
-                    match s.append(mailbox, "", &data).await {
-                        Ok(r) if r.status == StatusKind::Ok => continue,
-                        Ok(r) => {
-                            self.fail(
-                                step,
-                                step.line,
-                                format!(
-                                    "APPEND for delivery answered {} {}",
-                                    r.status.as_str(),
-                                    r.text
-                                ),
-                            );
-                            return Err(Stop::Failed);
-                        }
-                        Err(e) => return Err(unreachable(e)),
-                    }
-                }
                 let tag = s.tag();
                 bytes.extend_from_slice(
                     format!(
@@ -752,31 +742,39 @@ impl Run<'_> {
                 bytes.extend_from_slice(b"\r\n");
                 tags.push(tag);
             }
-            if tags.is_empty() {
-                continue;
-            }
             s.send_raw(&bytes).await.map_err(unreachable)?;
             for tag in tags {
-                match s.read_until_tagged(&tag).await {
-                    Ok(r) if r.status == StatusKind::Ok => {}
-                    Ok(r) => {
-                        self.fail(
-                            step,
-                            step.line,
-                            format!(
-                                "APPEND for delivery answered {} {}",
-                                r.status.as_str(),
-                                r.text
-                            ),
-                        );
-                        return Err(Stop::Failed);
-                    }
-                    Err(e) => return Err(unreachable(e)),
-                }
+                let reply = s.read_until_tagged(&tag).await;
+                self.delivery_reply(step, reply)?;
             }
         }
         let _ = s.logout().await;
         Ok(())
+    }
+
+    /// The answer to one APPEND of a delivery: OK goes on, NO/BAD fails the
+    /// step, a dead connection is a setup error.
+    fn delivery_reply(
+        &mut self,
+        step: &Step,
+        reply: Result<Reply, SessionError>,
+    ) -> Result<(), Stop> {
+        match reply {
+            Ok(r) if r.status == StatusKind::Ok => Ok(()),
+            Ok(r) => {
+                self.fail(
+                    step,
+                    step.line,
+                    format!(
+                        "APPEND for delivery answered {} {}",
+                        r.status.as_str(),
+                        r.text
+                    ),
+                );
+                Err(Stop::Failed)
+            }
+            Err(e) => Err(unreachable(e)),
+        }
     }
 
     async fn smtp(&mut self, step: &Step, user: &str, count: u32, size: usize) -> Result<(), Stop> {

@@ -32,7 +32,17 @@ impl Stream {
     }
 }
 
+/// The TLS connector for verifying (`insecure = false`) or accept-anything
+/// sessions, built once per process: every session of a run shares it.
 pub fn tls_connector(insecure: bool) -> Result<TlsConnector, String> {
+    static VERIFYING: std::sync::OnceLock<Result<TlsConnector, String>> =
+        std::sync::OnceLock::new();
+    static INSECURE: std::sync::OnceLock<Result<TlsConnector, String>> = std::sync::OnceLock::new();
+    let cell = if insecure { &INSECURE } else { &VERIFYING };
+    cell.get_or_init(|| build_tls_connector(insecure)).clone()
+}
+
+fn build_tls_connector(insecure: bool) -> Result<TlsConnector, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()

@@ -433,7 +433,7 @@ impl Session {
                     )))
                 }
             };
-            match &event.kind {
+            let completion = match &event.kind {
                 EventKind::Server {
                     message:
                         ServerMessage::Status {
@@ -443,14 +443,18 @@ impl Session {
                             ..
                         },
                     ..
-                } if t == tag => {
-                    return Ok(Reply {
-                        untagged,
-                        status: *kind,
-                        text: text.clone(),
-                        completion: event.clone(),
-                    })
-                }
+                } if t == tag => Some((*kind, text.clone())),
+                _ => None,
+            };
+            if let Some((status, text)) = completion {
+                return Ok(Reply {
+                    untagged,
+                    status,
+                    text,
+                    completion: event,
+                });
+            }
+            match &event.kind {
                 EventKind::Closed { .. } => {
                     return Err(SessionError::Closed(format!(
                         "while waiting for the completion of {tag}"
