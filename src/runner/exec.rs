@@ -451,7 +451,8 @@ impl Run<'_> {
                     }
                     match s.next_event_within(left).await {
                         Ok(Some(e)) => {
-                            if let Some(b) = first_line(&e).and_then(|l| pattern.matches(&l, &vars))
+                            if let Some(b) =
+                                server_raw(&e).and_then(|r| pattern.matches_bytes(r, &vars))
                             {
                                 found = Some(b);
                             }
@@ -626,9 +627,14 @@ impl Run<'_> {
                 );
             }
         }
-        let lines: Vec<String> = reply.untagged.iter().filter_map(first_line).collect();
+        // Patterns see whole responses (literals too), so an item after a
+        // literal is matched like any other.
+        let lines: Vec<&[u8]> = reply.untagged.iter().filter_map(server_raw).collect();
         for (l, p) in step.must.clone() {
-            if !lines.iter().any(|x| p.matches(x, &self.vars).is_some()) {
+            if !lines
+                .iter()
+                .any(|x| p.matches_bytes(x, &self.vars).is_some())
+            {
                 self.fail(
                     step,
                     l,
@@ -637,7 +643,11 @@ impl Run<'_> {
             }
         }
         for (l, p) in step.must_not.clone() {
-            if let Some(x) = lines.iter().find(|x| p.matches(x, &self.vars).is_some()) {
+            if let Some(x) = lines
+                .iter()
+                .find(|x| p.matches_bytes(x, &self.vars).is_some())
+            {
+                let x = excerpt(x, 200);
                 self.fail(
                     step,
                     l,
@@ -646,7 +656,7 @@ impl Run<'_> {
             }
         }
         for (l, p) in step.capture.clone() {
-            match lines.iter().find_map(|x| p.matches(x, &self.vars)) {
+            match lines.iter().find_map(|x| p.matches_bytes(x, &self.vars)) {
                 Some(b) => self.vars.extend(b),
                 None => self.fail(
                     step,
@@ -832,9 +842,10 @@ fn unreachable(e: SessionError) -> Stop {
     ))
 }
 
-fn first_line(e: &Event) -> Option<String> {
+/// The raw bytes of a server response (client lines and notes are not matched).
+fn server_raw(e: &Event) -> Option<&[u8]> {
     match &e.kind {
-        EventKind::Server { .. } => Some(crate::wire::decode::first_line(&e.raw).to_string()),
+        EventKind::Server { .. } => Some(&e.raw),
         _ => None,
     }
 }
