@@ -33,6 +33,8 @@ async fn suite(faults: &[&str]) -> RunReport {
         max_wait: None,
         transcripts,
         limits: imapspec::wire::Limits::default(),
+        strict: false,
+        timeout: None,
     };
     let report = runner::run(scenarios, target.clone(), options, Arc::new(|_, _, _| {})).await;
     if let Ok(t) = Arc::try_unwrap(target) {
@@ -59,17 +61,49 @@ async fn fault_fails_its_check(name: &str) {
     let expected: Vec<&str> = checks.split(" / ").map(str::trim).collect();
     let fault = with_arg(name);
     let report = suite(&[&fault]).await;
+    // The fault trips its check when the check's finding is reported — in a
+    // scenario written for it (which then fails), or in the server-wide part —
+    // and the run fails (exit 1): a violation fails it as it is, a warning
+    // (a SHOULD) under --strict.
     let failing: Vec<(String, Vec<&str>)> = report
         .results
         .iter()
         .filter(|r| r.status == Status::Failed)
         .map(|r| (r.id.clone(), r.findings.iter().map(|f| f.check).collect()))
         .collect();
+    let reported: Vec<&imapspec::finding::Finding> = report
+        .results
+        .iter()
+        .flat_map(|r| r.findings.iter().chain(&r.other_findings))
+        .filter(|f| expected.contains(&f.check))
+        .collect();
     assert!(
-        failing
+        !reported.is_empty(),
+        "--fault {fault}: no finding of {expected:?}; failing: {failing:?}"
+    );
+    let violation = reported
+        .iter()
+        .any(|f| f.severity == imapspec::finding::Severity::Violation);
+    let strict = RunReport {
+        strict: true,
+        ..report.clone()
+    };
+    assert!(
+        if violation {
+            report.fails()
+        } else {
+            strict.fails()
+        },
+        "--fault {fault}: {expected:?} reported but the run would not fail"
+    );
+    // And a scenario written for the check says so in its own status.
+    assert!(
+        report
+            .results
             .iter()
-            .any(|(_, ids)| ids.iter().any(|c| expected.contains(c))),
-        "--fault {fault}: no bundled scenario failed with {expected:?}; failing: {failing:?}"
+            .any(|r| r.findings.iter().any(|f| expected.contains(&f.check))
+                && (r.status == Status::Failed || !violation)),
+        "--fault {fault}: no scenario written for {expected:?} reports it; failing: {failing:?}"
     );
 }
 

@@ -62,6 +62,13 @@ pub struct RunArgs {
     pub report_html: Option<PathBuf>,
     #[arg(long, value_name = "FILE")]
     pub report_md: Option<PathBuf>,
+    /// Warnings (SHOULD-level expectations and warning checks) fail too.
+    #[arg(long)]
+    pub strict: bool,
+    /// A bound on the whole run (`10m`): scenarios not finished by then are
+    /// reported as errors ("not run"), and the reports are still written.
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
     /// Only the summary line.
     #[arg(long, short)]
     pub quiet: bool,
@@ -161,6 +168,13 @@ pub fn run(args: &RunArgs) -> Exit {
             return Exit::Usage;
         }
     };
+    let timeout = match args.timeout.as_deref().map(parse_duration).transpose() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: --timeout: {e}");
+            return Exit::Usage;
+        }
+    };
     let rt = match super::runtime() {
         Ok(rt) => rt,
         Err(exit) => return exit,
@@ -227,6 +241,8 @@ pub fn run(args: &RunArgs) -> Exit {
                 command_timeout: Duration::from_secs(120),
                 ..Limits::default()
             },
+            strict: args.strict,
+            timeout,
         };
         let quiet = args.quiet;
         let total = scenarios.len();
@@ -265,9 +281,8 @@ pub fn run(args: &RunArgs) -> Exit {
             eprintln!("error: {e}");
             return Exit::Usage;
         }
-        let s = crate::report::run::summary(&report);
         let unreachable = report.results.iter().any(|r| r.status == Status::Error);
-        if s.failed > 0 {
+        if report.fails() {
             Exit::Failed
         } else if unreachable {
             Exit::Unreachable

@@ -67,26 +67,28 @@ pub fn render(report: &RunReport) -> String {
         for f in &r.failures {
             let _ = write!(
                 h,
-                "<p class=\"finding\">expectation failed at {}:{}: {}</p>",
+                "<p class=\"finding\">{} at {}:{}: {}{}</p>",
+                super::run::failure_kind(f, report.strict),
                 escape(&f.file),
                 f.line,
-                escape(&f.message)
+                escape(&f.message),
+                f.quote
+                    .as_deref()
+                    .map(|q| format!("<br><q>{}</q>", escape(q)))
+                    .unwrap_or_default()
             );
         }
         let mut marked = Vec::new();
-        for f in &r.findings {
-            let info = checks::info(f.check);
-            marked.push(f.origin.line);
+        for g in super::fold(r.findings.iter().map(|f| (r.id.as_str(), f))) {
+            marked.extend(g.locations.iter().map(|o| o.line));
+            finding_html(&mut h, &g);
+        }
+        let others = super::run::other_checks(r);
+        if !others.is_empty() {
             let _ = write!(
                 h,
-                "<div class=\"finding\"><b>{} {}</b> ({}) at line {}<br>{}<br><i>rule:</i> {}<br><i>client impact:</i> {}</div>",
-                f.severity.as_str(),
-                escape(f.check),
-                escape(info.map_or("", |i| i.rfc)),
-                f.origin.line,
-                escape(&f.message),
-                escape(info.map_or("", |i| i.rule)),
-                escape(f.client_impact.as_deref().unwrap_or("")),
+                "<p>also seen here (<a href=\"#server-wide\">server-wide findings</a>): {}</p>",
+                escape(&others.join(", "))
             );
         }
         if let Some(t) = &r.transcript {
@@ -115,8 +117,42 @@ pub fn render(report: &RunReport) -> String {
             }
         }
     }
+    let server = super::run::server_folded(report);
+    if !server.is_empty() {
+        h.push_str("<h2 id=\"server-wide\">Server-wide findings</h2><p>Checks no scenario here is about, each deviation reported once; they fail the run when a violation.</p>");
+        for g in &server {
+            let _ = write!(
+                h,
+                "<p>seen in {} scenario(s): {}</p>",
+                g.seen_in.len(),
+                escape(&g.seen_in.join(", "))
+            );
+            finding_html(&mut h, g);
+        }
+    }
     h.push_str("</body></html>\n");
     h
+}
+
+fn finding_html(h: &mut String, g: &super::Folded<'_>) {
+    let f = g.first;
+    let info = checks::info(f.check);
+    let times = if g.count > 1 {
+        format!("<br>{}", escape(&super::terminal::repeats(g)))
+    } else {
+        String::new()
+    };
+    let _ = write!(
+        h,
+        "<div class=\"finding\"><b>{} {}</b> ({}) at {}<br>{}{times}<br><i>rule:</i> {}<br><i>client impact:</i> {}</div>",
+        f.severity.as_str(),
+        escape(f.check),
+        escape(info.map_or("", |i| i.rfc)),
+        escape(&f.origin.to_string()),
+        escape(&f.message),
+        escape(info.map_or("", |i| i.rule)),
+        escape(f.client_impact.as_deref().unwrap_or("")),
+    );
 }
 
 /// Every scenario id in a set of JSON run reports, sorted, once each.
@@ -154,6 +190,27 @@ pub fn matrix_markdown(reports: &[serde_json::Value]) -> String {
         }
         text.push('\n');
     }
+    let mut server_rows = String::new();
+    for r in reports {
+        let server = r["server"].as_str().unwrap_or("?");
+        for f in r["server_findings"].as_array().into_iter().flatten() {
+            server_rows.push_str(&format!(
+                "| {server} | `{}` | {} | {} | {} |\n",
+                f["check"].as_str().unwrap_or("?"),
+                f["severity"].as_str().unwrap_or("?"),
+                f["count"].as_u64().unwrap_or(1),
+                f["message"]
+                    .as_str()
+                    .unwrap_or("")
+                    .replace('|', "\\|")
+                    .replace('\n', " ")
+            ));
+        }
+    }
+    if !server_rows.is_empty() {
+        text.push_str("\nServer-wide findings (outside every scenario's own checks, each once):\n\n| server | check | severity | times | message |\n| --- | --- | --- | --- | --- |\n");
+        text.push_str(&server_rows);
+    }
     text
 }
 
@@ -189,10 +246,15 @@ pub fn matrix(reports: &[serde_json::Value]) -> String {
                         .unwrap_or_default();
                     c.sort();
                     c.dedup();
-                    (
-                        x["status"].as_str().unwrap_or("?").to_string(),
-                        c.join(", "),
-                    )
+                    let mut text = c.join(", ");
+                    let others: Vec<&str> = x["other_checks"]
+                        .as_array()
+                        .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+                        .unwrap_or_default();
+                    if !others.is_empty() {
+                        text.push_str(&format!(" (also: {})", others.join(", ")));
+                    }
+                    (x["status"].as_str().unwrap_or("?").to_string(), text)
                 }
                 None => ("—".to_string(), String::new()),
             };
@@ -205,6 +267,23 @@ pub fn matrix(reports: &[serde_json::Value]) -> String {
             );
         }
         h.push_str("</tr>");
+    }
+    h.push_str("</table>");
+    // Per server, the deviations outside every scenario's own checks, once each.
+    h.push_str("<h2>Server-wide findings</h2><table><tr><th>server</th><th>check</th><th>severity</th><th>times</th><th>scenarios</th><th>message</th></tr>");
+    for (r, server) in reports.iter().zip(&servers) {
+        for f in r["server_findings"].as_array().into_iter().flatten() {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(server),
+                escape(f["check"].as_str().unwrap_or("?")),
+                escape(f["severity"].as_str().unwrap_or("?")),
+                f["count"].as_u64().unwrap_or(1),
+                f["seen_in"].as_array().map_or(0, |a| a.len()),
+                escape(f["message"].as_str().unwrap_or(""))
+            );
+        }
     }
     h.push_str("</table></body></html>\n");
     h

@@ -34,13 +34,26 @@ pub fn render(report: &RunReport) -> Result<String, String> {
                 ));
                 s
             }
-            _ if !r.failures.is_empty() => {
+            _ if r.failures.iter().any(|f| f.fails(report.strict)) => {
+                let failing: Vec<_> = r
+                    .failures
+                    .iter()
+                    .filter(|f| f.fails(report.strict))
+                    .collect();
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                s.set_message(format!("{} expectation(s) failed", r.failures.len()));
+                s.set_message(format!("{} expectation(s) failed", failing.len()));
                 s.set_description(
-                    r.failures
+                    failing
                         .iter()
-                        .map(|f| format!("{}:{}: {}", f.file, f.line, f.message))
+                        .map(|f| {
+                            format!(
+                                "{}:{}: {} ({})",
+                                f.file,
+                                f.line,
+                                f.message,
+                                f.level.as_str()
+                            )
+                        })
                         .collect::<Vec<_>>()
                         .join("\n"),
                 );
@@ -56,7 +69,7 @@ pub fn render(report: &RunReport) -> Result<String, String> {
             let fs: Vec<_> = r.findings.iter().filter(|f| f.check == id).collect();
             let violation = fs
                 .iter()
-                .any(|f| f.severity == crate::finding::Severity::Violation);
+                .any(|f| f.severity == crate::finding::Severity::Violation || report.strict);
             let status = if violation {
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
                 s.set_message(format!(
@@ -86,6 +99,46 @@ pub fn render(report: &RunReport) -> Result<String, String> {
             };
             let mut case = TestCase::new(format!("{} :: {id}", r.id), status);
             case.set_classname(r.client.clone());
+            suite.add_test_case(case);
+        }
+        junit.add_test_suite(suite);
+    }
+    // Checks outside every scenario's own: one case per deviation, once.
+    let server = super::run::server_folded(report);
+    if !server.is_empty() {
+        let mut suite = TestSuite::new("server-wide");
+        for g in &server {
+            let f = g.first;
+            let info = checks::info(f.check);
+            let fails = f.severity == crate::finding::Severity::Violation || report.strict;
+            let status = if fails {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                s.set_message(format!(
+                    "{} ({}): {}",
+                    f.check,
+                    info.map_or("", |i| i.rfc),
+                    f.message
+                ));
+                s.set_description(format!(
+                    "{}\n  expected: {}\n  first at {}\n  seen in: {}",
+                    super::terminal::repeats(g),
+                    info.map_or("", |i| i.rule),
+                    f.origin,
+                    g.seen_in.join(", ")
+                ));
+                s
+            } else {
+                TestCaseStatus::success()
+            };
+            let mut case = TestCase::new(
+                format!(
+                    "server-wide :: {} :: {}",
+                    f.check,
+                    g.first.message.chars().take(60).collect::<String>()
+                ),
+                status,
+            );
+            case.set_classname("server-wide");
             suite.add_test_case(case);
         }
         junit.add_test_suite(suite);

@@ -4,9 +4,73 @@
 use std::fmt::Write as _;
 
 use crate::checks;
-use crate::results::{RunReport, ScenarioResult, Status};
+use crate::finding::Finding;
+use crate::results::{Failure, RunReport, ScenarioResult, Status};
+use crate::scenario::Keyword;
 
-pub const SCHEMA_VERSION: u32 = 1;
+use super::{fold, Folded};
+
+/// The findings of checks outside each scenario's own, folded across the run.
+pub fn server_folded(report: &RunReport) -> Vec<Folded<'_>> {
+    fold(report.server_findings().map(|(r, f)| (r.id.as_str(), f)))
+}
+
+/// How a failed expectation is named: its level decides.
+pub fn failure_kind(f: &Failure, strict: bool) -> &'static str {
+    match f.level {
+        Keyword::Must => "expectation failed (MUST)",
+        Keyword::Should if strict => "expectation failed (SHOULD, --strict)",
+        Keyword::Should => "warning (SHOULD)",
+        Keyword::May => "note (MAY)",
+    }
+}
+
+/// The check ids outside the scenario's own that fired during it.
+pub fn other_checks(r: &ScenarioResult) -> Vec<&'static str> {
+    let mut ids: Vec<&'static str> = r.other_findings.iter().map(|f| f.check).collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+fn finding_block(out: &mut String, g: &Folded<'_>, indent: &str) {
+    let f: &Finding = g.first;
+    let info = checks::info(f.check);
+    let _ = writeln!(
+        out,
+        "{indent}{} {} ({}) at {}",
+        f.severity.as_str(),
+        f.check,
+        info.map_or("", |i| i.rfc),
+        f.origin
+    );
+    let _ = writeln!(out, "{indent}  {}", f.message);
+    for (n, l, mark) in context(&f.origin.file, f.origin.line, 3, 1) {
+        let _ = writeln!(
+            out,
+            "{indent}  {} {n:>5} | {l}",
+            if mark { ">" } else { " " }
+        );
+    }
+    if g.count > 1 {
+        let _ = writeln!(out, "{indent}  {}", super::terminal::repeats(g));
+    }
+    if let Some(i) = info {
+        let _ = writeln!(out, "{indent}  rule: {}", i.rule);
+    }
+    if let Some(impact) = &f.client_impact {
+        let _ = writeln!(out, "{indent}  client impact: {impact}");
+    }
+}
+
+/// Version 2 (levels, folding, the server-wide section): each scenario's
+/// `findings` are only those of its own checks (targets and `on-fail`), folded
+/// (`count`, `locations`); `failures` carry `level` (MUST/SHOULD/MAY) and
+/// `quote`; `other_checks` names the checks outside the scenario that fired
+/// during it; `server_findings` holds those once, folded across scenarios
+/// (`seen_in`). The run fails when a scenario failed or a server finding is a
+/// violation (`fails`). See docs/scenario-format.md and README.
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Default, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct RunSummary {
@@ -16,6 +80,11 @@ pub struct RunSummary {
     pub skipped: usize,
     pub inconclusive: usize,
     pub error: usize,
+    /// Scenario expectations at SHOULD level that did not hold.
+    pub warnings: usize,
+    /// Server-wide findings, after folding.
+    pub server_violations: usize,
+    pub server_warnings: usize,
 }
 
 pub fn summary(report: &RunReport) -> RunSummary {
@@ -23,7 +92,18 @@ pub fn summary(report: &RunReport) -> RunSummary {
         total: report.results.len(),
         ..RunSummary::default()
     };
+    for g in server_folded(report) {
+        match g.first.severity {
+            crate::finding::Severity::Violation => s.server_violations += 1,
+            crate::finding::Severity::Warning => s.server_warnings += 1,
+        }
+    }
     for r in &report.results {
+        s.warnings += r
+            .failures
+            .iter()
+            .filter(|f| f.level == Keyword::Should)
+            .count();
         match r.status {
             Status::Passed => s.passed += 1,
             Status::Failed => s.failed += 1,
@@ -63,8 +143,9 @@ pub fn terminal(report: &RunReport) -> String {
     let mut out = String::new();
     let mut results: Vec<&ScenarioResult> = report.results.iter().collect();
     results.sort_by_key(|r| (order(r.status), r.id.clone()));
+    let quiet_pass = |r: &ScenarioResult| r.status == Status::Passed && r.failures.is_empty();
     for r in &results {
-        if matches!(r.status, Status::Passed) {
+        if quiet_pass(r) {
             continue;
         }
         let _ = writeln!(
@@ -82,46 +163,73 @@ pub fn terminal(report: &RunReport) -> String {
         for f in &r.failures {
             let _ = writeln!(
                 out,
-                "  expectation failed at {}:{}: {}",
-                f.file, f.line, f.message
+                "  {} at {}:{}: {}",
+                failure_kind(f, report.strict),
+                f.file,
+                f.line,
+                f.message
             );
+            if let Some(q) = &f.quote {
+                let _ = writeln!(out, "    {q}");
+            }
         }
-        for f in &r.findings {
-            let info = checks::info(f.check);
+        for g in fold(r.findings.iter().map(|f| (r.id.as_str(), f))) {
+            finding_block(&mut out, &g, "  ");
+        }
+        let others = other_checks(r);
+        if !others.is_empty() {
             let _ = writeln!(
                 out,
-                "  {} {} ({}) at {}",
-                f.severity.as_str(),
-                f.check,
-                info.map_or("", |i| i.rfc),
-                f.origin
+                "  also seen here (see server-wide findings): {}",
+                others.join(", ")
             );
-            let _ = writeln!(out, "    {}", f.message);
-            for (n, l, mark) in context(&f.origin.file, f.origin.line, 3, 1) {
-                let _ = writeln!(out, "    {} {n:>5} | {l}", if mark { ">" } else { " " });
-            }
-            if let Some(i) = info {
-                let _ = writeln!(out, "    rule: {}", i.rule);
-            }
-            if let Some(impact) = &f.client_impact {
-                let _ = writeln!(out, "    client impact: {impact}");
-            }
         }
         if let Some(t) = &r.transcript {
             let _ = writeln!(out, "  transcript: {t}");
         }
         out.push('\n');
     }
-    for r in results
-        .iter()
-        .filter(|r| matches!(r.status, Status::Passed))
-    {
-        let _ = writeln!(out, "passed {} ({} ms)", r.id, r.millis);
+    for r in results.iter().filter(|r| quiet_pass(r)) {
+        let others = other_checks(r);
+        let also = if others.is_empty() {
+            String::new()
+        } else {
+            format!("; also seen: {}", others.join(", "))
+        };
+        let _ = writeln!(out, "passed {} ({} ms{also})", r.id, r.millis);
+    }
+    let server = server_folded(report);
+    if !server.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nserver-wide findings (checks no scenario here is about; each reported once, they fail the run{}):",
+            if report.strict { ", warnings too under --strict" } else { " when a violation" }
+        );
+        for g in &server {
+            let mut seen: Vec<&str> = g.seen_in.iter().take(5).copied().collect();
+            if g.seen_in.len() > 5 {
+                seen.push("…");
+            }
+            let _ = writeln!(
+                out,
+                "  [{} scenario(s): {}]",
+                g.seen_in.len(),
+                seen.join(", ")
+            );
+            finding_block(&mut out, g, "  ");
+        }
+    }
+    if let Some(ns) = &report.namespace {
+        let _ = writeln!(
+            out,
+            "\npersonal namespace: prefix \"{}\", delimiter \"{}\" (from {}); `$ns/NAME` maps to it",
+            ns.prefix, ns.delimiter, ns.source
+        );
     }
     let s = summary(report);
     let _ = writeln!(
         out,
-        "\n{} scenarios against {}: {} passed, {} failed, {} skipped, {} inconclusive, {} errors in {:.1} s",
+        "\n{} scenarios against {}: {} passed, {} failed, {} skipped, {} inconclusive, {} errors; {} warnings; server-wide {} violations, {} warnings in {:.1} s",
         s.total,
         report.server,
         s.passed,
@@ -129,6 +237,9 @@ pub fn terminal(report: &RunReport) -> String {
         s.skipped,
         s.inconclusive,
         s.error,
+        s.warnings,
+        s.server_violations,
+        s.server_warnings,
         report.millis as f64 / 1000.0
     );
     out
@@ -140,21 +251,30 @@ pub fn json(report: &RunReport) -> serde_json::Value {
         .iter()
         .map(|r| {
             let findings: Vec<serde_json::Value> =
-                r.findings.iter().map(super::finding_json).collect();
+                fold(r.findings.iter().map(|f| (r.id.as_str(), f)))
+                    .iter()
+                    .map(super::folded_json)
+                    .collect();
             serde_json::json!({
                 "id": r.id,
                 "title": r.title,
                 "client": r.client,
                 "source": r.source,
                 "file": r.file,
+                "targets": r.targets,
                 "status": r.status,
                 "reason": r.reason,
                 "millis": r.millis,
                 "transcript": r.transcript,
                 "findings": findings,
                 "failures": r.failures,
+                "other_checks": other_checks(r),
             })
         })
+        .collect();
+    let server: Vec<serde_json::Value> = server_folded(report)
+        .iter()
+        .map(super::folded_json)
         .collect();
     serde_json::json!({
         "schema_version": SCHEMA_VERSION,
@@ -163,8 +283,12 @@ pub fn json(report: &RunReport) -> serde_json::Value {
         "command": "run",
         "server": report.server,
         "millis": report.millis,
+        "strict": report.strict,
+        "namespace": report.namespace,
+        "fails": report.fails(),
         "summary": summary(report),
         "results": results,
+        "server_findings": server,
     })
 }
 
@@ -181,11 +305,23 @@ pub fn markdown(report: &RunReport) -> String {
         ids.sort();
         ids.dedup();
         let mut what = ids.join(", ");
-        if !r.failures.is_empty() {
+        for (level, n) in [Keyword::Must, Keyword::Should, Keyword::May]
+            .map(|k| (k, r.failures.iter().filter(|f| f.level == k).count()))
+        {
+            if n == 0 {
+                continue;
+            }
             if !what.is_empty() {
                 what.push_str("; ");
             }
-            what.push_str(&format!("{} expectation(s) failed", r.failures.len()));
+            what.push_str(&format!("{n} {} expectation(s) failed", level.as_str()));
+        }
+        let others = other_checks(r);
+        if !others.is_empty() {
+            if !what.is_empty() {
+                what.push_str("; ");
+            }
+            what.push_str(&format!("also seen: {}", others.join(", ")));
         }
         if let Some(why) = &r.reason {
             if !what.is_empty() {
@@ -201,6 +337,22 @@ pub fn markdown(report: &RunReport) -> String {
             r.status.as_str(),
             md(&what)
         );
+    }
+    let server = server_folded(report);
+    if !server.is_empty() {
+        out.push_str("\n### Server-wide findings\n\nChecks no scenario here is about, each deviation once; they fail the run when a violation.\n\n| check | severity | times | scenarios | first at | message |\n| --- | --- | --- | --- | --- | --- |\n");
+        for g in &server {
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {} | {} | {} |",
+                g.first.check,
+                g.first.severity.as_str(),
+                g.count,
+                g.seen_in.len(),
+                md(&g.first.origin.to_string()),
+                md(&g.first.message)
+            );
+        }
     }
     out
 }

@@ -13,10 +13,14 @@ pub fn render(results: &[LogResult]) -> String {
             let _ = writeln!(s, "error: {e}\n");
             continue;
         }
-        let mut findings: Vec<_> = r.findings.iter().collect();
-        findings.sort_by_key(|f| (f.origin.clone(), std::cmp::Reverse(f.severity)));
+        // One deviation is told once: repeats of a check with the same cause
+        // fold into the first, with a count and the next few places.
+        let folded = super::fold(r.findings.iter().map(|f| (r.id.as_str(), f)));
+        let mut groups: Vec<_> = folded.iter().collect();
+        groups.sort_by_key(|g| (g.first.origin.clone(), std::cmp::Reverse(g.first.severity)));
         let mut last_origin = None;
-        for f in findings {
+        for g in groups {
+            let f = g.first;
             if last_origin.as_ref() != Some(&f.origin) {
                 if last_origin.is_some() {
                     s.push('\n');
@@ -29,6 +33,9 @@ pub fn render(results: &[LogResult]) -> String {
             let rfc = info.map_or("", |i| i.rfc);
             let _ = writeln!(s, "  {} {} ({rfc})", f.severity.as_str(), f.check);
             let _ = writeln!(s, "    {}", f.message);
+            if g.count > 1 {
+                let _ = writeln!(s, "    {}", repeats(g));
+            }
             if let Some(i) = info {
                 let _ = writeln!(s, "    rule: {}", i.rule);
             }
@@ -64,4 +71,20 @@ pub fn render(results: &[LogResult]) -> String {
         sum.logs, sum.passed, sum.failed, sum.errors, sum.violations, sum.warnings
     );
     s
+}
+
+/// "seen 7 times, also at file:36, file:38 …" for a folded finding.
+pub fn repeats(g: &super::Folded<'_>) -> String {
+    let more: Vec<String> = g.locations.iter().skip(1).map(|o| o.to_string()).collect();
+    let shown = g.locations.len() as u64;
+    let rest = if g.count > shown {
+        format!(" and {} more", g.count - shown)
+    } else {
+        String::new()
+    };
+    format!(
+        "seen {} times (one cause, reported once); also at {}{rest}",
+        g.count,
+        more.join(", ")
+    )
 }

@@ -1,14 +1,15 @@
 //! Executes one scenario's steps on live sessions and judges the outcome.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::BufWriter;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{Failure, RunOptions, ScenarioResult, Status, Target};
 use crate::event::{Event, EventKind};
+use crate::finding::Severity;
 use crate::finding::{excerpt, Finding};
-use crate::scenario::{Action, Expect, Scenario, Step};
+use crate::scenario::{Action, Expect, Keyword, Level, Scenario, Step};
 use crate::session::{Recorder, Reply, Session, SessionError, SessionOptions, SharedRecorder};
 use crate::source::{human_duration, Origin};
 use crate::wire::{RespCode, ServerMessage, StatusKind};
@@ -25,12 +26,17 @@ struct Run<'a> {
     vars: HashMap<String, String>,
     failures: Vec<Failure>,
     step_findings: Vec<Finding>,
+    /// Untagged responses per session since its last SELECT/EXAMINE (`seen`).
+    seen: HashMap<String, VecDeque<Vec<u8>>>,
     /// Waits cut short by --max-wait: (asked, waited).
     capped: Vec<(Duration, Duration)>,
     capabilities_checked: bool,
     skipped: Option<String>,
     delivered: u32,
 }
+
+/// Responses kept per session for `seen` expectations.
+const SEEN_CAP: usize = 10_000;
 
 /// Why a scenario stopped before its end.
 enum Stop {
@@ -77,6 +83,7 @@ pub async fn run_scenario(
         vars: HashMap::new(),
         failures: Vec::new(),
         step_findings: Vec::new(),
+        seen: HashMap::new(),
         capped: Vec::new(),
         capabilities_checked: false,
         skipped: None,
@@ -98,25 +105,28 @@ pub async fn run_scenario(
             }
         }
     }
-    let mut findings = {
+    let mut all = {
         let mut r = recorder.lock().unwrap_or_else(|p| p.into_inner());
         let _ = r.flush();
         r.checker.findings.list.clone()
     };
+    // A scenario is judged by the checks it is about (its targets) and its
+    // own expectations; every other finding is kept for the server-wide part
+    // of the report, where it still fails the run.
+    let (mut findings, other_findings): (Vec<Finding>, Vec<Finding>) = all
+        .drain(..)
+        .partition(|f| scenario.targets.iter().any(|t| t == f.check));
     findings.extend(run.step_findings.clone());
-    // A warning fails the scenario too when it is about a check the scenario
-    // was written for (its `targets`).
-    let violation = findings.iter().any(|f| {
-        f.severity == crate::finding::Severity::Violation
-            || scenario.targets.iter().any(|t| t == f.check)
-    });
+    let strict = options.strict;
+    let violation = findings
+        .iter()
+        .any(|f| f.severity == Severity::Violation || strict);
+    let failed = violation || run.failures.iter().any(|f| f.fails(strict));
     let (status, reason) = match outcome {
         Err(Stop::Skip(why)) => (Status::Skipped, Some(why)),
-        Err(Stop::Error(why)) if !violation => (Status::Error, Some(why)),
-        Err(Stop::Inconclusive(why)) if !violation && run.failures.is_empty() => {
-            (Status::Inconclusive, Some(why))
-        }
-        _ if violation || !run.failures.is_empty() => (Status::Failed, None),
+        Err(Stop::Error(why)) if !failed => (Status::Error, Some(why)),
+        Err(Stop::Inconclusive(why)) if !failed => (Status::Inconclusive, Some(why)),
+        _ if failed => (Status::Failed, None),
         _ if scenario.full_wait && !run.capped.is_empty() => {
             let (asked, waited) = run.capped[0];
             (
@@ -140,13 +150,14 @@ pub async fn run_scenario(
         status,
         reason,
         findings,
+        other_findings,
         failures: run.failures,
         transcript: Some(path.display().to_string()),
         millis: started.elapsed().as_millis() as u64,
     }
 }
 
-fn error_result(s: &Scenario, why: String, started: Instant) -> ScenarioResult {
+pub(super) fn error_result(s: &Scenario, why: String, started: Instant) -> ScenarioResult {
     ScenarioResult {
         id: s.id.clone(),
         title: s.title.clone(),
@@ -157,6 +168,7 @@ fn error_result(s: &Scenario, why: String, started: Instant) -> ScenarioResult {
         status: Status::Error,
         reason: Some(why),
         findings: Vec::new(),
+        other_findings: Vec::new(),
         failures: Vec::new(),
         transcript: None,
         millis: started.elapsed().as_millis() as u64,
@@ -164,7 +176,15 @@ fn error_result(s: &Scenario, why: String, started: Instant) -> ScenarioResult {
 }
 
 impl Run<'_> {
+    /// A MUST expectation of the statement itself failed.
     fn fail(&mut self, step: &Step, line: u64, message: String) {
+        let level = step.level.clone();
+        self.fail_at(step, line, message, &level);
+    }
+
+    /// An expectation at `level` failed: a finding of the step's `on-fail`
+    /// check (a warning unless MUST), or a scenario failure at that level.
+    fn fail_at(&mut self, step: &Step, line: u64, message: String, level: &Level) {
         if let Some((check, why)) = &step.on_fail {
             if let Some(info) = crate::checks::info(check) {
                 let message = if why.is_empty() {
@@ -172,9 +192,14 @@ impl Run<'_> {
                 } else {
                     format!("{why}: {message}")
                 };
+                let severity = if level.keyword == Keyword::Must {
+                    info.severity
+                } else {
+                    Severity::Warning
+                };
                 self.step_findings.push(Finding {
                     check: info.id,
-                    severity: info.severity,
+                    severity,
                     session: "scenario".into(),
                     origin: Origin::new(&Arc::from(self.scenario.file.display().to_string()), line),
                     line: format!("{:?}", step.action).chars().take(120).collect(),
@@ -188,6 +213,8 @@ impl Run<'_> {
             file: self.scenario.file.display().to_string(),
             line,
             message,
+            level: level.keyword,
+            quote: level.quote.clone(),
         });
     }
 
@@ -211,6 +238,8 @@ impl Run<'_> {
                 file,
                 line,
                 message: format!("session `{name}` is not open here (use `open {name}` first)"),
+                level: Keyword::Must,
+                quote: None,
             });
             return Err(Stop::Failed);
         }
@@ -359,7 +388,7 @@ impl Run<'_> {
                     Ok(r) => r,
                     Err(e) => return self.session_error(step, session, e),
                 };
-                self.judge(step, &reply);
+                self.judge(step, session, Some(&text), &reply);
             }
             Action::Raw {
                 session,
@@ -406,13 +435,13 @@ impl Run<'_> {
                     s.append(&mailbox, "", &data).await
                 };
                 match r {
-                    Ok(reply) => self.judge(step, &reply),
+                    Ok(reply) => self.judge(step, session, None, &reply),
                     Err(e) => return self.session_error(step, session, e),
                 }
             }
             Action::StartTlsInject { session } => {
                 match self.session(session, line)?.starttls_with_injection().await {
-                    Ok(reply) => self.judge(step, &reply),
+                    Ok(reply) => self.judge(step, session, None, &reply),
                     // Closing the connection rather than going on after injected
                     // plaintext is a safe answer too; the checks judge anything
                     // the server said in reply to the injected command.
@@ -429,7 +458,7 @@ impl Run<'_> {
             Action::Done { session } => {
                 let tag = self.idle_tags.remove(session).unwrap_or_default();
                 match self.session(session, line)?.done(&tag).await {
-                    Ok(reply) => self.judge(step, &reply),
+                    Ok(reply) => self.judge(step, session, None, &reply),
                     Err(e) => return self.session_error(step, session, e),
                 }
             }
@@ -444,6 +473,7 @@ impl Run<'_> {
                 let clock = s.clock().clone();
                 let deadline = clock.elapsed() + within;
                 let mut found = None;
+                let mut heard = Vec::new();
                 while found.is_none() {
                     let left = deadline.saturating_sub(clock.elapsed());
                     if left.is_zero() {
@@ -456,16 +486,31 @@ impl Run<'_> {
                             {
                                 found = Some(b);
                             }
+                            heard.push(e);
                         }
                         Ok(None) | Err(_) => break,
                     }
                 }
+                let name = crate::scenario::pattern::substitute(session, &self.vars);
+                self.remember(&name, None, &heard);
+                let shown = self.shown(pattern);
                 match found {
                     Some(b) => self.vars.extend(b),
+                    // Not a MUST (a push the RFC does not promise in time): a
+                    // warning or a note, and the scenario goes on.
+                    None if step.level.keyword != Keyword::Must => {
+                        self.fail(
+                            step,
+                            line,
+                            format!(
+                                "no response matching `{shown}` within {}",
+                                human_duration(within)
+                            ),
+                        );
+                    }
                     None if self.capped.last().is_some_and(|&(_, w)| w == within) => {
                         return Err(Stop::Inconclusive(format!(
-                            "no `{}` within the {} allowed by --max-wait (the scenario waits up to {})",
-                            pattern.text,
+                            "no `{shown}` within the {} allowed by --max-wait (the scenario waits up to {})",
                             human_duration(within),
                             human_duration(self.capped.last().map_or(within, |c| c.0))
                         )));
@@ -475,8 +520,7 @@ impl Run<'_> {
                             step,
                             line,
                             format!(
-                                "no response matching `{}` within {}",
-                                pattern.text,
+                                "no response matching `{shown}` within {}",
                                 human_duration(within)
                             ),
                         );
@@ -593,7 +637,10 @@ impl Run<'_> {
     }
 
     /// Checks a command's reply against the step's expectations.
-    fn judge(&mut self, step: &Step, reply: &Reply) {
+    fn judge(&mut self, step: &Step, session: &str, command: Option<&str>, reply: &Reply) {
+        let session = crate::scenario::pattern::substitute(session, &self.vars);
+        self.remember(&session, command, &reply.untagged);
+        self.judge_seen(step, &session);
         let status_ok = match step.expect {
             Expect::Ok => reply.status == StatusKind::Ok,
             Expect::No => reply.status == StatusKind::No,
@@ -630,41 +677,97 @@ impl Run<'_> {
         // Patterns see whole responses (literals too), so an item after a
         // literal is matched like any other.
         let lines: Vec<&[u8]> = reply.untagged.iter().filter_map(server_raw).collect();
-        for (l, p) in step.must.clone() {
+        for e in &step.must {
             if !lines
                 .iter()
-                .any(|x| p.matches_bytes(x, &self.vars).is_some())
+                .any(|x| e.pattern.matches_bytes(x, &self.vars).is_some())
             {
-                self.fail(
+                let shown = self.shown(&e.pattern);
+                self.fail_at(
                     step,
-                    l,
-                    format!("no untagged response matched `{}`", p.text),
+                    e.line,
+                    format!("no untagged response matched `{shown}`"),
+                    &e.level,
                 );
             }
         }
-        for (l, p) in step.must_not.clone() {
+        for e in &step.must_not {
             if let Some(x) = lines
                 .iter()
-                .find(|x| p.matches_bytes(x, &self.vars).is_some())
+                .find(|x| e.pattern.matches_bytes(x, &self.vars).is_some())
             {
                 let x = excerpt(x, 200);
-                self.fail(
+                let shown = self.shown(&e.pattern);
+                self.fail_at(
                     step,
-                    l,
-                    format!("`{x}` matched `{}`, which must not appear", p.text),
+                    e.line,
+                    format!("`{x}` matched `{shown}`, which must not appear"),
+                    &e.level,
                 );
             }
         }
-        for (l, p) in step.capture.clone() {
-            match lines.iter().find_map(|x| p.matches_bytes(x, &self.vars)) {
+        for e in &step.capture {
+            match lines
+                .iter()
+                .find_map(|x| e.pattern.matches_bytes(x, &self.vars))
+            {
                 Some(b) => self.vars.extend(b),
-                None => self.fail(
-                    step,
-                    l,
-                    format!("nothing to capture: no response matched `{}`", p.text),
-                ),
+                None => {
+                    let shown = self.shown(&e.pattern);
+                    self.fail_at(
+                        step,
+                        e.line,
+                        format!("nothing to capture: no response matched `{shown}`"),
+                        &e.level,
+                    )
+                }
             }
         }
+    }
+
+    /// Every untagged response `session` has had since its last SELECT or
+    /// EXAMINE, for `seen` expectations. Bounded: past the cap, older ones go.
+    fn remember(&mut self, session: &str, command: Option<&str>, events: &[Event]) {
+        let history = self.seen.entry(session.to_string()).or_default();
+        let verb = command
+            .and_then(|c| c.split_whitespace().next())
+            .map(str::to_ascii_uppercase);
+        if matches!(verb.as_deref(), Some("SELECT" | "EXAMINE")) {
+            history.clear();
+        }
+        for e in events {
+            if let Some(raw) = server_raw(e) {
+                if history.len() >= SEEN_CAP {
+                    history.pop_front();
+                }
+                history.push_back(raw.to_vec());
+            }
+        }
+    }
+
+    /// Checks a step's `seen` expectations against the session's history.
+    fn judge_seen(&mut self, step: &Step, session: &str) {
+        for e in &step.seen {
+            let found = self.seen.get(session).is_some_and(|h| {
+                h.iter()
+                    .any(|x| e.pattern.matches_bytes(x, &self.vars).is_some())
+            });
+            if !found {
+                let shown = self.shown(&e.pattern);
+                self.fail_at(
+                    step,
+                    e.line,
+                    format!("no untagged response since the last SELECT/EXAMINE matched `{shown}`"),
+                    &e.level,
+                );
+            }
+        }
+    }
+
+    /// A pattern as it was matched: variables and `$ns/` names replaced, so a
+    /// report shows the server's real mailbox names.
+    fn shown(&self, p: &crate::scenario::Pattern) -> String {
+        crate::scenario::pattern::substitute(&p.text, &self.vars)
     }
 
     async fn deliver(

@@ -29,6 +29,11 @@ pub struct RunOptions {
     pub max_wait: Option<Duration>,
     pub transcripts: PathBuf,
     pub limits: Limits,
+    /// Warnings (SHOULD) fail scenarios too.
+    pub strict: bool,
+    /// A bound on the whole run: scenarios not finished by then are errors
+    /// ("not run"), and the report is still written.
+    pub timeout: Option<Duration>,
 }
 
 /// Runs every scenario; `progress` is told of each result as it comes.
@@ -49,6 +54,11 @@ pub async fn run(
     let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let options = Arc::new(options);
     let mut tasks = Vec::new();
+    let mut pending = Vec::new();
+    // Whether each scenario got its turn, for the reason a timed-out one gives.
+    let started_flags: Vec<Arc<std::sync::atomic::AtomicBool>> = (0..total)
+        .map(|_| Arc::new(std::sync::atomic::AtomicBool::new(false)))
+        .collect();
     for (index, scenario) in scenarios.into_iter().enumerate() {
         let (sem, target, options, progress, done) = (
             semaphore.clone(),
@@ -57,23 +67,62 @@ pub async fn run(
             progress.clone(),
             done.clone(),
         );
+        pending.push(scenario.clone());
+        let began = started_flags[index].clone();
         tasks.push(tokio::spawn(async move {
             let _permit = sem.acquire_owned().await;
+            began.store(true, std::sync::atomic::Ordering::Relaxed);
             let result = exec::run_scenario(&scenario, index, &target, &options).await;
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             progress(&result, n, total);
             result
         }));
     }
+    // --timeout bounds the whole run in real time (the embedded clock may be
+    // compressed; a CI job's budget is not).
+    let deadline = options.timeout.map(|t| tokio::time::Instant::now() + t);
     let mut results = Vec::new();
-    for t in tasks {
-        if let Ok(r) = t.await {
-            results.push(r);
+    for (i, mut t) in tasks.into_iter().enumerate() {
+        let joined = match deadline {
+            Some(d) => match tokio::time::timeout_at(d, &mut t).await {
+                Ok(j) => Some(j),
+                Err(_) => {
+                    t.abort();
+                    None
+                }
+            },
+            None => Some(t.await),
+        };
+        match joined {
+            Some(Ok(r)) => results.push(r),
+            Some(Err(e)) => results.push(exec::error_result(
+                &pending[i],
+                format!("the scenario's task ended abnormally: {e}"),
+                started,
+            )),
+            None => {
+                let limit = options
+                    .timeout
+                    .map(crate::source::human_duration)
+                    .unwrap_or_default();
+                let why = if started_flags[i].load(std::sync::atomic::Ordering::Relaxed) {
+                    format!("stopped by --timeout {limit}: the run's time ran out during this scenario (its transcript holds what happened so far)")
+                } else {
+                    format!(
+                        "not run: the run's --timeout {limit} ran out before this scenario's turn"
+                    )
+                };
+                let mut r = exec::error_result(&pending[i], why, started);
+                r.millis = 0;
+                results.push(r);
+            }
         }
     }
     RunReport {
         server: target.describe(),
         results,
         millis: started.elapsed().as_millis() as u64,
+        strict: options.strict,
+        namespace: None,
     }
 }

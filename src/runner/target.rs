@@ -20,6 +20,10 @@ pub enum Target {
     Embedded {
         handle: Handle,
         faults: Vec<String>,
+        /// Where plain and STARTTLS sessions connect instead of the server's
+        /// IMAP port: a test's proxy that rewrites what the server says (for
+        /// example FETCH items in another order), keeping the compressed clock.
+        front: Option<SocketAddr>,
     },
     Foreign {
         url: ServerUrl,
@@ -68,7 +72,24 @@ impl Target {
         Ok(Target::Embedded {
             handle,
             faults: faults.to_vec(),
+            front: None,
         })
+    }
+
+    /// The embedded server's own plain IMAP address.
+    pub fn embedded_imap(&self) -> Option<SocketAddr> {
+        match self {
+            Target::Embedded { handle, .. } => handle.imap,
+            Target::Foreign { .. } => None,
+        }
+    }
+
+    /// Sends plain and STARTTLS sessions to `addr` (a proxy in front of
+    /// [`Target::embedded_imap`]); implicit-TLS sessions still go direct.
+    pub fn route_imap_through(&mut self, addr: SocketAddr) {
+        if let Target::Embedded { front, .. } = self {
+            *front = Some(addr);
+        }
     }
 
     pub fn shared_accounts(&self) -> bool {
@@ -132,11 +153,12 @@ impl Target {
     /// The URL for a session with the asked security.
     pub fn url(&self, security: &Security) -> Result<ServerUrl, String> {
         match self {
-            Target::Embedded { handle, .. } => {
+            Target::Embedded { handle, front, .. } => {
+                let imap = front.or(handle.imap);
                 let (addr, sec) = match security {
                     Security::Tls => (handle.imaps, "imaps"),
-                    Security::StartTls => (handle.imap, "starttls"),
-                    Security::Default | Security::Plain => (handle.imap, "imap"),
+                    Security::StartTls => (imap, "starttls"),
+                    Security::Default | Security::Plain => (imap, "imap"),
                 };
                 let addr = addr.ok_or("the embedded server has no such listener")?;
                 let text = match sec {

@@ -125,15 +125,57 @@ pub enum Expect {
     Any,
 }
 
+/// The RFC keyword level of an expectation (RFC 2119): MUST fails a scenario,
+/// SHOULD is a warning (a failure only under `--strict`), MAY is a note.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Keyword {
+    May,
+    Should,
+    #[default]
+    Must,
+}
+
+impl Keyword {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Keyword::Must => "MUST",
+            Keyword::Should => "SHOULD",
+            Keyword::May => "MAY",
+        }
+    }
+}
+
+/// A keyword level and the RFC sentence it comes from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Level {
+    pub keyword: Keyword,
+    /// "RFC 3501 6.3.11: ... SHOULD ..." as written in the scenario.
+    pub quote: Option<String>,
+}
+
+/// One pattern expectation (`must`, `must-not`, `capture`, `seen`) and its level.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expectation {
+    pub line: u64,
+    pub pattern: Pattern,
+    pub level: Level,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {
     pub line: u64,
     pub action: Action,
     pub expect: Expect,
     pub code: Option<String>,
-    pub must: Vec<(u64, Pattern)>,
-    pub must_not: Vec<(u64, Pattern)>,
-    pub capture: Vec<(u64, Pattern)>,
+    /// The level of the statement's own expectations: the tagged status and
+    /// code, a `wait-for`, an `expect-close`.
+    pub level: Level,
+    pub must: Vec<Expectation>,
+    pub must_not: Vec<Expectation>,
+    pub capture: Vec<Expectation>,
+    /// Patterns some response since the session's last SELECT/EXAMINE matches.
+    pub seen: Vec<Expectation>,
     /// Expectation failures of this step are findings of this check.
     pub on_fail: Option<(String, String)>,
     /// For `smtp` steps: the reply class expected (2, 4 or 5).
@@ -147,9 +189,11 @@ impl Step {
             action,
             expect: Expect::Ok,
             code: None,
+            level: Level::default(),
             must: Vec::new(),
             must_not: Vec::new(),
             capture: Vec::new(),
+            seen: Vec::new(),
             on_fail: None,
             smtp_reply: None,
         }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{Action, Expect, Pattern, Scenario, Security, Step};
+use super::{Action, Expect, Expectation, Keyword, Level, Pattern, Scenario, Security, Step};
 use crate::server::faults::parse_duration;
 
 #[derive(Debug)]
@@ -135,6 +135,8 @@ fn parse_block(
     in_repeat: bool,
 ) -> ParseResult<Vec<Step>> {
     let mut steps: Vec<Step> = Vec::new();
+    // What a `level` line applies to: the last attribute read under the step.
+    let mut last_attr: Option<&'static str> = None;
     while *pos < lines.len() {
         let raw = lines[*pos];
         let line_no = start + *pos as u64;
@@ -153,7 +155,7 @@ fn parse_block(
                     format!("`{text}` is an attribute, but there is no step before it to apply to"),
                 ));
             };
-            attribute(step, text, line_no)?;
+            last_attr = attribute(step, text, line_no, last_attr)?;
             continue;
         }
         if text == "end" {
@@ -174,9 +176,11 @@ fn parse_block(
             }
             let body = parse_block(lines, pos, start, users, true)?;
             steps.push(Step::new(line_no, Action::Repeat { count, body }));
+            last_attr = None;
             continue;
         }
         steps.push(Step::new(line_no, statement(text, line_no, users)?));
+        last_attr = None;
     }
     if in_repeat {
         return Err((
@@ -201,15 +205,68 @@ fn is_attribute(text: &str) -> bool {
     let word = text.split(' ').next().unwrap_or("");
     matches!(
         word,
-        "expect" | "code" | "must" | "must-not" | "capture" | "on-fail" | "smtp-reply"
+        "expect"
+            | "code"
+            | "must"
+            | "must-not"
+            | "capture"
+            | "seen"
+            | "level"
+            | "on-fail"
+            | "smtp-reply"
     )
 }
 
-fn attribute(step: &mut Step, text: &str, line: u64) -> ParseResult<()> {
+/// Reads one attribute into `step`; returns what a following `level` line
+/// would apply to.
+fn attribute(
+    step: &mut Step,
+    text: &str,
+    line: u64,
+    last: Option<&'static str>,
+) -> ParseResult<Option<&'static str>> {
     let (word, rest) = text.split_once(' ').unwrap_or((text, ""));
     let rest = rest.trim();
     if rest.is_empty() {
         return Err((line, format!("`{word}` needs a value")));
+    }
+    let expectation = |rest: &str| Expectation {
+        line,
+        pattern: Pattern::new(rest),
+        level: Level::default(),
+    };
+    match word {
+        "level" => {
+            let level = parse_level(rest, line)?;
+            let target = match last {
+                Some("must") => step.must.last_mut().map(|e| &mut e.level),
+                Some("must-not") => step.must_not.last_mut().map(|e| &mut e.level),
+                Some("capture") => step.capture.last_mut().map(|e| &mut e.level),
+                Some("seen") => step.seen.last_mut().map(|e| &mut e.level),
+                _ => Some(&mut step.level),
+            };
+            if let Some(t) = target {
+                *t = level;
+            }
+            return Ok(None);
+        }
+        "must" => {
+            step.must.push(expectation(rest));
+            return Ok(Some("must"));
+        }
+        "must-not" => {
+            step.must_not.push(expectation(rest));
+            return Ok(Some("must-not"));
+        }
+        "capture" => {
+            step.capture.push(expectation(rest));
+            return Ok(Some("capture"));
+        }
+        "seen" => {
+            step.seen.push(expectation(rest));
+            return Ok(Some("seen"));
+        }
+        _ => {}
     }
     match word {
         "expect" => {
@@ -227,9 +284,6 @@ fn attribute(step: &mut Step, text: &str, line: u64) -> ParseResult<()> {
             }
         }
         "code" => step.code = Some(rest.to_ascii_uppercase()),
-        "must" => step.must.push((line, Pattern::new(rest))),
-        "must-not" => step.must_not.push((line, Pattern::new(rest))),
-        "capture" => step.capture.push((line, Pattern::new(rest))),
         "on-fail" => {
             let (id, msg) = rest.split_once(' ').unwrap_or((rest, ""));
             if crate::checks::info(id).is_none() {
@@ -255,7 +309,36 @@ fn attribute(step: &mut Step, text: &str, line: u64) -> ParseResult<()> {
         }
         _ => return Err((line, format!("unknown attribute `{word}`"))),
     }
-    Ok(())
+    Ok(None)
+}
+
+/// `MUST`, or `SHOULD "RFC ...: sentence"` / `MAY "..."` (a SHOULD or MAY must
+/// quote the sentence it comes from: the level is the RFC's, not ours).
+fn parse_level(rest: &str, line: u64) -> ParseResult<Level> {
+    let (word, quote) = rest.split_once(' ').unwrap_or((rest, ""));
+    let keyword = match word.to_ascii_uppercase().as_str() {
+        "MUST" => Keyword::Must,
+        "SHOULD" => Keyword::Should,
+        "MAY" => Keyword::May,
+        _ => return Err((
+            line,
+            format!(
+                "`level` takes MUST, SHOULD or MAY and the RFC sentence in quotes; got `{word}`"
+            ),
+        )),
+    };
+    let quote = quote.trim();
+    let quote = quote
+        .strip_prefix('"')
+        .and_then(|q| q.strip_suffix('"'))
+        .map(str::to_string);
+    if keyword != Keyword::Must && quote.as_deref().is_none_or(str::is_empty) {
+        return Err((
+            line,
+            format!("`level {word}` needs the RFC sentence it comes from, in quotes: level {word} \"RFC 3501 6.3.11: ... {word} ...\""),
+        ));
+    }
+    Ok(Level { keyword, quote })
 }
 
 fn duration(s: &str, line: u64) -> ParseResult<Duration> {
@@ -407,7 +490,7 @@ mod tests {
         assert_eq!(s.steps.len(), 4);
         assert_eq!(s.steps[0].line, 7);
         assert_eq!(s.steps[1].line, 8);
-        assert_eq!(s.steps[1].must[0].0, 9);
+        assert_eq!(s.steps[1].must[0].line, 9);
         assert!(matches!(s.steps[2].action, Action::Repeat { count: 2, .. }));
     }
 
