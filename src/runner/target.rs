@@ -45,6 +45,16 @@ pub const EMBEDDED_SPEEDUP: f64 = 1000.0;
 impl Target {
     /// Starts the embedded server with an account for every (scenario, user).
     pub async fn embedded(scenarios: &[Scenario], faults: &[String]) -> Result<Target, String> {
+        Self::embedded_at_speed(scenarios, faults, EMBEDDED_SPEEDUP).await
+    }
+
+    /// The same, with the clock compressed `speedup` times (tests that put a
+    /// proxy in front of the server give its timers more room).
+    pub async fn embedded_at_speed(
+        scenarios: &[Scenario],
+        faults: &[String],
+        speedup: f64,
+    ) -> Result<Target, String> {
         let mut users = Vec::new();
         for (i, s) in scenarios.iter().enumerate() {
             for u in &s.users {
@@ -65,7 +75,7 @@ impl Target {
                 .iter()
                 .map(|f| f.parse())
                 .collect::<Result<Vec<_>, _>>()?,
-            clock: Clock::compressed(EMBEDDED_SPEEDUP),
+            clock: Clock::compressed(speedup),
             ..Config::default()
         };
         let handle = Server::start(config).await.map_err(|e| e.to_string())?;

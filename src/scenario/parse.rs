@@ -320,12 +320,14 @@ fn parse_level(rest: &str, line: u64) -> ParseResult<Level> {
         "MUST" => Keyword::Must,
         "SHOULD" => Keyword::Should,
         "MAY" => Keyword::May,
-        _ => return Err((
-            line,
-            format!(
+        _ => {
+            return Err((
+                line,
+                format!(
                 "`level` takes MUST, SHOULD or MAY and the RFC sentence in quotes; got `{word}`"
             ),
-        )),
+            ))
+        }
     };
     let quote = quote.trim();
     let quote = quote
