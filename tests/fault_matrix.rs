@@ -35,6 +35,7 @@ async fn suite(faults: &[&str]) -> RunReport {
         limits: imapspec::wire::Limits::default(),
         strict: false,
         timeout: None,
+        namespace: None,
     };
     let report = runner::run(scenarios, target.clone(), options, Arc::new(|_, _, _| {})).await;
     if let Ok(t) = Arc::try_unwrap(target) {

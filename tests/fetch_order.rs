@@ -164,9 +164,16 @@ async fn every_bundled_scenario_passes_when_uid_comes_last() {
     let scenarios = imapspec::scenario::load_dir(&dir).expect("bundled scenarios parse");
     // A slower compressed clock than the plain suite's: the proxy adds a hop,
     // and this test is about item order, not about timing on a busy machine.
-    let mut target = Target::embedded_at_speed(&scenarios, &[], 200.0)
-        .await
-        .expect("embedded server");
+    let mut target = Target::embedded_with(
+        &scenarios,
+        &[],
+        imapspec::runner::target::EmbeddedSetup {
+            speedup: 200.0,
+            personal_namespace: None,
+        },
+    )
+    .await
+    .expect("embedded server");
     let upstream = target.embedded_imap().expect("an IMAP listener");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let front = listener.local_addr().expect("address");
@@ -192,6 +199,7 @@ async fn every_bundled_scenario_passes_when_uid_comes_last() {
         limits: imapspec::wire::Limits::default(),
         strict: false,
         timeout: None,
+        namespace: None,
     };
     let report = runner::run(scenarios, target.clone(), options, Arc::new(|_, _, _| {})).await;
     accept.abort();

@@ -243,6 +243,7 @@ pub fn run(args: &RunArgs) -> Exit {
             },
             strict: args.strict,
             timeout,
+            namespace: None,
         };
         let quiet = args.quiet;
         let total = scenarios.len();

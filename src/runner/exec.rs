@@ -5,7 +5,7 @@ use std::io::BufWriter;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{Failure, RunOptions, ScenarioResult, Status, Target};
+use super::{Failure, NamespaceInfo, RunOptions, ScenarioResult, Status, Target};
 use crate::event::{Event, EventKind};
 use crate::finding::Severity;
 use crate::finding::{excerpt, Finding};
@@ -89,6 +89,10 @@ pub async fn run_scenario(
         skipped: None,
         delivered: 0,
     };
+    if let Some(ns) = &options.namespace {
+        run.vars.insert("ns".into(), ns.prefix.clone());
+        run.vars.insert("delim".into(), ns.delimiter.clone());
+    }
     let mut outcome = Ok(());
     if target.shared_accounts() {
         outcome = run.clean_accounts().await;
@@ -428,6 +432,8 @@ impl Run<'_> {
                 self.delivered += 1;
                 let data = test_message(self.delivered, 300, Some(subject), &chrono::Utc::now());
                 let mailbox = crate::scenario::pattern::substitute(mailbox, &self.vars);
+                // `append` quotes the name itself.
+                let mailbox = mailbox.trim_matches('"').to_string();
                 let s = self.session(session, line)?;
                 let r = if *nonsync {
                     s.append_nonsync(&mailbox, &data).await
@@ -783,7 +789,8 @@ impl Run<'_> {
             .target
             .account(self.index, self.scenario, user)
             .map_err(Stop::Error)?;
-        let mailbox = mailbox.unwrap_or("INBOX");
+        let mailbox = crate::scenario::pattern::substitute(mailbox.unwrap_or("INBOX"), &self.vars);
+        let mailbox = mailbox.trim_matches('"');
         let now = chrono::Utc::now();
         if let Some(store) = self.target.store() {
             // The embedded server: put mail in place as a delivery agent would.
@@ -988,4 +995,75 @@ fn test_message(
     }
     m.push_str("\r\n");
     m.into_bytes()
+}
+
+/// Asks the server for the personal namespace `$ns/NAME` maps to: NAMESPACE
+/// (RFC 2342) when announced, else `LIST "" ""` for the delimiter (RFC 3501
+/// 6.3.8: "An empty ("" string) mailbox name argument is a special request to
+/// return the hierarchy delimiter and the root name"), else `("" "/")`.
+/// Logs in as the first account any scenario uses; None when none does or the
+/// server cannot be reached (the scenarios then report that themselves).
+pub(super) async fn learn_namespace(
+    scenarios: &[Scenario],
+    target: &Target,
+    options: &RunOptions,
+) -> Option<NamespaceInfo> {
+    let (index, scenario, user) = scenarios
+        .iter()
+        .enumerate()
+        .find_map(|(i, s)| s.users.first().map(|u| (i, s, u.clone())))?;
+    let account = target.account(index, scenario, &user).ok()?;
+    let url = target.url(&crate::scenario::Security::Default).ok()?;
+    let opts = SessionOptions {
+        limits: options.limits.clone(),
+        insecure: target.insecure(),
+        clock: target.clock(),
+    };
+    let rec = Recorder::new(Box::new(std::io::sink()), "namespace").ok()?;
+    let mut s = Session::connect(&url, "namespace", &rec, &opts)
+        .await
+        .ok()?;
+    s.login(&account.user, &account.password).await.ok()?;
+    let caps = s.command("CAPABILITY").await.ok()?;
+    let has_namespace = caps.untagged.iter().any(|e| {
+        matches!(&e.kind, EventKind::Server { message: ServerMessage::Capability(c), .. } if c.iter().any(|x| x.eq_ignore_ascii_case("NAMESPACE")))
+    });
+    let none = HashMap::new();
+    let mut found = None;
+    if has_namespace {
+        // `* NAMESPACE (("INBOX." ".") ...) NIL NIL`: the first personal one.
+        let p = crate::scenario::Pattern::new("* NAMESPACE (({prefix} {delim} ...) ...) ...");
+        if let Ok(reply) = s.command("NAMESPACE").await {
+            found = reply
+                .untagged
+                .iter()
+                .filter_map(server_raw)
+                .find_map(|r| p.matches_bytes(r, &none))
+                .map(|b| (b, "NAMESPACE"));
+        }
+    }
+    if found.is_none() {
+        let p = crate::scenario::Pattern::new("* LIST {_} {delim} ...");
+        if let Ok(reply) = s.command("LIST \"\" \"\"").await {
+            found = reply
+                .untagged
+                .iter()
+                .filter_map(server_raw)
+                .find_map(|r| p.matches_bytes(r, &none))
+                .map(|b| (b, "LIST"));
+        }
+    }
+    let _ = s.logout().await;
+    let (b, source) = found.unwrap_or_default();
+    // NIL: a flat namespace, where `/` in a logical name stays as written.
+    let delimiter = b
+        .get("delim")
+        .filter(|d| !d.eq_ignore_ascii_case("NIL") && !d.is_empty())
+        .cloned()
+        .unwrap_or_else(|| "/".into());
+    Some(NamespaceInfo {
+        prefix: b.get("prefix").cloned().unwrap_or_default(),
+        delimiter,
+        source: if source.is_empty() { "default" } else { source }.to_string(),
+    })
 }

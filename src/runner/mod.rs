@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use crate::scenario::Scenario;
 use crate::wire::Limits;
 
-pub use crate::results::{Failure, RunReport, ScenarioResult, Status};
+pub use crate::results::{Failure, NamespaceInfo, RunReport, ScenarioResult, Status};
 pub use target::{Account, Target};
 
 /// Told of each scenario result as it comes: (result, done so far, total).
@@ -31,6 +31,9 @@ pub struct RunOptions {
     pub limits: Limits,
     /// Warnings (SHOULD) fail scenarios too.
     pub strict: bool,
+    /// The personal namespace `$ns/NAME` maps to; `run` learns it from the
+    /// server when None.
+    pub namespace: Option<NamespaceInfo>,
     /// A bound on the whole run: scenarios not finished by then are errors
     /// ("not run"), and the report is still written.
     pub timeout: Option<Duration>,
@@ -52,6 +55,11 @@ pub async fn run(
     };
     let semaphore = Arc::new(tokio::sync::Semaphore::new(jobs));
     let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut options = options;
+    if options.namespace.is_none() {
+        options.namespace = exec::learn_namespace(&scenarios, &target, &options).await;
+    }
+    let namespace = options.namespace.clone();
     let options = Arc::new(options);
     let mut tasks = Vec::new();
     let mut pending = Vec::new();
@@ -123,6 +131,6 @@ pub async fn run(
         results,
         millis: started.elapsed().as_millis() as u64,
         strict: options.strict,
-        namespace: None,
+        namespace,
     }
 }

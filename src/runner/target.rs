@@ -42,18 +42,37 @@ pub enum Target {
 /// well under the 30-minute autologout.
 pub const EMBEDDED_SPEEDUP: f64 = 1000.0;
 
+/// How the embedded server is set up beyond its accounts and faults.
+#[derive(Debug, Clone)]
+pub struct EmbeddedSetup {
+    /// Virtual seconds per real second.
+    pub speedup: f64,
+    /// A personal namespace prefix such as `INBOX.` (see `Config`).
+    pub personal_namespace: Option<String>,
+}
+
+impl Default for EmbeddedSetup {
+    fn default() -> Self {
+        EmbeddedSetup {
+            speedup: EMBEDDED_SPEEDUP,
+            personal_namespace: None,
+        }
+    }
+}
+
 impl Target {
     /// Starts the embedded server with an account for every (scenario, user).
     pub async fn embedded(scenarios: &[Scenario], faults: &[String]) -> Result<Target, String> {
-        Self::embedded_at_speed(scenarios, faults, EMBEDDED_SPEEDUP).await
+        Self::embedded_with(scenarios, faults, EmbeddedSetup::default()).await
     }
 
-    /// The same, with the clock compressed `speedup` times (tests that put a
-    /// proxy in front of the server give its timers more room).
-    pub async fn embedded_at_speed(
+    /// The same, set up otherwise: a slower compressed clock (tests that put a
+    /// proxy in front of the server give its timers more room), or a personal
+    /// namespace like Courier's.
+    pub async fn embedded_with(
         scenarios: &[Scenario],
         faults: &[String],
-        speedup: f64,
+        setup: EmbeddedSetup,
     ) -> Result<Target, String> {
         let mut users = Vec::new();
         for (i, s) in scenarios.iter().enumerate() {
@@ -75,7 +94,8 @@ impl Target {
                 .iter()
                 .map(|f| f.parse())
                 .collect::<Result<Vec<_>, _>>()?,
-            clock: Clock::compressed(speedup),
+            clock: Clock::compressed(setup.speedup),
+            personal_namespace: setup.personal_namespace,
             ..Config::default()
         };
         let handle = Server::start(config).await.map_err(|e| e.to_string())?;

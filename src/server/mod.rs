@@ -59,6 +59,10 @@ pub struct Config {
     /// (then into `preload_user`'s INBOX).
     pub preload: Option<PathBuf>,
     pub limits: ServerLimits,
+    /// A personal namespace prefix ending in its delimiter (`INBOX.`), as
+    /// Courier and Cyrus without altnamespace have: NAMESPACE and LIST report
+    /// it, and CREATE outside it is refused. None: `(("" "/"))`.
+    pub personal_namespace: Option<String>,
 }
 
 impl Default for Config {
@@ -77,6 +81,7 @@ impl Default for Config {
             tls_cert: None,
             preload: None,
             limits: ServerLimits::default(),
+            personal_namespace: None,
         }
     }
 }
@@ -153,7 +158,7 @@ impl Server {
         let tls = Arc::new(tls::server_config(config.tls_cert.as_ref()).map_err(ServerError)?);
         let (tx, rx) = tokio::sync::watch::channel(false);
         let faults = Faults(config.faults.clone());
-        let ctx = Arc::new(ServerCtx::new(
+        let mut ctx = ServerCtx::new(
             Arc::clone(&store),
             faults.clone(),
             config.clock.clone(),
@@ -162,7 +167,9 @@ impl Server {
             config.keepalive,
             config.limits.clone(),
             rx.clone(),
-        ));
+        );
+        ctx.personal_namespace = config.personal_namespace.clone();
+        let ctx = Arc::new(ctx);
         let mut tasks = Vec::new();
         let mut bound = [None, None, None];
         for (i, addr) in [config.imap, config.imaps, config.smtp]

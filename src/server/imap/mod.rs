@@ -55,6 +55,8 @@ pub struct ServerCtx {
     pub keepalive: Duration,
     pub limits: ServerLimits,
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// See `Config::personal_namespace`.
+    pub personal_namespace: Option<String>,
     next_session: AtomicU64,
     logins: Mutex<HashMap<String, usize>>,
 }
@@ -80,6 +82,7 @@ impl ServerCtx {
             keepalive,
             limits,
             shutdown,
+            personal_namespace: None,
             next_session: AtomicU64::new(1),
             logins: Mutex::new(HashMap::new()),
         }
@@ -101,6 +104,16 @@ impl ServerCtx {
         if let Some(n) = l.get_mut(user) {
             *n = n.saturating_sub(1);
         }
+    }
+
+    /// The hierarchy delimiter LIST and NAMESPACE report: the last character
+    /// of a personal namespace prefix (`INBOX.` → `.`), else `/`.
+    pub fn delimiter(&self) -> char {
+        self.personal_namespace
+            .as_deref()
+            .and_then(|p| p.chars().last())
+            .filter(|c| !c.is_alphanumeric())
+            .unwrap_or('/')
     }
 
     /// The inactivity timer in force (a fault may shorten it).

@@ -243,6 +243,14 @@ impl Session {
             CommandBody::Select { mailbox, .. } => self.select(&tag, &name_of(&mailbox), false, io),
             CommandBody::Examine { mailbox, .. } => self.select(&tag, &name_of(&mailbox), true, io),
             CommandBody::Create { mailbox } => {
+                if let Some(prefix) = &self.ctx.personal_namespace {
+                    // Like Courier: mailboxes live under the personal namespace.
+                    let name = name_of(&mailbox);
+                    if !name.starts_with(prefix.as_str()) {
+                        io.write(&format!("{tag} NO [CANNOT] Mailboxes are created under \"{prefix}\" (NAMESPACE)\r\n"));
+                        return Outcome::Continue;
+                    }
+                }
                 let r = self
                     .ctx
                     .store
@@ -388,7 +396,9 @@ impl Session {
                 env!("CARGO_PKG_VERSION")
             )),
             CommandBody::Namespace => io.write(&format!(
-                "* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n{tag} OK NAMESPACE completed\r\n"
+                "* NAMESPACE ((\"{}\" \"{}\")) NIL NIL\r\n{tag} OK NAMESPACE completed\r\n",
+                self.ctx.personal_namespace.as_deref().unwrap_or(""),
+                self.ctx.delimiter()
             )),
             CommandBody::GetQuotaRoot { mailbox } => {
                 let name = name_of(&mailbox);
@@ -815,7 +825,8 @@ impl Session {
         let what = if lsub { "LSUB" } else { "LIST" };
         if pattern.is_empty() && !lsub {
             io.write(&format!(
-                "* LIST (\\Noselect) \"/\" \"\"\r\n{tag} OK LIST completed\r\n"
+                "* LIST (\\Noselect) \"{}\" \"\"\r\n{tag} OK LIST completed\r\n",
+                self.ctx.delimiter()
             ));
             return;
         }
@@ -836,7 +847,11 @@ impl Session {
                 } else {
                     "\\HasNoChildren"
                 };
-                io.write(&format!("* {what} ({attr}) \"/\" {}\r\n", quote(&name)));
+                io.write(&format!(
+                    "* {what} ({attr}) \"{}\" {}\r\n",
+                    self.ctx.delimiter(),
+                    quote(&name)
+                ));
             }
         }
         io.write(&format!("{tag} OK {what} completed\r\n"));
