@@ -158,6 +158,12 @@ const CASES: &[Case] = &[
         good: "C: a4 APPEND INBOX {2}\nS: + go\nC: hi\nS: a4 NO [OVERQUOTA] Quota exceeded\n",
     },
     Case {
+        // RFC 3501 6.3.1: [READ-WRITE] is a SHOULD.
+        check: "select.read-write-code",
+        bad: "C: a4 SELECT Sent\nS: * FLAGS (\\Seen)\nS: * 0 EXISTS\nS: * 0 RECENT\nS: * OK [UIDVALIDITY 9] ok\nS: * OK [UIDNEXT 1] ok\nS: a4 OK selected\n",
+        good: "C: a4 SELECT Sent\nS: * FLAGS (\\Seen)\nS: * 0 EXISTS\nS: * 0 RECENT\nS: * OK [UIDVALIDITY 9] ok\nS: * OK [UIDNEXT 1] ok\nS: a4 OK [READ-WRITE] selected\n",
+    },
+    Case {
         // seed 003
         check: "mailbox.inuse-code",
         bad: "C: a4 SELECT Big\nS: a4 NO System I/O error\n",
@@ -187,6 +193,38 @@ fn every_check_fires_on_bad_and_is_silent_on_good() {
             "the good transcript for {} has findings: {good:?}",
             case.check
         );
+    }
+}
+
+#[test]
+fn quota_code_is_not_asked_of_other_refusals_nor_of_rfc2087_servers() {
+    // `NO [TOOBIG]` names its own reason (RFC 7889); "large" is not "quota".
+    let toobig = "C: a4 APPEND INBOX {2}\nS: + go\nC: hi\nS: a4 NO [TOOBIG] Message too large\n";
+    assert_eq!(findings(&format!("{SELECTED}{toobig}")), vec![]);
+    // A server announcing only RFC 2087 QUOTA has no OVERQUOTA code to send.
+    let rfc2087 = SELECTED.replace(
+        "S: * OK ready\n",
+        "S: * OK [CAPABILITY IMAP4rev1 QUOTA] ready\n",
+    );
+    let refused = "C: a4 APPEND INBOX {2}\nS: + go\nC: hi\nS: a4 NO Over quota\n";
+    assert_eq!(findings(&format!("{rfc2087}{refused}")), vec![]);
+    // The same refusal from an RFC 9208 server is a warning.
+    let rfc9208 = SELECTED.replace(
+        "S: * OK ready\n",
+        "S: * OK [CAPABILITY IMAP4rev1 QUOTA QUOTA=RES-STORAGE] ready\n",
+    );
+    let f = findings(&format!("{rfc9208}{refused}"));
+    assert_eq!(
+        f.iter().map(|x| x.0).collect::<Vec<_>>(),
+        vec!["quota.overquota-code"]
+    );
+}
+
+#[test]
+fn every_check_carries_its_level_and_quote() {
+    for c in CHECKS {
+        assert_eq!(c.severity, c.level.severity(), "{}", c.id);
+        assert!(c.quote.len() > 20, "{} has no quote", c.id);
     }
 }
 

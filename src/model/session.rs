@@ -54,6 +54,8 @@ pub struct SessionModel {
     /// Tags of commands sent after STARTTLS in plaintext, which the server had to
     /// discard when TLS began.
     pub discarded: Vec<String>,
+    /// The server answered `ENABLE IMAP4rev2` with `* ENABLED IMAP4rev2`.
+    pub rev2_enabled: bool,
 }
 
 impl SessionModel {
@@ -73,6 +75,7 @@ impl SessionModel {
             tls: false,
             completed: Default::default(),
             discarded: Vec::new(),
+            rev2_enabled: false,
         }
     }
 
@@ -91,6 +94,14 @@ impl SessionModel {
         self.capabilities
             .iter()
             .any(|c| c.eq_ignore_ascii_case(name))
+    }
+
+    /// IMAP4rev2 (RFC 9051) rules apply: the client enabled it, or the server
+    /// announced IMAP4rev2 and not IMAP4rev1. RFC 9051 appendix A: "a server
+    /// that supports both ... MUST act as an IMAP4rev1 server until the client
+    /// issues ENABLE IMAP4rev2" (paraphrased from 9051 section 2.1 and A).
+    pub fn rev2(&self) -> bool {
+        self.rev2_enabled || (self.has_capability("IMAP4rev2") && !self.has_capability("IMAP4rev1"))
     }
 
     pub(super) fn tls_started(&mut self) {
@@ -188,6 +199,11 @@ impl SessionModel {
                 }
             }
             ServerMessage::Capability(c) => self.capabilities = c.clone(),
+            ServerMessage::Enabled(c) => {
+                if c.iter().any(|c| c.eq_ignore_ascii_case("IMAP4rev2")) {
+                    self.rev2_enabled = true;
+                }
+            }
             ServerMessage::Status {
                 tag: None,
                 kind,

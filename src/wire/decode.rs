@@ -392,7 +392,9 @@ fn data(d: Data<'_>) -> ServerMessage {
         Data::Search(..) => ServerMessage::Data { name: "SEARCH" },
         Data::Sort(..) => ServerMessage::Data { name: "SORT" },
         Data::Thread(..) => ServerMessage::Data { name: "THREAD" },
-        Data::Enabled { .. } => ServerMessage::Data { name: "ENABLED" },
+        Data::Enabled { capabilities } => {
+            ServerMessage::Enabled(capabilities.iter().map(|c| c.to_string()).collect())
+        }
         Data::Quota { .. } => ServerMessage::Data { name: "QUOTA" },
         Data::QuotaRoot { .. } => ServerMessage::Data { name: "QUOTAROOT" },
         Data::Id { .. } => ServerMessage::Data { name: "ID" },

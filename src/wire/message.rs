@@ -77,6 +77,8 @@ pub enum ServerMessage {
     },
     Flags(Vec<FlagName>),
     Capability(Vec<String>),
+    /// `* ENABLED ...` (RFC 5161): the extensions now in force.
+    Enabled(Vec<String>),
     /// Any other valid untagged data (`SEARCH`, `LIST`, `STATUS`, ...), by name.
     Data {
         name: &'static str,
