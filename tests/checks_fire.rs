@@ -221,6 +221,58 @@ fn quota_code_is_not_asked_of_other_refusals_nor_of_rfc2087_servers() {
 }
 
 #[test]
+fn an_empty_quota_list_is_judged_by_the_announced_grammar() {
+    // Cyrus-style: a server announcing RFC 2087 QUOTA answers GETQUOTAROOT for
+    // a root without limits with an empty resource list, which RFC 2087 allows.
+    let exchange = "C: a4 GETQUOTAROOT INBOX\nS: * QUOTAROOT INBOX INBOX\nS: * QUOTA INBOX ()\nS: a4 OK Completed\n";
+    let rfc2087 = SELECTED.replace(
+        "S: * OK ready\n",
+        "S: * OK [CAPABILITY IMAP4rev1 QUOTA] ready\n",
+    );
+    assert_eq!(findings(&format!("{rfc2087}{exchange}")), vec![]);
+    // A server that announced RFC 9208 resources promised at least one.
+    let rfc9208 = SELECTED.replace(
+        "S: * OK ready\n",
+        "S: * OK [CAPABILITY IMAP4rev1 QUOTA QUOTA=RES-STORAGE] ready\n",
+    );
+    let bad = format!("{rfc9208}{exchange}");
+    let f = findings(&bad);
+    assert_eq!(f, vec![("response.syntax", 18)]);
+    let mut checker = Checker::default();
+    let name: Arc<str> = Arc::from("case");
+    read_lines(
+        &mut Cursor::new(bad.as_bytes()),
+        Format::Generic,
+        &name,
+        &Limits::default(),
+        &mut |e| checker.on_event(e),
+    )
+    .expect("readable transcript");
+    assert!(checker.findings.list[0].message.contains("RFC 9208"));
+    // A non-empty list is fine for both.
+    let full = exchange.replace("()", "(STORAGE 10 512)");
+    assert_eq!(findings(&format!("{rfc9208}{full}")), vec![]);
+    // A broken extension response names the extension's RFC.
+    let broken = exchange.replace("()", "(STORAGE ten 512)");
+    let mut checker = Checker::default();
+    read_lines(
+        &mut Cursor::new(format!("{rfc2087}{broken}").as_bytes()),
+        Format::Generic,
+        &name,
+        &Limits::default(),
+        &mut |e| checker.on_event(e),
+    )
+    .expect("readable transcript");
+    let msgs: Vec<_> = checker
+        .findings
+        .list
+        .iter()
+        .map(|f| f.message.clone())
+        .collect();
+    assert!(msgs.len() == 1 && msgs[0].contains("RFC 2087"), "{msgs:?}");
+}
+
+#[test]
 fn every_check_carries_its_level_and_quote() {
     for c in CHECKS {
         assert_eq!(c.severity, c.level.severity(), "{}", c.id);

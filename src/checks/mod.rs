@@ -308,7 +308,8 @@ impl Checker {
         let out = &mut self.findings;
         match &event.kind {
             EventKind::Server { .. } => {
-                response::inspect(&cx, out);
+                response::inspect_syntax(&cx, out);
+                response::inspect_bounded(&cx, out);
                 flags::inspect(&cx, out);
                 uid::inspect(&cx, out);
                 uidnext::inspect(&cx, out);

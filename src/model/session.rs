@@ -277,7 +277,9 @@ impl SessionModel {
                     }
                 }
             }
-            ServerMessage::Data { .. } | ServerMessage::Undecodable { .. } => {}
+            ServerMessage::Data { .. }
+            | ServerMessage::Quota { .. }
+            | ServerMessage::Undecodable { .. } => {}
         }
     }
 

@@ -64,7 +64,73 @@ pub fn decode_server(bytes: &[u8]) -> Decoded<ServerMessage> {
             syntax_error: None,
         };
     }
+    if let Some(message) = quota_rfc2087(bytes) {
+        return Decoded {
+            message,
+            syntax_error: None,
+        };
+    }
     with_repairs(bytes, attempt, tagged_by_hand)
+}
+
+/// `* QUOTA root ()`: valid by RFC 2087's grammar (`quota_list ::= "("
+/// #quota_resource ")"`, where `#` allows an empty list: no limits), refused by
+/// imap-codec, which follows RFC 9208 (`quota-list = "(" quota-resource *(SP
+/// quota-resource) ")"`). Read by hand here; whether the server promised RFC
+/// 9208's grammar is for `response.syntax` to judge from its capabilities.
+fn quota_rfc2087(bytes: &[u8]) -> Option<ServerMessage> {
+    let line = bytes.strip_suffix(b"\r\n")?;
+    let rest = line
+        .get(..8)?
+        .eq_ignore_ascii_case(b"* QUOTA ")
+        .then(|| &line[8..])?;
+    let (root, list) = if let Some(q) = rest.strip_prefix(b"\"") {
+        // quoted: up to the closing quote, honouring backslash escapes
+        let mut i = 0;
+        let mut escaped = false;
+        loop {
+            let b = *q.get(i)?;
+            match (escaped, b) {
+                (false, b'\\') => escaped = true,
+                (false, b'"') => break,
+                (_, b'\r' | b'\n') => return None,
+                _ => escaped = false,
+            }
+            i += 1;
+        }
+        (&q[..i], q.get(i + 1..)?)
+    } else {
+        let end = rest.iter().position(|&b| b == b' ')?;
+        (&rest[..end], &rest[end..])
+    };
+    let atom_ok = |s: &[u8]| {
+        !s.is_empty()
+            && s.iter().all(|&b| {
+                b > b' '
+                    && b < 0x7f
+                    && !matches!(b, b'(' | b')' | b'{' | b'%' | b'*' | b'"' | b'\\')
+            })
+    };
+    if !rest.starts_with(b"\"") && !atom_ok(root) && root != b"\"\"" {
+        return None;
+    }
+    let inner = list.strip_prefix(b" (")?.strip_suffix(b")")?;
+    if inner.is_empty() {
+        return Some(ServerMessage::Quota { resources: 0 });
+    }
+    let words: Vec<&[u8]> = inner.split(|&b| b == b' ').collect();
+    if words.len() % 3 != 0 {
+        return None;
+    }
+    for w in words.chunks(3) {
+        let number = |s: &[u8]| !s.is_empty() && s.len() <= 20 && s.iter().all(u8::is_ascii_digit);
+        if !atom_ok(w[0]) || !number(w[1]) || !number(w[2]) {
+            return None;
+        }
+    }
+    Some(ServerMessage::Quota {
+        resources: words.len() / 3,
+    })
 }
 
 /// `* FLAGS (... \Recent)`: valid by RFC 3501's grammar (`flag-extension = "\"
@@ -395,7 +461,9 @@ fn data(d: Data<'_>) -> ServerMessage {
         Data::Enabled { capabilities } => {
             ServerMessage::Enabled(capabilities.iter().map(|c| c.to_string()).collect())
         }
-        Data::Quota { .. } => ServerMessage::Data { name: "QUOTA" },
+        Data::Quota { quotas, .. } => ServerMessage::Quota {
+            resources: quotas.as_ref().len(),
+        },
         Data::QuotaRoot { .. } => ServerMessage::Data { name: "QUOTAROOT" },
         Data::Id { .. } => ServerMessage::Data { name: "ID" },
         Data::Metadata { .. } => ServerMessage::Data { name: "METADATA" },

@@ -77,6 +77,11 @@ pub enum ServerMessage {
     },
     Flags(Vec<FlagName>),
     Capability(Vec<String>),
+    /// `* QUOTA root (resource usage limit ...)` (RFC 2087, RFC 9208), with the
+    /// number of resources listed (RFC 2087 allows none, RFC 9208 at least one).
+    Quota {
+        resources: usize,
+    },
     /// `* ENABLED ...` (RFC 5161): the extensions now in force.
     Enabled(Vec<String>),
     /// Any other valid untagged data (`SEARCH`, `LIST`, `STATUS`, ...), by name.
