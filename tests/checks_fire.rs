@@ -273,6 +273,17 @@ fn an_empty_quota_list_is_judged_by_the_announced_grammar() {
 }
 
 #[test]
+fn append_refused_before_continuation_is_read_as_two_commands() {
+    // RFC 3501 7.5 allows a tagged NO instead of `+`; the next line is the
+    // client's next command, not literal data (the false tag.one-completion).
+    let t = "C: a4 APPEND \"Sent\" {305}\nS: a4 NO [TRYCREATE] Mailbox does not exist\nC: a5 NOOP\nS: a5 OK NOOP completed\n";
+    assert_eq!(findings(&format!("{SELECTED}{t}")), vec![]);
+    // A real second completion is still caught.
+    let twice = format!("{t}S: a5 OK again\n");
+    assert!(findings(&format!("{SELECTED}{twice}")).contains(&("tag.one-completion", 20)));
+}
+
+#[test]
 fn every_check_carries_its_level_and_quote() {
     for c in CHECKS {
         assert_eq!(c.severity, c.level.severity(), "{}", c.id);

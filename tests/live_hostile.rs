@@ -198,3 +198,44 @@ async fn flooding_server_is_cut_at_the_line_limit() {
         "{findings:#?}"
     );
 }
+
+#[tokio::test]
+async fn append_refused_before_the_literal_is_not_a_tag_error() {
+    // RFC 3501 7.5: the server may answer a synchronising literal with a tagged
+    // NO instead of `+`; the client then never sends the literal. Seen on a real
+    // server for `APPEND "Sent" {305}` to a mailbox that did not exist.
+    let url = scripted(vec![
+        ("LOGIN", Some("{tag} OK logged in\r\n")),
+        (
+            "APPEND",
+            Some("{tag} NO [TRYCREATE] Mailbox does not exist\r\n"),
+        ),
+        ("NOOP", Some("{tag} OK NOOP completed\r\n")),
+        ("LOGOUT", Some("* BYE bye\r\n{tag} OK done\r\n")),
+    ])
+    .await;
+    let (rec, path) = recorder("append-no");
+    let mut s = Session::connect(&url.parse().expect("url"), "c", &rec, &quick())
+        .await
+        .expect("connect");
+    s.login("u", "p").await.expect("login");
+    let err = s
+        .append("Sent", "", &[b'x'; 305])
+        .await
+        .expect_err("refused before +");
+    assert!(matches!(err, SessionError::Refused(_)), "{err}");
+    s.command_ok("NOOP").await.expect("noop after the refusal");
+    s.logout().await.expect("logout");
+    let live = {
+        let mut r = rec.lock().expect("lock");
+        r.flush().expect("flush");
+        r.checker.findings.list.clone()
+    };
+    assert_eq!(live, vec![], "no finding on a legal refusal");
+    // The transcript keeps the client's line before the server's reply.
+    let text = std::fs::read_to_string(&path).expect("transcript");
+    let append = text.find("APPEND \"Sent\" {305}").expect("append line");
+    let refusal = text.find("NO [TRYCREATE]").expect("refusal line");
+    assert!(append < refusal, "{text}");
+    assert_eq!(check_log(&path, &Limits::default(), 1000).findings, live);
+}

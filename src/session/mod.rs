@@ -143,6 +143,12 @@ pub struct Session {
     next_tag: u32,
     closed: bool,
     buf: Vec<u8>,
+    /// The client message still open in `client_framer` (a command waiting for
+    /// `+` before its literal): where its first line was written in the
+    /// transcript and how many of its bytes are written already. Client bytes
+    /// are written when sent, so the transcript keeps the true order even when
+    /// the server answers before the message is whole.
+    client_open: Option<(Origin, usize)>,
 }
 
 impl Session {
@@ -182,6 +188,7 @@ impl Session {
             next_tag: 1,
             closed: false,
             buf: vec![0; 16 * 1024],
+            client_open: None,
         };
         if url.security == Security::Tls {
             session.start_tls().await?;
@@ -291,8 +298,84 @@ impl Session {
         let at = self.clock.now();
         let mut frames = Vec::new();
         self.client_framer.push(bytes, &at, &mut frames);
+        let mut consumed = 0;
         for frame in frames {
-            self.record(Direction::Client, frame)?;
+            let (origin, written) = match self.client_open.take() {
+                Some((origin, written)) => (Some(origin), written),
+                None => (None, 0),
+            };
+            // A cut frame holds fewer bytes than were sent; never count past it.
+            let fresh = frame.bytes.len().saturating_sub(written);
+            consumed += fresh;
+            self.record_client(frame, origin, written)?;
+        }
+        if !self.client_framer.is_idle() {
+            // The rest of this write opens a message that is not whole yet.
+            let rest = &bytes[consumed.min(bytes.len())..];
+            let mut rec = lock(&self.recorder);
+            let origin = rec
+                .writer
+                .message(at, &self.name, Direction::Client, rest)
+                .map_err(|e| SessionError::Io(format!("cannot write the transcript: {e}")))?;
+            drop(rec);
+            self.client_open = Some(match self.client_open.take() {
+                Some((o, w)) => (o, w + rest.len()),
+                None => (origin, rest.len()),
+            });
+        }
+        Ok(())
+    }
+
+    /// Records a client frame whose first `written` bytes are in the transcript
+    /// already (at `origin`).
+    fn record_client(
+        &mut self,
+        frame: Frame<Timestamp>,
+        origin: Option<Origin>,
+        written: usize,
+    ) -> Result<Event, SessionError> {
+        let at = frame.meta;
+        let mut rec = lock(&self.recorder);
+        let tail = &frame.bytes[written.min(frame.bytes.len())..];
+        let origin = match origin {
+            Some(o) => {
+                if !tail.is_empty() {
+                    rec.writer
+                        .message(at, &self.name, Direction::Client, tail)
+                        .map_err(|e| {
+                            SessionError::Io(format!("cannot write the transcript: {e}"))
+                        })?;
+                }
+                o
+            }
+            None => rec
+                .writer
+                .message(at, &self.name, Direction::Client, tail)
+                .map_err(|e| SessionError::Io(format!("cannot write the transcript: {e}")))?,
+        };
+        let event = self
+            .decoder
+            .decode(&self.name, Direction::Client, frame, origin, Some(at));
+        Ok(rec.observe(event))
+    }
+
+    /// A tagged completion for the command waiting for `+`: the server refused
+    /// it before the literal (RFC 3501 7.5), so the command ends where it
+    /// stopped and is recorded before the reply.
+    fn end_refused_literal(&mut self, server: &[u8]) -> Result<(), SessionError> {
+        let refused = self
+            .client_framer
+            .awaiting_sync_literal()
+            .is_some_and(|open| crate::wire::framing::refuses_literal(server, open));
+        if !refused {
+            return Ok(());
+        }
+        if let Some(frame) = self.client_framer.abandon_sync_literal() {
+            let (origin, written) = match self.client_open.take() {
+                Some((o, w)) => (Some(o), w),
+                None => (None, 0),
+            };
+            self.record_client(frame, origin, written)?;
         }
         Ok(())
     }
@@ -324,7 +407,15 @@ impl Session {
             }
         }
         for (dir, f) in events {
-            let e = self.record(dir, f)?;
+            let e = if dir == Direction::Client {
+                let (origin, written) = match self.client_open.take() {
+                    Some((o, w)) => (Some(o), w),
+                    None => (None, 0),
+                };
+                self.record_client(f, origin, written)?
+            } else {
+                self.record(dir, f)?
+            };
             self.inbox.push_back(e);
         }
         let mut rec = lock(&self.recorder);
@@ -400,6 +491,7 @@ impl Session {
             let bytes = self.buf[..n].to_vec();
             self.server_framer.push(&bytes, &at, &mut frames);
             for frame in frames {
+                self.end_refused_literal(&frame.bytes)?;
                 let e = self.record(Direction::Server, frame)?;
                 self.inbox.push_back(e);
             }
