@@ -14,6 +14,10 @@ use crate::source::{Origin, Timestamp};
 use crate::wire::decode::{self, ClientMode};
 use crate::wire::{ClientMessage, CommandKind, Direction, Frame, Framer, Limits, ServerMessage};
 
+/// The start of the text of a `Note` that records a command the server never
+/// completed (the harness's diagnosis; judged as `server.stalled`).
+pub const STALLED_NOTE: &str = "stalled: ";
+
 /// Names one connection within a run or a log file.
 pub type SessionId = Arc<str>;
 

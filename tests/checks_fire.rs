@@ -113,7 +113,7 @@ const CASES: &[Case] = &[
     Case {
         check: "flags.system-backslash",
         bad: "C: a4 FETCH 1 (FLAGS)\nS: * 1 FETCH (FLAGS (Seen))\nS: a4 OK done\n",
-        good: "C: a4 FETCH 1 (FLAGS)\nS: * 1 FETCH (FLAGS (\\Seen $Junk))\nS: a4 OK done\n",
+        good: "C: a4 FETCH 1 (FLAGS)\nS: * 1 FETCH (FLAGS (\\Seen \\Draft))\nS: a4 OK done\n",
     },
     Case {
         check: "tag.one-completion",
@@ -156,6 +156,48 @@ const CASES: &[Case] = &[
         check: "quota.overquota-code",
         bad: "C: a4 APPEND INBOX {2}\nS: + go\nC: hi\nS: a4 NO Quota exceeded\n",
         good: "C: a4 APPEND INBOX {2}\nS: + go\nC: hi\nS: a4 NO [OVERQUOTA] Quota exceeded\n",
+    },
+    Case {
+        // `* 2 EXISTS` (after an EXPUNGE) … `* 3 RECENT`; the good twin sends
+        // RECENT before EXISTS, which is legal: the order is free.
+        check: "recent.within-exists",
+        bad: "C: a4 UID EXPUNGE 12\nS: * 3 EXPUNGE\nS: * 3 RECENT\nS: a4 OK done\n",
+        good: "C: a4 NOOP\nS: * 3 RECENT\nS: * 4 EXISTS\nS: a4 OK done\n",
+    },
+    Case {
+        // Two read-write sessions of one account shown UID 12 with \Recent.
+        check: "recent.one-session",
+        bad: "C: a4 FETCH 3 (FLAGS)\nS: * 3 FETCH (FLAGS (\\Recent))\nS: a4 OK done\n[y] S: * OK ready\n[y] C: b1 LOGIN u p\n[y] S: b1 OK done\n[y] C: b2 SELECT INBOX\n[y] S: * FLAGS (\\Seen)\n[y] S: * 3 EXISTS\n[y] S: * 1 RECENT\n[y] S: * OK [UIDVALIDITY 7] ok\n[y] S: * OK [UIDNEXT 13] ok\n[y] S: b2 OK [READ-WRITE] done\n[y] C: b3 FETCH 3 (FLAGS UID)\n[y] S: * 3 FETCH (FLAGS (\\Recent) UID 12)\n[y] S: b3 OK done\n",
+        good: "C: a4 FETCH 3 (FLAGS)\nS: * 3 FETCH (FLAGS (\\Recent))\nS: a4 OK done\n[y] S: * OK ready\n[y] C: b1 LOGIN u p\n[y] S: b1 OK done\n[y] C: b2 SELECT INBOX\n[y] S: * FLAGS (\\Seen)\n[y] S: * 3 EXISTS\n[y] S: * 0 RECENT\n[y] S: * OK [UIDVALIDITY 7] ok\n[y] S: * OK [UIDNEXT 13] ok\n[y] S: b2 OK [READ-WRITE] done\n[y] C: b3 FETCH 3 (FLAGS UID)\n[y] S: * 3 FETCH (FLAGS () UID 12)\n[y] S: b3 OK done\n",
+    },
+    Case {
+        // Cyrus/Dovecot form: FLAGS before UID; the good twin announces the
+        // keyword with a new FLAGS first.
+        check: "flags.keyword-announced",
+        bad: "C: a4 UID FETCH 10 (FLAGS)\nS: * 1 FETCH (FLAGS (\\Answered $Label3) UID 10)\nS: a4 OK done\n",
+        good: "C: a4 UID STORE 10 +FLAGS ($Label3)\nS: * FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Label3)\nS: * 1 FETCH (FLAGS (\\Answered $Label3) UID 10)\nS: a4 OK done\n",
+    },
+    Case {
+        check: "fetch.immutable",
+        bad: "C: a4 UID FETCH 10 (RFC822.SIZE INTERNALDATE)\nS: * 1 FETCH (UID 10 RFC822.SIZE 305 INTERNALDATE \"01-Dec-2026 10:00:00 +0000\")\nS: a4 OK done\nC: a5 FETCH 1 (RFC822.SIZE)\nS: * 1 FETCH (RFC822.SIZE 306)\nS: a5 OK done\n",
+        good: "C: a4 UID FETCH 10 (RFC822.SIZE INTERNALDATE)\nS: * 1 FETCH (UID 10 RFC822.SIZE 305 INTERNALDATE \"01-Dec-2026 10:00:00 +0000\")\nS: a4 OK done\nC: a5 FETCH 1 (INTERNALDATE RFC822.SIZE)\nS: * 1 FETCH (INTERNALDATE \"01-Dec-2026 11:00:00 +0100\" RFC822.SIZE 305)\nS: a5 OK done\n",
+    },
+    Case {
+        check: "uid.range-star",
+        bad: "C: a4 UID FETCH 4000000:* (UID)\nS: a4 OK done\n",
+        good: "C: a4 UID FETCH 4000000:* (UID)\nS: * 3 FETCH (UID 12)\nS: a4 OK done\n",
+    },
+    Case {
+        // Session y EXAMINEs and STOREs \Flagged on UID 10; the read-write
+        // session, which knew UID 10 unflagged, is then shown it flagged.
+        check: "examine.read-only",
+        bad: "C: a4 FETCH 1 (FLAGS)\nS: * 1 FETCH (FLAGS ())\nS: a4 OK done\n[y] S: * OK ready\n[y] C: b1 LOGIN u p\n[y] S: b1 OK done\n[y] C: b2 EXAMINE INBOX\n[y] S: * FLAGS (\\Seen)\n[y] S: * 3 EXISTS\n[y] S: * 0 RECENT\n[y] S: * OK [UIDVALIDITY 7] ok\n[y] S: * OK [UIDNEXT 13] ok\n[y] S: b2 OK [READ-ONLY] done\n[y] C: b3 UID STORE 10 +FLAGS.SILENT (\\Flagged)\n[y] S: b3 OK done\nC: a5 NOOP\nS: * 1 FETCH (FLAGS (\\Flagged))\nS: a5 OK done\n",
+        good: "C: a4 FETCH 1 (FLAGS)\nS: * 1 FETCH (FLAGS ())\nS: a4 OK done\n[y] S: * OK ready\n[y] C: b1 LOGIN u p\n[y] S: b1 OK done\n[y] C: b2 EXAMINE INBOX\n[y] S: * FLAGS (\\Seen)\n[y] S: * 3 EXISTS\n[y] S: * 0 RECENT\n[y] S: * OK [UIDVALIDITY 7] ok\n[y] S: * OK [UIDNEXT 13] ok\n[y] S: b2 OK [READ-ONLY] done\n[y] C: b3 UID STORE 10 +FLAGS.SILENT (\\Flagged)\n[y] S: b3 NO Mailbox is read-only\nC: a5 NOOP\nS: a5 OK done\n",
+    },
+    Case {
+        check: "server.stalled",
+        bad: "C: a4 NOOP\n== note stalled: a4 never completed: the server sent nothing for 20s\n",
+        good: "C: a4 NOOP\nS: a4 OK done\n",
     },
     Case {
         // RFC 3501 6.3.1: [READ-WRITE] is a SHOULD.
@@ -281,6 +323,50 @@ fn append_refused_before_continuation_is_read_as_two_commands() {
     // A real second completion is still caught.
     let twice = format!("{t}S: a5 OK again\n");
     assert!(findings(&format!("{SELECTED}{twice}")).contains(&("tag.one-completion", 20)));
+}
+
+#[test]
+fn appenduid_and_copyuid_are_uid_facts() {
+    let append = |n: u32, uid: u32| {
+        format!(
+            "C: a{n} APPEND Sent {{2}}\nS: + go\nC: hi\nS: a{n} OK [APPENDUID 38505 {uid}] done\n"
+        )
+    };
+    // The same UID handed out twice by APPENDUID (RFC 4315).
+    let twice = format!("{SELECTED}{}{}", append(4, 1), append(5, 1));
+    assert!(
+        findings(&twice).contains(&("uid.no-reuse", 23)),
+        "{:?}",
+        findings(&twice)
+    );
+    assert_eq!(
+        findings(&format!("{SELECTED}{}{}", append(4, 1), append(5, 2))),
+        vec![]
+    );
+    // COPYUID then APPENDUID naming the same UID in the destination.
+    let copy = "C: a4 UID COPY 10 Sent\nS: a4 OK [COPYUID 38505 10 7] done\n";
+    let f = findings(&format!("{SELECTED}{copy}{}", append(5, 7)));
+    assert!(f.iter().any(|x| x.0 == "uid.no-reuse"), "{f:?}");
+    // An APPENDUID below the UIDNEXT that SELECT announced for INBOX (13).
+    let low = "C: a4 APPEND INBOX {2}\nS: + go\nC: hi\nS: a4 OK [APPENDUID 7 5] done\n";
+    let f = findings(&format!("{SELECTED}{low}"));
+    assert_eq!(f, vec![("uid.new-above-uidnext", 19)]);
+    let ok = low.replace("[APPENDUID 7 5]", "[APPENDUID 7 13]");
+    assert_eq!(findings(&format!("{SELECTED}{ok}")), vec![]);
+}
+
+#[test]
+fn autologout_any_silence_and_stated_reasons() {
+    // A 3-second autologout is the worst case, not an exempt one.
+    let quick = "100 C: a4 NOOP\n100 S: a4 OK done\n103 S: * BYE Autologout; idle for too long\n103 == closed by server\n";
+    let f = findings(&format!("{SELECTED}{quick}"));
+    assert!(f.iter().any(|x| x.0 == "autologout.min-30min"), "{f:?}");
+    // A close that states another reason is not an autologout.
+    let shutdown = quick.replace(
+        "Autologout; idle for too long",
+        "Server shutting down for maintenance",
+    );
+    assert_eq!(findings(&format!("{SELECTED}{shutdown}")), vec![]);
 }
 
 #[test]

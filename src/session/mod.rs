@@ -149,6 +149,8 @@ pub struct Session {
     /// are written when sent, so the transcript keeps the true order even when
     /// the server answers before the message is whole.
     client_open: Option<(Origin, usize)>,
+    /// Bytes received from the server so far (to tell a drip from silence).
+    server_bytes: u64,
 }
 
 impl Session {
@@ -189,6 +191,7 @@ impl Session {
             closed: false,
             buf: vec![0; 16 * 1024],
             client_open: None,
+            server_bytes: 0,
         };
         if url.security == Security::Tls {
             session.start_tls().await?;
@@ -486,6 +489,7 @@ impl Session {
                 }
                 Ok(Ok(n)) => n,
             };
+            self.server_bytes += n as u64;
             let at = self.clock.now();
             let mut frames = Vec::new();
             let bytes = self.buf[..n].to_vec();
@@ -507,24 +511,31 @@ impl Session {
             self.limits.command_timeout.mul_f64(factor),
         );
         let deadline = self.clock.elapsed() + command_timeout;
+        let started = self.server_bytes;
+        let mut other_tags: Vec<String> = Vec::new();
         loop {
             let left = deadline.saturating_sub(self.clock.elapsed());
             let wait = left.min(read_timeout);
+            let before = self.server_bytes;
             let event = match self.next_event_within(wait).await? {
                 Some(e) => e,
-                None if left <= read_timeout => {
-                    return Err(SessionError::Timeout(format!(
-                        "{tag} did not complete within {}",
-                        crate::source::human_duration(self.limits.command_timeout)
-                    )))
-                }
+                // Bytes keep coming without a whole message: a drip, waited
+                // out up to the command's bound, not "nothing".
+                None if left > read_timeout && self.server_bytes > before => continue,
                 None => {
-                    return Err(SessionError::Timeout(format!(
-                        "the server sent nothing for {} while {tag} was running",
-                        crate::source::human_duration(self.limits.read_timeout)
-                    )))
+                    let why = self.diagnose(tag, started, left > read_timeout, &other_tags);
+                    return Err(self.stalled(why));
                 }
             };
+            if let EventKind::Server {
+                message: ServerMessage::Status { tag: Some(t), .. },
+                ..
+            } = &event.kind
+            {
+                if t != tag && other_tags.len() < 4 && !other_tags.contains(t) {
+                    other_tags.push(t.clone());
+                }
+            }
             let completion = match &event.kind {
                 EventKind::Server {
                     message:
@@ -557,6 +568,64 @@ impl Session {
                 _ => {}
             }
         }
+    }
+
+    /// What a command that never completed ran into, in words that are true.
+    fn diagnose(&self, tag: &str, started: u64, silent: bool, other_tags: &[String]) -> String {
+        let got = self.server_bytes - started;
+        let open = self.server_framer.open_bytes();
+        let human = crate::source::human_duration;
+        if open.len() >= self.limits.max_line {
+            format!(
+                "{tag} never completed: the server sent a line of more than {} bytes that never ended ({got} bytes while {tag} ran; the first {} are in the transcript)",
+                self.limits.max_line,
+                open.len().min(200)
+            )
+        } else if !open.is_empty() {
+            format!(
+                "{tag} never completed: the server sent {got} bytes while {tag} ran but never finished the message it began: `{}`",
+                crate::transcript::generic::escape(&open[..open.len().min(200)])
+            )
+        } else if !other_tags.is_empty() {
+            format!(
+                "{tag} never completed: the server answered with tag {} instead",
+                other_tags.join(", ")
+            )
+        } else if silent {
+            format!(
+                "{tag} never completed: the server sent nothing for {}",
+                human(self.limits.read_timeout)
+            )
+        } else {
+            format!(
+                "{tag} did not complete within {} ({got} bytes came meanwhile)",
+                human(self.limits.command_timeout)
+            )
+        }
+    }
+
+    /// Records the diagnosis in the transcript (a `note` line the checks read
+    /// as `server.stalled`, live and offline alike), with the open message's
+    /// first bytes, and flushes so the evidence survives the error.
+    fn stalled(&mut self, why: String) -> SessionError {
+        let at = self.clock.now();
+        let mut rec = lock(&self.recorder);
+        let text = format!("note {}{why}", crate::event::STALLED_NOTE);
+        let noted = rec.writer.directive(at, &self.name, &text);
+        if let Ok((origin, _)) = noted {
+            // As a reader of the transcript will see it: the note's text.
+            let text = format!("{}{why}", crate::event::STALLED_NOTE);
+            let event = Event {
+                session: self.name.clone(),
+                at: Some(at),
+                origin,
+                raw: text.clone().into_bytes(),
+                kind: EventKind::Note { text },
+            };
+            rec.observe(event);
+        }
+        let _ = rec.writer.flush();
+        SessionError::Timeout(why)
     }
 
     /// Sends `tag text` and reads until its completion.
@@ -617,8 +686,13 @@ impl Session {
     /// Waits for a `+`; a tagged completion of `tag` instead is a refusal.
     async fn wait_continuation(&mut self, tag: &str) -> Result<Vec<Event>, SessionError> {
         let mut seen = Vec::new();
+        let started = self.server_bytes;
+        let limit = self.limits.read_timeout.mul_f64(self.clock.factor());
         loop {
-            let event = self.next_event().await?;
+            let Some(event) = self.next_event_within(limit).await? else {
+                let why = self.diagnose(tag, started, true, &[]);
+                return Err(self.stalled(why));
+            };
             match &event.kind {
                 EventKind::Server {
                     message: ServerMessage::Continue { .. },

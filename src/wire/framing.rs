@@ -91,6 +91,11 @@ impl<M: Clone> Framer<M> {
         Some(frame)
     }
 
+    /// The bytes of the message partly read (bounded by the limits).
+    pub fn open_bytes(&self) -> &[u8] {
+        &self.buf
+    }
+
     /// True when no message is partly read.
     pub fn is_idle(&self) -> bool {
         self.meta.is_none()
