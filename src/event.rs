@@ -14,6 +14,10 @@ use crate::source::{Origin, Timestamp};
 use crate::wire::decode::{self, ClientMode};
 use crate::wire::{ClientMessage, CommandKind, Direction, Frame, Framer, Limits, ServerMessage};
 
+/// The start of the text of a `Note` that records a command the server never
+/// completed (the harness's diagnosis; judged as `server.stalled`).
+pub const STALLED_NOTE: &str = "stalled: ";
+
 /// Names one connection within a run or a log file.
 pub type SessionId = Arc<str>;
 
@@ -154,6 +158,38 @@ struct Streams {
     decoder: SessionDecoder,
 }
 
+impl Streams {
+    /// Decodes one frame into `out`. A tagged NO/BAD for a command that stopped
+    /// at a synchronising literal first ends that command where it stopped: the
+    /// server refused it before `+` (RFC 3501 7.5), so the client never sent
+    /// the literal, and the client's next line is a new command, not its data.
+    fn emit(
+        &mut self,
+        session: &SessionId,
+        dir: Direction,
+        frame: Frame<ChunkMeta>,
+        out: &mut Vec<Event>,
+    ) {
+        if dir == Direction::Server {
+            let refused = self
+                .client
+                .awaiting_sync_literal()
+                .is_some_and(|open| crate::wire::framing::refuses_literal(&frame.bytes, open));
+            if refused {
+                if let Some(c) = self.client.abandon_sync_literal() {
+                    let (origin, at) = (c.meta.origin.clone(), c.meta.at);
+                    out.push(
+                        self.decoder
+                            .decode(session, Direction::Client, c, origin, at),
+                    );
+                }
+            }
+        }
+        let (origin, at) = (frame.meta.origin.clone(), frame.meta.at);
+        out.push(self.decoder.decode(session, dir, frame, origin, at));
+    }
+}
+
 /// Turns chunks of bytes from a log (any number of interleaved connections) into
 /// events, in the order the chunks come.
 pub struct Assembler {
@@ -197,8 +233,7 @@ impl Assembler {
             Direction::Server => streams.server.push(bytes, &meta, &mut frames),
         }
         for frame in frames.drain(..) {
-            let (origin, at) = (frame.meta.origin.clone(), frame.meta.at);
-            out.push(streams.decoder.decode(session, dir, frame, origin, at));
+            streams.emit(session, dir, frame, out);
         }
         self.frames = frames;
     }
@@ -219,8 +254,7 @@ impl Assembler {
             Direction::Server => streams.server.push_owned(bytes, &meta, &mut frames),
         }
         for frame in frames.drain(..) {
-            let (origin, at) = (frame.meta.origin.clone(), frame.meta.at);
-            out.push(streams.decoder.decode(session, dir, frame, origin, at));
+            streams.emit(session, dir, frame, out);
         }
         self.frames = frames;
     }

@@ -198,3 +198,136 @@ async fn flooding_server_is_cut_at_the_line_limit() {
         "{findings:#?}"
     );
 }
+
+#[tokio::test]
+async fn append_refused_before_the_literal_is_not_a_tag_error() {
+    // RFC 3501 7.5: the server may answer a synchronising literal with a tagged
+    // NO instead of `+`; the client then never sends the literal. Seen on a real
+    // server for `APPEND "Sent" {305}` to a mailbox that did not exist.
+    let url = scripted(vec![
+        ("LOGIN", Some("{tag} OK logged in\r\n")),
+        (
+            "APPEND",
+            Some("{tag} NO [TRYCREATE] Mailbox does not exist\r\n"),
+        ),
+        ("NOOP", Some("{tag} OK NOOP completed\r\n")),
+        ("LOGOUT", Some("* BYE bye\r\n{tag} OK done\r\n")),
+    ])
+    .await;
+    let (rec, path) = recorder("append-no");
+    let mut s = Session::connect(&url.parse().expect("url"), "c", &rec, &quick())
+        .await
+        .expect("connect");
+    s.login("u", "p").await.expect("login");
+    let err = s
+        .append("Sent", "", &[b'x'; 305])
+        .await
+        .expect_err("refused before +");
+    assert!(matches!(err, SessionError::Refused(_)), "{err}");
+    s.command_ok("NOOP").await.expect("noop after the refusal");
+    s.logout().await.expect("logout");
+    let live = {
+        let mut r = rec.lock().expect("lock");
+        r.flush().expect("flush");
+        r.checker.findings.list.clone()
+    };
+    assert_eq!(live, vec![], "no finding on a legal refusal");
+    // The transcript keeps the client's line before the server's reply.
+    let text = std::fs::read_to_string(&path).expect("transcript");
+    let append = text.find("APPEND \"Sent\" {305}").expect("append line");
+    let refusal = text.find("NO [TRYCREATE]").expect("refusal line");
+    assert!(append < refusal, "{text}");
+    assert_eq!(check_log(&path, &Limits::default(), 1000).findings, live);
+}
+
+/// A server that greets, then answers the first command line with `reply`
+/// (bytes written `chunk` at a time, `pause` apart), then holds the
+/// connection open without a word for a bounded time.
+async fn hostile(reply: Vec<u8>, chunk: usize, pause: Duration) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let Ok((sock, _)) = listener.accept().await else {
+            return;
+        };
+        let (r, mut w) = sock.into_split();
+        let _ = w.write_all(b"* OK hostile server ready\r\n").await;
+        let mut lines = BufReader::new(r).lines();
+        if let Ok(Some(_)) = lines.next_line().await {
+            for piece in reply.chunks(chunk.max(1)) {
+                if w.write_all(piece).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(pause).await;
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(20)).await;
+    });
+    format!("imap://{addr}")
+}
+
+fn brief() -> SessionOptions {
+    SessionOptions {
+        limits: Limits {
+            read_timeout: Duration::from_millis(400),
+            command_timeout: Duration::from_secs(2),
+            ..Limits::default()
+        },
+        ..SessionOptions::default()
+    }
+}
+
+/// Runs LOGIN against `url`; returns the error, the live findings and the
+/// transcript's text, after checking the offline findings are the same.
+async fn first_command_fails(url: String, name: &str) -> (SessionError, Vec<&'static str>, String) {
+    let (rec, path) = recorder(name);
+    let mut s = Session::connect(&url.parse().expect("url"), "c", &rec, &brief())
+        .await
+        .expect("connect");
+    let err = s.login("u", "p").await.expect_err("never completes");
+    let live = rec.lock().expect("lock").checker.findings.list.clone();
+    let text = std::fs::read_to_string(&path).expect("transcript");
+    assert_eq!(check_log(&path, &Limits::default(), 1000).findings, live);
+    (err, live.iter().map(|f| f.check).collect(), text)
+}
+
+#[tokio::test]
+async fn wrong_tag_on_the_first_command_is_a_finding_with_its_bytes_kept() {
+    let url = hostile(b"zzz OK logged in\r\n".to_vec(), 64, Duration::ZERO).await;
+    let (err, checks, text) = first_command_fails(url, "wrong-tag").await;
+    assert!(err.to_string().contains("answered with tag zzz"), "{err}");
+    assert!(checks.contains(&"tag.one-completion"), "{checks:?}");
+    assert!(checks.contains(&"server.stalled"), "{checks:?}");
+    assert!(text.contains("S: zzz OK logged in"), "{text}");
+}
+
+#[tokio::test]
+async fn a_dripping_server_is_not_called_silent() {
+    // One byte every 50 ms, never a whole line within the command's bound.
+    let url = hostile(
+        b"* 1 EXISTS and then some more words".to_vec(),
+        1,
+        Duration::from_millis(50),
+    )
+    .await;
+    let (err, checks, text) = first_command_fails(url, "drip").await;
+    let why = err.to_string();
+    assert!(!why.contains("sent nothing"), "{why}");
+    assert!(why.contains("never finished the message"), "{why}");
+    assert!(checks.contains(&"server.stalled"), "{checks:?}");
+    assert!(
+        text.contains("* 1 EXI"),
+        "the bytes stay in the transcript: {text}"
+    );
+}
+
+#[tokio::test]
+async fn an_endless_line_is_not_called_a_close_by_the_server() {
+    let line = vec![b'x'; 3 << 20];
+    let url = hostile(line, 64 * 1024, Duration::ZERO).await;
+    let (err, checks, _) = first_command_fails(url, "endless").await;
+    let why = err.to_string();
+    assert!(!why.contains("closed by the server"), "{why}");
+    assert!(why.contains("never ended"), "{why}");
+    assert!(checks.contains(&"server.stalled"), "{checks:?}");
+}

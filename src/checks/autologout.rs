@@ -1,10 +1,15 @@
 //! `autologout.min-30min`: RFC 3501 5.4 — "If a server has an inactivity autologout
 //! timer, the duration of that timer MUST be at least 30 minutes."
 //!
-//! A server-initiated end (an untagged BYE that answers no LOGOUT, or a close) is
-//! taken as an inactivity logout when no command other than IDLE is in progress
-//! and the client has been silent for at least `MIN_SILENCE`; shorter silences are
-//! other kinds of closes, judged by other checks. Needs timestamps in the log.
+//! A server-initiated end (an untagged BYE that answers no LOGOUT, or a close)
+//! with no command other than IDLE in progress is an inactivity logout, however
+//! short the silence before it (a server that logs out after 3 s is the worst
+//! case, not an exempt one), unless it states another reason: RFC 3501 3.4 asks
+//! for "an untagged BYE response that contains the reason", and a BYE whose
+//! text gives a reason other than inactivity ("shutting down", "too many
+//! errors") is taken at its word. A close with no reason at all counts once
+//! the client has been silent for `MIN_UNEXPLAINED` (a close right after a
+//! reply is a crash or a drop, `bye.before-close`'s). Needs timestamps.
 
 use std::time::Duration;
 
@@ -14,26 +19,73 @@ use crate::source::human_duration;
 use crate::wire::{CommandKind, Direction, ServerMessage, StatusKind};
 
 pub const RFC_MINIMUM: Duration = Duration::from_secs(30 * 60);
-const MIN_SILENCE: Duration = Duration::from_secs(10);
+const MIN_UNEXPLAINED: Duration = Duration::from_secs(1);
+
+/// Words of a BYE that say nothing about why.
+const GENERIC: &[&str] = &[
+    "bye",
+    "goodbye",
+    "logout",
+    "logging",
+    "logged",
+    "out",
+    "closing",
+    "connection",
+    "server",
+    "imap",
+    "imap4",
+    "imap4rev1",
+    "the",
+    "is",
+    "now",
+];
+
+/// Words by which a BYE says the client was idle.
+const INACTIVITY: &[&str] = &[
+    "idle",
+    "inactiv",
+    "autologout",
+    "auto-logout",
+    "timeout",
+    "timed out",
+    "time out",
+];
 
 pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
     let Some(session) = cx.session else { return };
-    let server_ends = match &cx.event.kind {
+    // (ends, the reason the server gave: Some(true) inactivity, Some(false)
+    // another reason, None no reason)
+    let (server_ends, stated) = match &cx.event.kind {
         EventKind::Closed {
             by: Some(Direction::Server),
-        } => session.bye.is_none(),
-        EventKind::Server { .. } => {
-            matches!(
-                server_message(cx.event),
-                Some(ServerMessage::Status {
-                    tag: None,
-                    kind: StatusKind::Bye,
-                    ..
-                })
-            ) && session.bye.is_none()
-        }
-        _ => false,
+        } => (session.bye.is_none(), None),
+        EventKind::Server { .. } => match server_message(cx.event) {
+            Some(ServerMessage::Status {
+                tag: None,
+                kind: StatusKind::Bye,
+                text,
+                ..
+            }) if session.bye.is_none() => {
+                let t = text.to_ascii_lowercase();
+                let reason = t
+                    .split(|c: char| !c.is_alphanumeric())
+                    .any(|w| !w.is_empty() && !GENERIC.contains(&w));
+                let stated = if INACTIVITY.iter().any(|k| t.contains(k)) {
+                    Some(true)
+                } else if reason {
+                    Some(false)
+                } else {
+                    None
+                };
+                (true, stated)
+            }
+            _ => (false, None),
+        },
+        _ => (false, None),
     };
+    if stated == Some(false) || session.state == crate::model::ProtocolState::Logout {
+        return;
+    }
     if !server_ends
         || session
             .pending
@@ -46,7 +98,8 @@ pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
         return;
     };
     let silent = now.since(last);
-    if silent >= MIN_SILENCE && silent < RFC_MINIMUM {
+    let long_enough = stated == Some(true) || silent >= MIN_UNEXPLAINED;
+    if long_enough && silent < RFC_MINIMUM {
         let since = session
             .last_client_origin
             .as_ref()

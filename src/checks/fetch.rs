@@ -2,7 +2,8 @@
 //! `fetch.uid-in-uid-command` (RFC 3501 6.4.8).
 
 use super::{server_message, Context, Findings};
-use crate::wire::{CommandKind, ServerMessage};
+use crate::model::account::MailboxHistory;
+use crate::wire::{CommandKind, ServerMessage, StatusKind};
 
 pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
     let Some(ServerMessage::Fetch { seq, uid, .. }) = server_message(cx.event) else {
@@ -50,6 +51,82 @@ pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
                 p.tag
             ),
             None,
+        );
+    }
+}
+
+/// `fetch.immutable`: RFC 3501 2.3.1.1 — "The combination of mailbox name,
+/// UIDVALIDITY, and UID must refer to a single immutable message on that server
+/// forever.  In particular, the internal date, [RFC-2822] size, envelope, body
+/// structure, and message texts (RFC822, RFC822.HEADER, RFC822.TEXT, and all
+/// BODY[...] fetch data items) must never change." Values are compared by hash,
+/// across every session of the account.
+pub(super) fn inspect_immutable(cx: &Context<'_>, out: &mut Findings) {
+    let Some(ServerMessage::Fetch {
+        seq, uid, facts, ..
+    }) = server_message(cx.event)
+    else {
+        return;
+    };
+    if facts.is_empty() {
+        return;
+    }
+    let Some(mb) = cx.session.and_then(|s| s.mailbox.as_ref()) else {
+        return;
+    };
+    let Some(uid) = uid.or_else(|| mb.uid_at(*seq)) else {
+        return;
+    };
+    let Some(h) = mb.key.as_ref().and_then(|k| cx.model.account.get(k)) else {
+        return;
+    };
+    let changed: Vec<String> = facts
+        .iter()
+        .filter_map(|f| {
+            let (hash, line) = h.facts.get(&MailboxHistory::fact_key(uid, &f.item))?;
+            (*hash != f.hash).then(|| format!("{} (first given at line {line})", f.item))
+        })
+        .collect();
+    if !changed.is_empty() {
+        out.report(
+            "fetch.immutable",
+            cx.event,
+            format!(
+                "UID {uid} of {} has changed {}; these never change for a UID in one UIDVALIDITY",
+                mb.name,
+                changed.join(", ")
+            ),
+            Some("clients that cache by UID show a stale or wrong message".into()),
+        );
+    }
+}
+
+/// `uid.range-star`: RFC 3501 6.4.8 — "Thus, any UID range with * as one of
+/// its endpoints indicates at least one message (the message with the highest
+/// numbered UID), unless the mailbox is empty."
+pub(super) fn inspect_range_star(cx: &Context<'_>, out: &mut Findings) {
+    let Some(ServerMessage::Status {
+        tag: Some(tag),
+        kind: StatusKind::Ok,
+        ..
+    }) = server_message(cx.event)
+    else {
+        return;
+    };
+    let Some(session) = cx.session else { return };
+    let Some(p) = session.pending(tag) else {
+        return;
+    };
+    let Some(mb) = &session.mailbox else { return };
+    if p.range_star && !p.shared && !p.unparsed && p.fetches == 0 && mb.open && mb.exists > 0 {
+        out.report(
+            "uid.range-star",
+            cx.event,
+            format!(
+                "UID FETCH with a range ending in * (line {}) completed with no FETCH response, but the mailbox has {} messages: n:* always includes the last one",
+                p.origin.line, mb.exists
+            ),
+            Some("clients that sync with `UID FETCH last+1:*` never learn the highest UID".into()),
         );
     }
 }

@@ -36,3 +36,47 @@ pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
         Some("clients show read mail as unread and cannot set or clear these flags".into()),
     );
 }
+
+/// `flags.keyword-announced`: RFC 3501 7.2.6 — "The flag parameter identifies
+/// the flags (at a minimum, the system-defined flags) that are applicable for
+/// this mailbox. ... The update from the FLAGS response MUST be recorded by the
+/// client." A keyword on a message that the mailbox's FLAGS never listed is a
+/// flag the server did not identify as applicable; the sentence carries no
+/// keyword for the server, so this is a warning.
+pub(super) fn inspect_keyword_announced(cx: &Context<'_>, out: &mut Findings) {
+    let Some(ServerMessage::Fetch {
+        seq,
+        flags: Some(flags),
+        ..
+    }) = server_message(cx.event)
+    else {
+        return;
+    };
+    let Some(mb) = cx.session.and_then(|s| s.mailbox.as_ref()) else {
+        return;
+    };
+    if !mb.seen_flags {
+        // The log began after SELECT: what FLAGS said is not known.
+        return;
+    }
+    let unannounced: Vec<&str> = flags
+        .iter()
+        .filter(|f| !f.starts_with('\\') && !keyword_like_system_flag(f))
+        .filter(|f| !mb.mailbox_flags.iter().any(|m| m.eq_ignore_ascii_case(f)))
+        .map(|f| f.as_ref())
+        .collect();
+    if unannounced.is_empty() {
+        return;
+    }
+    out.report(
+        "flags.keyword-announced",
+        cx.event,
+        format!(
+            "message {seq} has the keyword{} {}, which the mailbox's FLAGS ({}) never announced; a server sends a new `* FLAGS` when a keyword comes into use",
+            if unannounced.len() > 1 { "s" } else { "" },
+            unannounced.join(" "),
+            mb.mailbox_flags.iter().map(|f| f.as_ref()).collect::<Vec<_>>().join(" ")
+        ),
+        Some("clients that build their label list from FLAGS do not show the keyword".into()),
+    );
+}

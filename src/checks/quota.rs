@@ -1,27 +1,43 @@
-//! `quota.overquota-code`: RFC 9208 4.3 and RFC 5530 3 — a refusal over quota
-//! says `NO [OVERQUOTA]`, so clients can tell "mailbox full" from "broken" (seed 004).
+//! `quota.overquota-code`: RFC 9208 4.3.1 — "The OVERQUOTA response code SHOULD
+//! be returned in the tagged NO response to an APPEND/COPY/MOVE when the addition
+//! of the message(s) puts the target mailbox over any one of its quota limits."
+//! (seed 004). A SHOULD, so a warning.
+//!
+//! Judged only where RFC 9208 applies: a server that announces `QUOTA` without
+//! any `QUOTA=RES-*` implements RFC 2087, which has no OVERQUOTA code, and is not
+//! judged. A refusal that carries another response code (`[TOOBIG]`, `[LIMIT]`)
+//! has said what it is and is not taken for a quota refusal.
 
 use super::{server_message, Context, Findings};
-use crate::wire::{CommandKind, RespCode, ServerMessage, StatusKind};
+use crate::wire::{CommandKind, ServerMessage, StatusKind};
 
 pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
     let Some(ServerMessage::Status {
         tag: Some(tag),
         kind: StatusKind::No,
-        code,
+        code: None,
         text,
     }) = server_message(cx.event)
     else {
         return;
     };
-    let Some(p) = cx.session.and_then(|s| s.pending(tag)) else {
+    let Some(session) = cx.session else { return };
+    let Some(p) = session.pending(tag) else {
         return;
     };
+    let rfc2087_only = session.has_capability("QUOTA")
+        && !session
+            .capabilities
+            .iter()
+            .any(|c| c.len() > 10 && c[..10].eq_ignore_ascii_case("QUOTA=RES-"));
+    if rfc2087_only {
+        return;
+    }
     let stores = matches!(
         p.command,
         CommandKind::Append { .. } | CommandKind::Copy { .. } | CommandKind::Move { .. }
     );
-    if stores && code.as_ref() != Some(&RespCode::OverQuota) && mentions_quota(text) {
+    if stores && mentions_quota(text) {
         out.report(
             "quota.overquota-code",
             cx.event,
@@ -39,13 +55,7 @@ pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
 
 fn mentions_quota(text: &str) -> bool {
     let t = text.to_ascii_lowercase();
-    [
-        "quota",
-        "mailbox full",
-        "mailbox is full",
-        "exceed",
-        "too large",
-    ]
-    .iter()
-    .any(|k| t.contains(k))
+    ["quota", "mailbox full", "mailbox is full"]
+        .iter()
+        .any(|k| t.contains(k))
 }

@@ -1,4 +1,6 @@
-//! `select.required-responses`: RFC 3501 6.3.1 — what SELECT and EXAMINE must say.
+//! `select.required-responses` (RFC 3501 6.3.1, 6.3.2: what SELECT and EXAMINE
+//! MUST say) and `select.read-write-code` (6.3.1: "the server SHOULD prefix the
+//! text of the tagged OK response with the "[READ-WRITE]" response code").
 
 use super::{server_message, Context, Findings};
 use crate::wire::{CommandKind, RespCode, ServerMessage, StatusKind};
@@ -28,8 +30,9 @@ pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
     if !mb.seen_exists {
         missing.push("* n EXISTS");
     }
-    // IMAP4rev2 (RFC 9051) dropped RECENT; require it only from rev1 servers.
-    if !mb.seen_recent && !session.has_capability("IMAP4rev2") {
+    // IMAP4rev2 (RFC 9051) dropped RECENT; a server announcing both revisions
+    // is rev1 until the client enables rev2 (RFC 9051 appendix A).
+    if !mb.seen_recent && !session.rev2() {
         missing.push("* n RECENT");
     }
     if mb.uid_validity.is_none() {
@@ -38,8 +41,28 @@ pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
     if mb.uid_next_at_select.is_none() {
         missing.push("* OK [UIDNEXT n]");
     }
-    if !matches!(code, Some(RespCode::ReadWrite | RespCode::ReadOnly)) {
-        missing.push("[READ-WRITE] or [READ-ONLY] on the tagged OK");
+    let access_code = matches!(code, Some(RespCode::ReadWrite | RespCode::ReadOnly));
+    let examine = matches!(
+        p.command,
+        CommandKind::Select {
+            read_only: true,
+            ..
+        }
+    );
+    if examine && code != &Some(RespCode::ReadOnly) {
+        // 6.3.2: "The text of the tagged OK response to the EXAMINE command
+        // MUST begin with the "[READ-ONLY]" response code."
+        missing.push("[READ-ONLY] on the tagged OK");
+    } else if !examine && !access_code {
+        out.report(
+            "select.read-write-code",
+            cx.event,
+            format!(
+                "SELECT of {} completed without [READ-WRITE] or [READ-ONLY]",
+                mb.name
+            ),
+            None,
+        );
     }
     if !missing.is_empty() {
         out.report(

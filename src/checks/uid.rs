@@ -5,7 +5,8 @@
 //! would show, in its own words (seed 000).
 
 use super::{server_message, Context, Findings};
-use crate::wire::ServerMessage;
+use crate::model::MailboxKey;
+use crate::wire::{CommandKind, RespCode, ServerMessage};
 
 /// How far to look for the nearest known UID on each side.
 const REACH: u32 = 64;
@@ -65,11 +66,19 @@ pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
         // message: it was expunged before this selection began, or before the
         // server announced the message now carrying its UID.
         .filter(|&when| when < mb.selected_at || mb.announced_at(seq).is_some_and(|at| at > when));
+    let told = mb.expunged_here.contains(&uid);
     if let Some((s, _)) = twin {
         out.report(
             "uid.no-reuse",
             cx.event,
             format!("UID {uid} is given to message {seq}, but it already names message {s} in this mailbox"),
+            outlook(),
+        );
+    } else if told {
+        out.report(
+            "uid.no-reuse",
+            cx.event,
+            format!("UID {uid} names message {seq}, but this session was told that the message with UID {uid} was expunged; an expunged UID never comes back"),
             outlook(),
         );
     } else if expunged.is_some() {
@@ -99,6 +108,79 @@ pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
                 format!("message {seq} appeared after SELECT with UID {uid}, below the UIDNEXT {next} announced by SELECT"),
                 outlook(),
             );
+        }
+    }
+}
+
+/// APPENDUID and COPYUID (RFC 4315 3) are UID facts: APPENDUID is "followed by
+/// the UIDVALIDITY of the destination mailbox and the UID assigned to the
+/// appended message in the destination mailbox". A UID they name must not have named another message
+/// (`uid.no-reuse`), and a UID given to a new message is at least the UIDNEXT
+/// announced before (`uid.new-above-uidnext`; RFC 3501 2.3.1.1).
+pub(super) fn inspect_assigned(cx: &Context<'_>, out: &mut Findings) {
+    let Some(ServerMessage::Status {
+        tag,
+        code: Some(code),
+        ..
+    }) = server_message(cx.event)
+    else {
+        return;
+    };
+    let Some(session) = cx.session else { return };
+    let (uid_validity, uids, what) = match code {
+        RespCode::AppendUid { uid_validity, uids } => (*uid_validity, uids, "APPENDUID"),
+        RespCode::CopyUid { uid_validity, uids } => (*uid_validity, uids, "COPYUID"),
+        _ => return,
+    };
+    let pending = match tag {
+        Some(t) => session.pending(t),
+        None => session
+            .pending
+            .iter()
+            .find(|p| matches!(p.command, CommandKind::Move { .. })),
+    };
+    let Some(p) = pending else { return };
+    let mailbox = match (&p.command, what) {
+        (CommandKind::Append { mailbox }, "APPENDUID") => mailbox,
+        (CommandKind::Copy { mailbox, .. } | CommandKind::Move { mailbox, .. }, "COPYUID") => {
+            mailbox
+        }
+        _ => return,
+    };
+    let key = MailboxKey::new(&session.user, mailbox, uid_validity);
+    let Some(h) = cx.model.account.get(&key) else {
+        return;
+    };
+    for uid in uids.iter(10_000) {
+        if let Some(line) = h.assigned.get(&uid) {
+            out.report(
+                "uid.no-reuse",
+                cx.event,
+                format!("{what} gives UID {uid} in {mailbox}, but line {line} already gave UID {uid} to another message (UIDVALIDITY {uid_validity})"),
+                None,
+            );
+            return;
+        }
+        if h.expunged.contains_key(&uid) {
+            out.report(
+                "uid.no-reuse",
+                cx.event,
+                format!("{what} gives UID {uid} in {mailbox}, a UID already expunged there (UIDVALIDITY {uid_validity})"),
+                None,
+            );
+            return;
+        }
+        if uid < h.max_uid_next {
+            out.report(
+                "uid.new-above-uidnext",
+                cx.event,
+                format!(
+                    "{what} gives UID {uid} in {mailbox}, below the UIDNEXT {} announced before",
+                    h.max_uid_next
+                ),
+                None,
+            );
+            return;
         }
     }
 }

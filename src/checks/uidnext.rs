@@ -24,11 +24,9 @@ pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
         );
         return;
     }
-    let key = mb.uid_validity.map(|v| MailboxKey {
-        user: session.user.clone(),
-        mailbox: mb.name.clone(),
-        uid_validity: v,
-    });
+    let key = mb
+        .uid_validity
+        .map(|v| MailboxKey::new(&session.user, &mb.name, v));
     if let Some(h) = key.and_then(|k| cx.model.account.get(&k)) {
         if *n < h.max_uid_next {
             out.report(

@@ -1,6 +1,16 @@
 //! What is known about each mailbox across every connection in a run or a log.
+//!
+//! Besides the UIDs expunged and the highest UIDNEXT per mailbox epoch, this
+//! holds the facts that must agree between sessions: the UIDs handed out by
+//! APPENDUID and COPYUID (RFC 4315), a hash of each immutable attribute seen per
+//! UID (RFC 3501 2.3.1.1), which read-write session was given `\Recent` for a
+//! UID (2.3.2), and the flag changes a STORE under EXAMINE asked for (6.3.2).
+//! Every table is bounded; past its bound new facts are simply not kept.
 
 use rustc_hash::FxHashMap as HashMap;
+use std::hash::{Hash, Hasher};
+
+use crate::event::SessionId;
 
 /// A mailbox of one account in one UIDVALIDITY epoch.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -10,12 +20,56 @@ pub struct MailboxKey {
     pub uid_validity: u32,
 }
 
+impl MailboxKey {
+    /// `INBOX` is case-insensitive (RFC 3501 5.1); other names are kept as sent.
+    pub fn new(user: &str, mailbox: &str, uid_validity: u32) -> MailboxKey {
+        let mailbox = if mailbox.eq_ignore_ascii_case("INBOX") {
+            "INBOX".to_string()
+        } else {
+            mailbox.to_string()
+        };
+        MailboxKey {
+            user: user.to_string(),
+            mailbox,
+            uid_validity,
+        }
+    }
+}
+
+/// Most UIDs remembered per table and mailbox.
+pub const MAX_FACTS: usize = 250_000;
+
 #[derive(Debug, Default)]
 pub struct MailboxHistory {
     /// UID → model clock at which an EXPUNGE of it was seen.
     pub expunged: HashMap<u32, u64>,
     /// Highest UIDNEXT announced in this epoch.
     pub max_uid_next: u32,
+    /// UIDs the server named in APPENDUID/COPYUID → the line that named them.
+    pub assigned: HashMap<u32, u64>,
+    /// Hash of (UID, item) → (hash of the value, line it was first seen on).
+    pub facts: HashMap<u64, (u64, u64)>,
+    /// UID → the read-write session that was shown it with `\Recent`.
+    pub recent_in: HashMap<u32, SessionId>,
+    /// STOREs under EXAMINE that completed: UID → (flag bits asked to be set,
+    /// flag bits asked to be cleared, line of the STORE).
+    pub examine_stores: HashMap<u32, (u8, u8, u64)>,
+}
+
+impl MailboxHistory {
+    pub fn fact_key(uid: u32, item: &str) -> u64 {
+        let mut h = rustc_hash::FxHasher::default();
+        uid.hash(&mut h);
+        item.hash(&mut h);
+        h.finish()
+    }
+}
+
+/// Inserts unless the table is full.
+pub fn bounded_insert<K: Hash + Eq, V>(map: &mut HashMap<K, V>, key: K, value: V) {
+    if map.len() < MAX_FACTS || map.contains_key(&key) {
+        map.insert(key, value);
+    }
 }
 
 #[derive(Debug, Default)]

@@ -11,6 +11,23 @@ pub mod flag_bits {
     pub const DELETED: u8 = 1 << 3;
     pub const DRAFT: u8 = 1 << 4;
     pub const KEYWORDS: u8 = 1 << 5;
+
+    /// A FETCH FLAGS list as bits (KNOWN set).
+    pub fn of(flags: &[crate::wire::FlagName]) -> u8 {
+        let mut bits = KNOWN;
+        for f in flags {
+            bits |= match f.as_ref() {
+                "\\Seen" => SEEN,
+                "\\Answered" => ANSWERED,
+                "\\Flagged" => FLAGGED,
+                "\\Deleted" => DELETED,
+                "\\Draft" => DRAFT,
+                "\\Recent" => 0,
+                _ => KEYWORDS,
+            };
+        }
+        bits
+    }
 }
 
 /// A sequence number and the UID known for it.
@@ -57,6 +74,11 @@ pub struct MailboxModel {
     pub seen_recent: bool,
     pub seen_permanent_flags: bool,
     pub mailbox_flags: Vec<crate::wire::FlagName>,
+    /// The last `* n RECENT` of the command in progress, judged against EXISTS
+    /// when the command completes (the order of RECENT and EXISTS is free).
+    pub recent_line: Option<(crate::source::Origin, Vec<u8>)>,
+    /// UIDs this session was told were expunged (bounded).
+    pub expunged_here: rustc_hash::FxHashSet<u32>,
 }
 
 impl MailboxModel {
@@ -83,16 +105,14 @@ impl MailboxModel {
             seen_recent: false,
             seen_permanent_flags: false,
             mailbox_flags: Vec::new(),
+            recent_line: None,
+            expunged_here: Default::default(),
         }
     }
 
     pub fn set_uid_validity(&mut self, user: &str, uid_validity: u32) {
         self.uid_validity = Some(uid_validity);
-        self.key = Some(MailboxKey {
-            user: user.to_string(),
-            mailbox: self.name.clone(),
-            uid_validity,
-        });
+        self.key = Some(MailboxKey::new(user, &self.name, uid_validity));
     }
 
     /// The known UID of message `seq` (1-based), if any.
@@ -172,6 +192,14 @@ impl MailboxModel {
         Some(uid).filter(|&u| u != 0)
     }
 
+    /// The session was told (by an EXPUNGE of a message whose UID it knew)
+    /// that `uid` is gone.
+    pub fn told_expunged(&mut self, uid: u32) {
+        if self.expunged_here.len() < 100_000 {
+            self.expunged_here.insert(uid);
+        }
+    }
+
     pub fn learn_uid(&mut self, seq: u32, uid: u32) {
         if let Some(slot) = (seq as usize)
             .checked_sub(1)
@@ -183,20 +211,17 @@ impl MailboxModel {
         self.max_uid = self.max_uid.max(uid);
     }
 
+    /// The system flags of message `seq` as last seen, if they were seen.
+    pub fn flags_at(&self, seq: u32) -> Option<u8> {
+        let i = (seq as usize).checked_sub(1)?;
+        self.flags
+            .get(i)
+            .copied()
+            .filter(|b| b & flag_bits::KNOWN != 0)
+    }
+
     pub fn learn_flags(&mut self, seq: u32, flags: &[crate::wire::FlagName]) {
-        use flag_bits::*;
-        let mut bits = KNOWN;
-        for f in flags {
-            bits |= match f.as_ref() {
-                "\\Seen" => SEEN,
-                "\\Answered" => ANSWERED,
-                "\\Flagged" => FLAGGED,
-                "\\Deleted" => DELETED,
-                "\\Draft" => DRAFT,
-                "\\Recent" => 0,
-                _ => KEYWORDS,
-            };
-        }
+        let bits = flag_bits::of(flags);
         if let Some(slot) = (seq as usize)
             .checked_sub(1)
             .and_then(|i| self.flags.get_mut(i))

@@ -5,8 +5,8 @@ use crate::source::{Origin, Timestamp};
 use crate::wire::decode::sasl_plain_user_b64;
 use crate::wire::{ClientMessage, CommandKind, Direction, RespCode, ServerMessage, StatusKind};
 
-use super::account::AccountModel;
-use super::mailbox::MailboxModel;
+use super::account::{bounded_insert, AccountModel, MailboxHistory};
+use super::mailbox::{flag_bits, MailboxModel};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProtocolState {
@@ -32,6 +32,25 @@ pub struct Pending {
     /// Sent after a STARTTLS in the same flight, before TLS began: the server
     /// must discard it (RFC 3501 6.2.1).
     pub injected: bool,
+    /// A `UID FETCH` whose set names `*` (`n:*`): RFC 3501 6.4.8 makes it
+    /// include the last message, so a non-empty mailbox answers at least once.
+    pub range_star: bool,
+    /// FETCH responses that came while this was the only command in progress.
+    pub fetches: u32,
+    /// Another command was in progress at some time with this one, so FETCH
+    /// responses cannot be attributed to it.
+    pub shared: bool,
+    /// A STORE's set, whether it is of UIDs, and the flag bits it sets and clears.
+    pub store: Option<StoreArgs>,
+}
+
+/// What a STORE command asked for, as far as system flags go.
+#[derive(Debug, Clone)]
+pub struct StoreArgs {
+    pub set: Vec<(u32, u32)>,
+    pub uid: bool,
+    pub sets: u8,
+    pub clears: u8,
 }
 
 #[derive(Debug)]
@@ -54,6 +73,8 @@ pub struct SessionModel {
     /// Tags of commands sent after STARTTLS in plaintext, which the server had to
     /// discard when TLS began.
     pub discarded: Vec<String>,
+    /// The server answered `ENABLE IMAP4rev2` with `* ENABLED IMAP4rev2`.
+    pub rev2_enabled: bool,
 }
 
 impl SessionModel {
@@ -73,6 +94,7 @@ impl SessionModel {
             tls: false,
             completed: Default::default(),
             discarded: Vec::new(),
+            rev2_enabled: false,
         }
     }
 
@@ -91,6 +113,14 @@ impl SessionModel {
         self.capabilities
             .iter()
             .any(|c| c.eq_ignore_ascii_case(name))
+    }
+
+    /// IMAP4rev2 (RFC 9051) rules apply: the client enabled it, or the server
+    /// announced IMAP4rev2 and not IMAP4rev1. RFC 9051 appendix A: "a server
+    /// that supports both ... MUST act as an IMAP4rev1 server until the client
+    /// issues ENABLE IMAP4rev2" (paraphrased from 9051 section 2.1 and A).
+    pub fn rev2(&self) -> bool {
+        self.rev2_enabled || (self.has_capability("IMAP4rev2") && !self.has_capability("IMAP4rev1"))
     }
 
     pub(super) fn tls_started(&mut self) {
@@ -131,6 +161,18 @@ impl SessionModel {
                     CommandKind::Authenticate { user: Some(u), .. } => self.user = u.clone(),
                     _ => {}
                 }
+                let line = crate::wire::decode::first_line(&event.raw);
+                let words: Vec<&str> = line.split(' ').take(5).collect();
+                let range_star = matches!(command, CommandKind::Fetch { uid: true })
+                    && words.get(3).is_some_and(|set| set.contains('*'));
+                let store = match command {
+                    CommandKind::Store { uid } => store_args(&line, *uid),
+                    _ => None,
+                };
+                let shared = !self.pending.is_empty();
+                for p in self.pending.iter_mut() {
+                    p.shared = true;
+                }
                 self.pending.push(Pending {
                     tag: tag.clone(),
                     command: command.clone(),
@@ -140,6 +182,10 @@ impl SessionModel {
                     continued: false,
                     done_sent: false,
                     injected,
+                    range_star,
+                    fetches: 0,
+                    shared,
+                    store,
                 });
             }
             ClientMessage::IdleDone => {
@@ -188,6 +234,11 @@ impl SessionModel {
                 }
             }
             ServerMessage::Capability(c) => self.capabilities = c.clone(),
+            ServerMessage::Enabled(c) => {
+                if c.iter().any(|c| c.eq_ignore_ascii_case("IMAP4rev2")) {
+                    self.rev2_enabled = true;
+                }
+            }
             ServerMessage::Status {
                 tag: None,
                 kind,
@@ -198,6 +249,17 @@ impl SessionModel {
                     self.bye = Some(event.origin.clone());
                 }
                 if let Some(code) = code {
+                    if let RespCode::CopyUid { .. } = code {
+                        // RFC 6851 3.3: MOVE gives COPYUID in an untagged OK.
+                        if let Some(p) = self
+                            .pending
+                            .iter()
+                            .find(|p| matches!(p.command, CommandKind::Move { .. }))
+                        {
+                            let p = p.clone();
+                            self.learn_assigned(&p, code, event, account);
+                        }
+                    }
                     self.apply_code(code, account);
                 }
             }
@@ -210,8 +272,17 @@ impl SessionModel {
                 if let Some(RespCode::Capability(c)) = code {
                     self.capabilities = c.clone();
                 }
+                if let Some(mb) = self.mailbox.as_mut() {
+                    mb.recent_line = None;
+                }
                 if let Some(i) = self.pending.iter().position(|p| &p.tag == tag) {
                     let p = self.pending.remove(i);
+                    if let Some(code) = code {
+                        self.learn_assigned(&p, code, event, account);
+                    }
+                    if *kind == StatusKind::Ok {
+                        self.learn_examine_store(&p, event, account);
+                    }
                     self.complete(&p, *kind, code.as_ref(), account);
                 }
                 self.completed.push_back(tag.clone());
@@ -229,6 +300,7 @@ impl SessionModel {
                 if let Some(mb) = self.mailbox.as_mut() {
                     mb.recent = *n;
                     mb.seen_recent = true;
+                    mb.recent_line = Some((event.origin.clone(), event.raw.clone()));
                 }
             }
             ServerMessage::Flags(flags) => {
@@ -240,13 +312,23 @@ impl SessionModel {
             ServerMessage::Expunge(seq) => {
                 if let Some(mb) = self.mailbox.as_mut() {
                     if let Some(uid) = mb.expunge(*seq) {
+                        mb.told_expunged(uid);
                         if let Some(key) = &mb.key {
                             account.entry(key).expunged.insert(uid, now);
                         }
                     }
                 }
             }
-            ServerMessage::Fetch { seq, uid, flags } => {
+            ServerMessage::Fetch {
+                seq,
+                uid,
+                flags,
+                facts,
+            } => {
+                if let [only] = self.pending.as_mut_slice() {
+                    only.fetches = only.fetches.saturating_add(1);
+                }
+                let rev2 = self.rev2();
                 if let Some(mb) = self.mailbox.as_mut() {
                     if *seq > mb.exists {
                         // The client learns of a message it was not told exists;
@@ -259,9 +341,95 @@ impl SessionModel {
                     if let Some(flags) = flags {
                         mb.learn_flags(*seq, flags);
                     }
+                    let uid = uid.or_else(|| mb.uid_at(*seq));
+                    if let (Some(uid), Some(key)) = (uid, &mb.key) {
+                        let h = account.entry(key);
+                        for f in facts {
+                            let k = MailboxHistory::fact_key(uid, &f.item);
+                            if !h.facts.contains_key(&k) {
+                                bounded_insert(&mut h.facts, k, (f.hash, event.origin.line));
+                            }
+                        }
+                        let recent = flags
+                            .as_ref()
+                            .is_some_and(|f| f.iter().any(|f| f.eq_ignore_ascii_case("\\Recent")));
+                        if recent && !mb.read_only && !rev2 && !h.recent_in.contains_key(&uid) {
+                            bounded_insert(&mut h.recent_in, uid, event.session.clone());
+                        }
+                    }
                 }
             }
-            ServerMessage::Data { .. } | ServerMessage::Undecodable { .. } => {}
+            ServerMessage::Data { .. }
+            | ServerMessage::Quota { .. }
+            | ServerMessage::Undecodable { .. } => {}
+        }
+    }
+
+    /// APPENDUID and COPYUID name the UIDs given in the destination mailbox
+    /// (RFC 4315 3): UID facts like any FETCH UID.
+    fn learn_assigned(
+        &self,
+        p: &Pending,
+        code: &RespCode,
+        event: &Event,
+        account: &mut AccountModel,
+    ) {
+        let (uid_validity, uids, mailbox) = match (code, &p.command) {
+            (RespCode::AppendUid { uid_validity, uids }, CommandKind::Append { mailbox }) => {
+                (*uid_validity, uids, mailbox)
+            }
+            (
+                RespCode::CopyUid { uid_validity, uids },
+                CommandKind::Copy { mailbox, .. } | CommandKind::Move { mailbox, .. },
+            ) => (*uid_validity, uids, mailbox),
+            _ => return,
+        };
+        let key = super::MailboxKey::new(&self.user, mailbox, uid_validity);
+        let h = account.entry(&key);
+        for uid in uids.iter(10_000) {
+            bounded_insert(&mut h.assigned, uid, event.origin.line);
+            h.max_uid_next = h.max_uid_next.max(uid.saturating_add(1));
+        }
+    }
+
+    /// A STORE that completed OK in a mailbox opened with EXAMINE: remember
+    /// what it asked for, so another session seeing it applied is caught
+    /// (RFC 3501 6.3.2).
+    fn learn_examine_store(&self, p: &Pending, event: &Event, account: &mut AccountModel) {
+        let (Some(store), Some(mb)) = (&p.store, &self.mailbox) else {
+            return;
+        };
+        let Some(key) = &mb.key else { return };
+        if !mb.read_only || (store.sets | store.clears) == 0 {
+            return;
+        }
+        let uids: Vec<u32> = if store.uid {
+            store
+                .set
+                .iter()
+                .flat_map(|&(a, b)| a..=b)
+                .take(10_000)
+                .collect()
+        } else {
+            store
+                .set
+                .iter()
+                .flat_map(|&(a, b)| a..=b)
+                .take(10_000)
+                .filter_map(|s| mb.uid_at(s))
+                .collect()
+        };
+        let h = account.entry(key);
+        for uid in uids {
+            bounded_insert(
+                &mut h.examine_stores,
+                uid,
+                (
+                    store.sets,
+                    store.clears,
+                    event.origin.line.min(p.origin.line),
+                ),
+            );
         }
     }
 
@@ -326,4 +494,60 @@ impl SessionModel {
             _ => {}
         }
     }
+}
+
+/// `tag [UID] STORE set [+|-]FLAGS[.SILENT] (flags)`: the set and the system
+/// flag bits set or cleared; `None` for anything else (or a set with `*`).
+fn store_args(line: &str, uid: bool) -> Option<StoreArgs> {
+    let mut words = line.splitn(if uid { 5 } else { 4 }, ' ');
+    words.next()?;
+    if uid {
+        words.next()?;
+    }
+    words.next()?;
+    let set = parse_set(words.next()?)?;
+    let rest = words.next()?;
+    let (item, flags) = rest.split_once(' ')?;
+    let item = item.to_ascii_uppercase();
+    let bits = flags
+        .trim_matches(|c| c == '(' || c == ')')
+        .split(' ')
+        .map(|f| match f.to_ascii_lowercase().as_str() {
+            "\\seen" => flag_bits::SEEN,
+            "\\answered" => flag_bits::ANSWERED,
+            "\\flagged" => flag_bits::FLAGGED,
+            "\\deleted" => flag_bits::DELETED,
+            "\\draft" => flag_bits::DRAFT,
+            _ => 0,
+        })
+        .fold(0, |a, b| a | b);
+    let (sets, clears) = if item.starts_with('+') {
+        (bits, 0)
+    } else if item.starts_with('-') {
+        (0, bits)
+    } else {
+        // FLAGS: replaces; only what it sets is certain to differ.
+        (bits, 0)
+    };
+    Some(StoreArgs {
+        set,
+        uid,
+        sets,
+        clears,
+    })
+}
+
+fn parse_set(text: &str) -> Option<Vec<(u32, u32)>> {
+    let mut out = Vec::new();
+    for part in text.split(',').take(1000) {
+        let (a, b) = match part.split_once(':') {
+            Some((a, b)) => (a.parse::<u32>().ok()?, b.parse::<u32>().ok()?),
+            None => {
+                let n = part.parse::<u32>().ok()?;
+                (n, n)
+            }
+        };
+        out.push((a.min(b), a.max(b)));
+    }
+    Some(out)
 }

@@ -971,6 +971,8 @@ fn code_name(c: &RespCode) -> String {
         RespCode::InUse => "INUSE".into(),
         RespCode::Alert => "ALERT".into(),
         RespCode::Capability(_) => "CAPABILITY".into(),
+        RespCode::AppendUid { .. } => "APPENDUID".into(),
+        RespCode::CopyUid { .. } => "COPYUID".into(),
         RespCode::Other(s) => s.clone(),
     }
 }

@@ -143,6 +143,14 @@ pub struct Session {
     next_tag: u32,
     closed: bool,
     buf: Vec<u8>,
+    /// The client message still open in `client_framer` (a command waiting for
+    /// `+` before its literal): where its first line was written in the
+    /// transcript and how many of its bytes are written already. Client bytes
+    /// are written when sent, so the transcript keeps the true order even when
+    /// the server answers before the message is whole.
+    client_open: Option<(Origin, usize)>,
+    /// Bytes received from the server so far (to tell a drip from silence).
+    server_bytes: u64,
 }
 
 impl Session {
@@ -182,6 +190,8 @@ impl Session {
             next_tag: 1,
             closed: false,
             buf: vec![0; 16 * 1024],
+            client_open: None,
+            server_bytes: 0,
         };
         if url.security == Security::Tls {
             session.start_tls().await?;
@@ -291,8 +301,84 @@ impl Session {
         let at = self.clock.now();
         let mut frames = Vec::new();
         self.client_framer.push(bytes, &at, &mut frames);
+        let mut consumed = 0;
         for frame in frames {
-            self.record(Direction::Client, frame)?;
+            let (origin, written) = match self.client_open.take() {
+                Some((origin, written)) => (Some(origin), written),
+                None => (None, 0),
+            };
+            // A cut frame holds fewer bytes than were sent; never count past it.
+            let fresh = frame.bytes.len().saturating_sub(written);
+            consumed += fresh;
+            self.record_client(frame, origin, written)?;
+        }
+        if !self.client_framer.is_idle() {
+            // The rest of this write opens a message that is not whole yet.
+            let rest = &bytes[consumed.min(bytes.len())..];
+            let mut rec = lock(&self.recorder);
+            let origin = rec
+                .writer
+                .message(at, &self.name, Direction::Client, rest)
+                .map_err(|e| SessionError::Io(format!("cannot write the transcript: {e}")))?;
+            drop(rec);
+            self.client_open = Some(match self.client_open.take() {
+                Some((o, w)) => (o, w + rest.len()),
+                None => (origin, rest.len()),
+            });
+        }
+        Ok(())
+    }
+
+    /// Records a client frame whose first `written` bytes are in the transcript
+    /// already (at `origin`).
+    fn record_client(
+        &mut self,
+        frame: Frame<Timestamp>,
+        origin: Option<Origin>,
+        written: usize,
+    ) -> Result<Event, SessionError> {
+        let at = frame.meta;
+        let mut rec = lock(&self.recorder);
+        let tail = &frame.bytes[written.min(frame.bytes.len())..];
+        let origin = match origin {
+            Some(o) => {
+                if !tail.is_empty() {
+                    rec.writer
+                        .message(at, &self.name, Direction::Client, tail)
+                        .map_err(|e| {
+                            SessionError::Io(format!("cannot write the transcript: {e}"))
+                        })?;
+                }
+                o
+            }
+            None => rec
+                .writer
+                .message(at, &self.name, Direction::Client, tail)
+                .map_err(|e| SessionError::Io(format!("cannot write the transcript: {e}")))?,
+        };
+        let event = self
+            .decoder
+            .decode(&self.name, Direction::Client, frame, origin, Some(at));
+        Ok(rec.observe(event))
+    }
+
+    /// A tagged completion for the command waiting for `+`: the server refused
+    /// it before the literal (RFC 3501 7.5), so the command ends where it
+    /// stopped and is recorded before the reply.
+    fn end_refused_literal(&mut self, server: &[u8]) -> Result<(), SessionError> {
+        let refused = self
+            .client_framer
+            .awaiting_sync_literal()
+            .is_some_and(|open| crate::wire::framing::refuses_literal(server, open));
+        if !refused {
+            return Ok(());
+        }
+        if let Some(frame) = self.client_framer.abandon_sync_literal() {
+            let (origin, written) = match self.client_open.take() {
+                Some((o, w)) => (Some(o), w),
+                None => (None, 0),
+            };
+            self.record_client(frame, origin, written)?;
         }
         Ok(())
     }
@@ -324,7 +410,15 @@ impl Session {
             }
         }
         for (dir, f) in events {
-            let e = self.record(dir, f)?;
+            let e = if dir == Direction::Client {
+                let (origin, written) = match self.client_open.take() {
+                    Some((o, w)) => (Some(o), w),
+                    None => (None, 0),
+                };
+                self.record_client(f, origin, written)?
+            } else {
+                self.record(dir, f)?
+            };
             self.inbox.push_back(e);
         }
         let mut rec = lock(&self.recorder);
@@ -395,11 +489,13 @@ impl Session {
                 }
                 Ok(Ok(n)) => n,
             };
+            self.server_bytes += n as u64;
             let at = self.clock.now();
             let mut frames = Vec::new();
             let bytes = self.buf[..n].to_vec();
             self.server_framer.push(&bytes, &at, &mut frames);
             for frame in frames {
+                self.end_refused_literal(&frame.bytes)?;
                 let e = self.record(Direction::Server, frame)?;
                 self.inbox.push_back(e);
             }
@@ -415,24 +511,31 @@ impl Session {
             self.limits.command_timeout.mul_f64(factor),
         );
         let deadline = self.clock.elapsed() + command_timeout;
+        let started = self.server_bytes;
+        let mut other_tags: Vec<String> = Vec::new();
         loop {
             let left = deadline.saturating_sub(self.clock.elapsed());
             let wait = left.min(read_timeout);
+            let before = self.server_bytes;
             let event = match self.next_event_within(wait).await? {
                 Some(e) => e,
-                None if left <= read_timeout => {
-                    return Err(SessionError::Timeout(format!(
-                        "{tag} did not complete within {}",
-                        crate::source::human_duration(self.limits.command_timeout)
-                    )))
-                }
+                // Bytes keep coming without a whole message: a drip, waited
+                // out up to the command's bound, not "nothing".
+                None if left > read_timeout && self.server_bytes > before => continue,
                 None => {
-                    return Err(SessionError::Timeout(format!(
-                        "the server sent nothing for {} while {tag} was running",
-                        crate::source::human_duration(self.limits.read_timeout)
-                    )))
+                    let why = self.diagnose(tag, started, left > read_timeout, &other_tags);
+                    return Err(self.stalled(why));
                 }
             };
+            if let EventKind::Server {
+                message: ServerMessage::Status { tag: Some(t), .. },
+                ..
+            } = &event.kind
+            {
+                if t != tag && other_tags.len() < 4 && !other_tags.contains(t) {
+                    other_tags.push(t.clone());
+                }
+            }
             let completion = match &event.kind {
                 EventKind::Server {
                     message:
@@ -465,6 +568,64 @@ impl Session {
                 _ => {}
             }
         }
+    }
+
+    /// What a command that never completed ran into, in words that are true.
+    fn diagnose(&self, tag: &str, started: u64, silent: bool, other_tags: &[String]) -> String {
+        let got = self.server_bytes - started;
+        let open = self.server_framer.open_bytes();
+        let human = crate::source::human_duration;
+        if open.len() >= self.limits.max_line {
+            format!(
+                "{tag} never completed: the server sent a line of more than {} bytes that never ended ({got} bytes while {tag} ran; the first {} are in the transcript)",
+                self.limits.max_line,
+                open.len().min(200)
+            )
+        } else if !open.is_empty() {
+            format!(
+                "{tag} never completed: the server sent {got} bytes while {tag} ran but never finished the message it began: `{}`",
+                crate::transcript::generic::escape(&open[..open.len().min(200)])
+            )
+        } else if !other_tags.is_empty() {
+            format!(
+                "{tag} never completed: the server answered with tag {} instead",
+                other_tags.join(", ")
+            )
+        } else if silent {
+            format!(
+                "{tag} never completed: the server sent nothing for {}",
+                human(self.limits.read_timeout)
+            )
+        } else {
+            format!(
+                "{tag} did not complete within {} ({got} bytes came meanwhile)",
+                human(self.limits.command_timeout)
+            )
+        }
+    }
+
+    /// Records the diagnosis in the transcript (a `note` line the checks read
+    /// as `server.stalled`, live and offline alike), with the open message's
+    /// first bytes, and flushes so the evidence survives the error.
+    fn stalled(&mut self, why: String) -> SessionError {
+        let at = self.clock.now();
+        let mut rec = lock(&self.recorder);
+        let text = format!("note {}{why}", crate::event::STALLED_NOTE);
+        let noted = rec.writer.directive(at, &self.name, &text);
+        if let Ok((origin, _)) = noted {
+            // As a reader of the transcript will see it: the note's text.
+            let text = format!("{}{why}", crate::event::STALLED_NOTE);
+            let event = Event {
+                session: self.name.clone(),
+                at: Some(at),
+                origin,
+                raw: text.clone().into_bytes(),
+                kind: EventKind::Note { text },
+            };
+            rec.observe(event);
+        }
+        let _ = rec.writer.flush();
+        SessionError::Timeout(why)
     }
 
     /// Sends `tag text` and reads until its completion.
@@ -525,8 +686,13 @@ impl Session {
     /// Waits for a `+`; a tagged completion of `tag` instead is a refusal.
     async fn wait_continuation(&mut self, tag: &str) -> Result<Vec<Event>, SessionError> {
         let mut seen = Vec::new();
+        let started = self.server_bytes;
+        let limit = self.limits.read_timeout.mul_f64(self.clock.factor());
         loop {
-            let event = self.next_event().await?;
+            let Some(event) = self.next_event_within(limit).await? else {
+                let why = self.diagnose(tag, started, true, &[]);
+                return Err(self.stalled(why));
+            };
             match &event.kind {
                 EventKind::Server {
                     message: ServerMessage::Continue { .. },

@@ -64,7 +64,73 @@ pub fn decode_server(bytes: &[u8]) -> Decoded<ServerMessage> {
             syntax_error: None,
         };
     }
+    if let Some(message) = quota_rfc2087(bytes) {
+        return Decoded {
+            message,
+            syntax_error: None,
+        };
+    }
     with_repairs(bytes, attempt, tagged_by_hand)
+}
+
+/// `* QUOTA root ()`: valid by RFC 2087's grammar (`quota_list ::= "("
+/// #quota_resource ")"`, where `#` allows an empty list: no limits), refused by
+/// imap-codec, which follows RFC 9208 (`quota-list = "(" quota-resource *(SP
+/// quota-resource) ")"`). Read by hand here; whether the server promised RFC
+/// 9208's grammar is for `response.syntax` to judge from its capabilities.
+fn quota_rfc2087(bytes: &[u8]) -> Option<ServerMessage> {
+    let line = bytes.strip_suffix(b"\r\n")?;
+    let rest = line
+        .get(..8)?
+        .eq_ignore_ascii_case(b"* QUOTA ")
+        .then(|| &line[8..])?;
+    let (root, list) = if let Some(q) = rest.strip_prefix(b"\"") {
+        // quoted: up to the closing quote, honouring backslash escapes
+        let mut i = 0;
+        let mut escaped = false;
+        loop {
+            let b = *q.get(i)?;
+            match (escaped, b) {
+                (false, b'\\') => escaped = true,
+                (false, b'"') => break,
+                (_, b'\r' | b'\n') => return None,
+                _ => escaped = false,
+            }
+            i += 1;
+        }
+        (&q[..i], q.get(i + 1..)?)
+    } else {
+        let end = rest.iter().position(|&b| b == b' ')?;
+        (&rest[..end], &rest[end..])
+    };
+    let atom_ok = |s: &[u8]| {
+        !s.is_empty()
+            && s.iter().all(|&b| {
+                b > b' '
+                    && b < 0x7f
+                    && !matches!(b, b'(' | b')' | b'{' | b'%' | b'*' | b'"' | b'\\')
+            })
+    };
+    if !rest.starts_with(b"\"") && !atom_ok(root) && root != b"\"\"" {
+        return None;
+    }
+    let inner = list.strip_prefix(b" (")?.strip_suffix(b")")?;
+    if inner.is_empty() {
+        return Some(ServerMessage::Quota { resources: 0 });
+    }
+    let words: Vec<&[u8]> = inner.split(|&b| b == b' ').collect();
+    if words.len() % 3 != 0 {
+        return None;
+    }
+    for w in words.chunks(3) {
+        let number = |s: &[u8]| !s.is_empty() && s.len() <= 20 && s.iter().all(u8::is_ascii_digit);
+        if !atom_ok(w[0]) || !number(w[1]) || !number(w[2]) {
+            return None;
+        }
+    }
+    Some(ServerMessage::Quota {
+        resources: words.len() / 3,
+    })
 }
 
 /// `* FLAGS (... \Recent)`: valid by RFC 3501's grammar (`flag-extension = "\"
@@ -372,18 +438,24 @@ fn data(d: Data<'_>) -> ServerMessage {
         Data::Fetch { seq, items } => {
             let mut uid = None;
             let mut flags = None;
+            let mut facts = Vec::new();
             for item in items.as_ref() {
                 use imap_codec::imap_types::fetch::MessageDataItem as I;
                 match item {
                     I::Uid(u) => uid = Some(u.get()),
                     I::Flags(f) => flags = Some(f.iter().map(flag_fetch).collect()),
-                    _ => {}
+                    other => {
+                        if let Some(f) = fetch_fact(other) {
+                            facts.push(f);
+                        }
+                    }
                 }
             }
             ServerMessage::Fetch {
                 seq: seq.get(),
                 uid,
                 flags,
+                facts,
             }
         }
         Data::List { .. } => ServerMessage::Data { name: "LIST" },
@@ -392,8 +464,12 @@ fn data(d: Data<'_>) -> ServerMessage {
         Data::Search(..) => ServerMessage::Data { name: "SEARCH" },
         Data::Sort(..) => ServerMessage::Data { name: "SORT" },
         Data::Thread(..) => ServerMessage::Data { name: "THREAD" },
-        Data::Enabled { .. } => ServerMessage::Data { name: "ENABLED" },
-        Data::Quota { .. } => ServerMessage::Data { name: "QUOTA" },
+        Data::Enabled { capabilities } => {
+            ServerMessage::Enabled(capabilities.iter().map(|c| c.to_string()).collect())
+        }
+        Data::Quota { quotas, .. } => ServerMessage::Quota {
+            resources: quotas.as_ref().len(),
+        },
         Data::QuotaRoot { .. } => ServerMessage::Data { name: "QUOTAROOT" },
         Data::Id { .. } => ServerMessage::Data { name: "ID" },
         Data::Metadata { .. } => ServerMessage::Data { name: "METADATA" },
@@ -402,6 +478,86 @@ fn data(d: Data<'_>) -> ServerMessage {
         #[allow(unreachable_patterns)]
         _ => ServerMessage::Data { name: "OTHER" },
     }
+}
+
+/// The immutable attribute an item carries, hashed (RFC 3501 2.3.1.1: "the
+/// internal date, [RFC-2822] size, envelope, body structure, and message texts
+/// (RFC822, RFC822.HEADER, RFC822.TEXT, and all BODY[...] fetch data items)
+/// must never change"). A partial `BODY[]<n>` is left out: its length depends
+/// on what the client asked for. Strings are hashed by content, so a server
+/// may send one as quoted and once as a literal.
+fn fetch_fact(item: &imap_codec::imap_types::fetch::MessageDataItem<'_>) -> Option<FetchFact> {
+    use imap_codec::imap_types::core::NString;
+    use imap_codec::imap_types::fetch::MessageDataItem as I;
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    fn nstring(n: &NString<'_>, h: &mut rustc_hash::FxHasher) {
+        match &n.0 {
+            Some(s) => {
+                1u8.hash(h);
+                let bytes: &[u8] = s.as_ref();
+                bytes.hash(h);
+            }
+            None => 0u8.hash(h),
+        }
+    }
+    let item_name = match item {
+        I::Rfc822Size(n) => {
+            n.hash(&mut h);
+            "RFC822.SIZE".to_string()
+        }
+        I::InternalDate(d) => {
+            // The same instant in another zone is the same date.
+            d.as_ref().timestamp().hash(&mut h);
+            "INTERNALDATE".to_string()
+        }
+        I::Envelope(e) => {
+            for n in [&e.date, &e.subject, &e.in_reply_to, &e.message_id] {
+                nstring(n, &mut h);
+            }
+            for list in [&e.from, &e.sender, &e.reply_to, &e.to, &e.cc, &e.bcc] {
+                list.len().hash(&mut h);
+                for a in list {
+                    for n in [&a.name, &a.adl, &a.mailbox, &a.host] {
+                        nstring(n, &mut h);
+                    }
+                }
+            }
+            "ENVELOPE".to_string()
+        }
+        I::BodyStructure(b) => {
+            format!("{b:?}").hash(&mut h);
+            "BODYSTRUCTURE".to_string()
+        }
+        I::BodyExt {
+            section,
+            origin: None,
+            data,
+        } => {
+            nstring(data, &mut h);
+            match section {
+                Some(s) => format!("BODY[{s:?}]"),
+                None => "BODY[]".to_string(),
+            }
+        }
+        I::Rfc822(data) => {
+            nstring(data, &mut h);
+            "RFC822".to_string()
+        }
+        I::Rfc822Header(data) => {
+            nstring(data, &mut h);
+            "RFC822.HEADER".to_string()
+        }
+        I::Rfc822Text(data) => {
+            nstring(data, &mut h);
+            "RFC822.TEXT".to_string()
+        }
+        _ => return None,
+    };
+    Some(FetchFact {
+        item: item_name,
+        hash: h.finish(),
+    })
 }
 
 fn flag_fetch(f: &FlagFetch<'_>) -> FlagName {
@@ -428,15 +584,58 @@ fn code(c: Code<'_>) -> RespCode {
         Code::ReadOnly => RespCode::ReadOnly,
         Code::OverQuota => RespCode::OverQuota,
         Code::Alert => RespCode::Alert,
+        Code::AppendUid { uid_validity, uid } => RespCode::AppendUid {
+            uid_validity: uid_validity.get(),
+            uids: UidSet(vec![(uid.get(), uid.get())]),
+        },
+        Code::CopyUid {
+            uid_validity,
+            destination,
+            ..
+        } => RespCode::CopyUid {
+            uid_validity: uid_validity.get(),
+            uids: UidSet(
+                destination
+                    .0
+                    .as_ref()
+                    .iter()
+                    .take(UidSet::MAX_RANGES)
+                    .map(|e| {
+                        use imap_codec::imap_types::extensions::uidplus::UidElement as E;
+                        match e {
+                            E::Single(n) => (n.get(), n.get()),
+                            E::Range(a, b) => (a.get().min(b.get()), a.get().max(b.get())),
+                        }
+                    })
+                    .collect(),
+            ),
+        },
         Code::Capability(caps) => {
             RespCode::Capability(caps.as_ref().iter().map(|c| c.to_string()).collect())
         }
         Code::Other(other) => {
             let text = String::from_utf8_lossy(other.inner()).to_string();
-            let atom = text.split(' ').next().unwrap_or("").to_ascii_uppercase();
-            match atom.as_str() {
-                "INUSE" => RespCode::InUse,
-                "OVERQUOTA" => RespCode::OverQuota,
+            let mut words = text.split(' ');
+            let atom = words.next().unwrap_or("").to_ascii_uppercase();
+            let words: Vec<&str> = words.collect();
+            let validity = words.first().and_then(|v| v.parse::<u32>().ok());
+            match (atom.as_str(), validity, words.len()) {
+                ("INUSE", ..) => RespCode::InUse,
+                ("OVERQUOTA", ..) => RespCode::OverQuota,
+                ("APPENDUID", Some(v), 2) => match UidSet::parse(words[1]) {
+                    Some(uids) => RespCode::AppendUid {
+                        uid_validity: v,
+                        uids,
+                    },
+                    None => RespCode::Other(atom),
+                },
+                ("COPYUID", Some(v), 3) => match UidSet::parse(words[2]) {
+                    Some(uids) => RespCode::CopyUid {
+                        uid_validity: v,
+                        uids,
+                    },
+                    None => RespCode::Other(atom),
+                },
                 _ => RespCode::Other(atom),
             }
         }
@@ -504,8 +703,14 @@ fn command(cmd: Command<'_>) -> CommandKind {
         CommandBody::Thread { uid, .. } => CommandKind::Search { uid },
         CommandBody::Fetch { uid, .. } => CommandKind::Fetch { uid },
         CommandBody::Store { uid, .. } => CommandKind::Store { uid },
-        CommandBody::Copy { uid, .. } => CommandKind::Copy { uid },
-        CommandBody::Move { uid, .. } => CommandKind::Move { uid },
+        CommandBody::Copy { uid, mailbox, .. } => CommandKind::Copy {
+            uid,
+            mailbox: mailbox_name(&mailbox),
+        },
+        CommandBody::Move { uid, mailbox, .. } => CommandKind::Move {
+            uid,
+            mailbox: mailbox_name(&mailbox),
+        },
         CommandBody::Idle => CommandKind::Idle,
         CommandBody::Enable { .. } => CommandKind::Enable,
         CommandBody::Id { .. } => CommandKind::Id,
@@ -539,7 +744,8 @@ mod tests {
             ServerMessage::Fetch {
                 seq: 141,
                 uid: Some(3170),
-                flags: Some(vec!["\\Deleted".into(), "\\Seen".into()])
+                flags: Some(vec!["\\Deleted".into(), "\\Seen".into()]),
+                facts: Vec::new(),
             }
         );
         assert!(d.syntax_error.is_none());

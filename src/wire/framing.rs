@@ -45,6 +45,10 @@ pub struct Framer<M> {
     meta: Option<M>,
     bare_lf: bool,
     truncated: Option<String>,
+    /// The open message's last line announced a synchronising literal (`{n}`,
+    /// not `{n+}`) and none of its bytes came yet: the sender is waiting for
+    /// the peer's `+`, and the peer may refuse instead (RFC 3501 7.5).
+    awaiting_sync: bool,
 }
 
 impl<M: Clone> Framer<M> {
@@ -58,7 +62,38 @@ impl<M: Clone> Framer<M> {
             meta: None,
             bare_lf: false,
             truncated: None,
+            awaiting_sync: false,
         }
+    }
+
+    /// The open message, when it stops at a synchronising literal none of whose
+    /// bytes were sent yet (the command waits for `+`).
+    pub fn awaiting_sync_literal(&self) -> Option<&[u8]> {
+        self.awaiting_sync.then_some(&self.buf[..])
+    }
+
+    /// The peer refused the command instead of sending `+` (RFC 3501 7.5: "the
+    /// server ... rejects the command with a tagged NO or BAD"): the literal
+    /// will never come, so the message ends where it stopped.
+    pub fn abandon_sync_literal(&mut self) -> Option<Frame<M>> {
+        if !self.awaiting_sync {
+            return None;
+        }
+        let meta = self.meta.take()?;
+        let frame = Frame {
+            bytes: std::mem::take(&mut self.buf),
+            meta,
+            bare_lf: self.bare_lf,
+            truncated: self.truncated.take(),
+            incomplete: false,
+        };
+        self.reset();
+        Some(frame)
+    }
+
+    /// The bytes of the message partly read (bounded by the limits).
+    pub fn open_bytes(&self) -> &[u8] {
+        &self.buf
     }
 
     /// True when no message is partly read.
@@ -75,6 +110,7 @@ impl<M: Clone> Framer<M> {
             }
             match self.state {
                 State::Literal { remaining } => {
+                    self.awaiting_sync = false;
                     let take = remaining.min((bytes.len() - i) as u64) as usize;
                     self.store(&bytes[i..i + take]);
                     i += take;
@@ -150,6 +186,7 @@ impl<M: Clone> Framer<M> {
         self.bare_lf = false;
         self.truncated = None;
         self.meta = None;
+        self.awaiting_sync = false;
     }
 
     fn store(&mut self, bytes: &[u8]) {
@@ -209,6 +246,7 @@ impl<M: Clone> Framer<M> {
                     ));
                 }
                 self.state = State::Literal { remaining: n };
+                self.awaiting_sync = !self.server_side && !content.ends_with(b"+}");
             }
             Some(_) => {
                 // `{0}`: an empty literal, the line goes on right away.
@@ -228,6 +266,22 @@ impl<M: Clone> Framer<M> {
             }
         }
     }
+}
+
+/// A server message that is the tagged completion of the client's open
+/// message (`open`, stopped at a synchronising literal): the server refused the
+/// command instead of sending `+`.
+pub fn refuses_literal(server: &[u8], open: &[u8]) -> bool {
+    let Some(end) = open.iter().position(|&b| b == b' ') else {
+        return false;
+    };
+    let tag = &open[..end];
+    !tag.is_empty()
+        && tag != b"+"
+        && tag != b"*"
+        && server.len() > end
+        && &server[..end] == tag
+        && server[end] == b' '
 }
 
 /// `{123}` or `{123+}` at the very end of a line gives 123.

@@ -21,8 +21,63 @@ pub enum RespCode {
     InUse,
     Alert,
     Capability(Vec<String>),
+    /// `APPENDUID uidvalidity uid-set` (RFC 4315 3): the UIDs the APPEND gave.
+    AppendUid {
+        uid_validity: u32,
+        uids: UidSet,
+    },
+    /// `COPYUID uidvalidity source-set dest-set` (RFC 4315 3): the UIDs the COPY
+    /// or MOVE gave in the destination.
+    CopyUid {
+        uid_validity: u32,
+        uids: UidSet,
+    },
     /// Any other code, as its atom (`TRYCREATE`, `APPENDUID`, `LIMIT`, ...).
     Other(String),
+}
+
+/// A set of UIDs as ranges (`1:3,7`), at most `UidSet::MAX_RANGES` of them.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+pub struct UidSet(pub Vec<(u32, u32)>);
+
+impl UidSet {
+    pub const MAX_RANGES: usize = 1000;
+
+    /// `uid-set` of RFC 4315 (no `*`); `None` if it does not parse or is too long.
+    pub fn parse(text: &str) -> Option<UidSet> {
+        let mut ranges = Vec::new();
+        for part in text.split(',') {
+            if ranges.len() >= Self::MAX_RANGES {
+                return None;
+            }
+            let (a, b) = match part.split_once(':') {
+                Some((a, b)) => (a.parse::<u32>().ok()?, b.parse::<u32>().ok()?),
+                None => {
+                    let n = part.parse::<u32>().ok()?;
+                    (n, n)
+                }
+            };
+            if a == 0 || b == 0 {
+                return None;
+            }
+            ranges.push((a.min(b), a.max(b)));
+        }
+        Some(UidSet(ranges))
+    }
+
+    /// Every UID, at most `max` of them.
+    pub fn iter(&self, max: usize) -> impl Iterator<Item = u32> + '_ {
+        self.0.iter().flat_map(|&(a, b)| a..=b).take(max)
+    }
+}
+
+/// An attribute a FETCH response gave that RFC 3501 2.3.1.1 makes immutable
+/// (RFC822.SIZE, INTERNALDATE, ENVELOPE, BODYSTRUCTURE, the body texts), by
+/// item name and a hash of its value.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FetchFact {
+    pub item: String,
+    pub hash: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -74,9 +129,18 @@ pub enum ServerMessage {
         seq: u32,
         uid: Option<u32>,
         flags: Option<Vec<FlagName>>,
+        /// Immutable attributes, hashed (empty for the common UID/FLAGS lines).
+        facts: Vec<FetchFact>,
     },
     Flags(Vec<FlagName>),
     Capability(Vec<String>),
+    /// `* QUOTA root (resource usage limit ...)` (RFC 2087, RFC 9208), with the
+    /// number of resources listed (RFC 2087 allows none, RFC 9208 at least one).
+    Quota {
+        resources: usize,
+    },
+    /// `* ENABLED ...` (RFC 5161): the extensions now in force.
+    Enabled(Vec<String>),
     /// Any other valid untagged data (`SEARCH`, `LIST`, `STATUS`, ...), by name.
     Data {
         name: &'static str,
@@ -133,9 +197,11 @@ pub enum CommandKind {
     },
     Copy {
         uid: bool,
+        mailbox: String,
     },
     Move {
         uid: bool,
+        mailbox: String,
     },
     Idle,
     Enable,
@@ -187,8 +253,8 @@ impl CommandKind {
             CommandKind::Search { uid: u } => uid(u, "SEARCH"),
             CommandKind::Fetch { uid: u } => uid(u, "FETCH"),
             CommandKind::Store { uid: u } => uid(u, "STORE"),
-            CommandKind::Copy { uid: u } => uid(u, "COPY"),
-            CommandKind::Move { uid: u } => uid(u, "MOVE"),
+            CommandKind::Copy { uid: u, .. } => uid(u, "COPY"),
+            CommandKind::Move { uid: u, .. } => uid(u, "MOVE"),
             CommandKind::Idle => "IDLE".into(),
             CommandKind::Enable => "ENABLE".into(),
             CommandKind::Id => "ID".into(),
@@ -206,8 +272,8 @@ impl CommandKind {
                 | CommandKind::Search { uid: true }
                 | CommandKind::Fetch { uid: true }
                 | CommandKind::Store { uid: true }
-                | CommandKind::Copy { uid: true }
-                | CommandKind::Move { uid: true }
+                | CommandKind::Copy { uid: true, .. }
+                | CommandKind::Move { uid: true, .. }
         )
     }
 }

@@ -120,7 +120,12 @@ fn fetch(seq: u32, mut items: &[u8]) -> Option<ServerMessage> {
         }
         items = items.strip_prefix(b" ")?;
     }
-    Some(ServerMessage::Fetch { seq, uid, flags })
+    Some(ServerMessage::Fetch {
+        seq,
+        uid,
+        flags,
+        facts: Vec::new(),
+    })
 }
 
 fn flag_list(list: &[u8]) -> Option<Vec<FlagName>> {
