@@ -35,6 +35,12 @@ pub struct RunArgs {
     /// A file of accounts, one NAME:PASS per line.
     #[arg(long, value_name = "FILE")]
     pub accounts: Option<PathBuf>,
+    /// An account that can SETQUOTA on the server under test (USER:PASS): quota
+    /// scenarios then set the limit they need, and clear it afterwards. Without
+    /// it they run only where GETQUOTAROOT shows a limit they will exceed, and
+    /// are skipped (never failed) elsewhere.
+    #[arg(long, value_name = "USER:PASS")]
+    pub admin: Option<String>,
     /// Deliver test mail by SMTP to this listener (smtp://host:port).
     #[arg(long, value_name = "URL")]
     pub smtp: Option<String>,
@@ -225,7 +231,14 @@ pub fn run(args: &RunArgs) -> Exit {
                         return Exit::Usage;
                     }
                 };
-                Target::Foreign { url, tls_url, accounts, smtp, insecure: args.insecure, clock: crate::clock::Clock::real() }
+                let admin = match args.admin.as_deref().map(parse_account).transpose() {
+                    Ok(a) => a,
+                    Err(e) => {
+                        eprintln!("error: --admin: {e}");
+                        return Exit::Usage;
+                    }
+                };
+                Target::Foreign { url, tls_url, accounts, smtp, insecure: args.insecure, clock: crate::clock::Clock::real(), admin }
             }
         };
         let transcripts = args
@@ -290,6 +303,16 @@ pub fn run(args: &RunArgs) -> Exit {
         } else {
             Exit::Ok
         }
+    })
+}
+
+fn parse_account(s: &str) -> Result<Account, String> {
+    let (u, p) = s
+        .split_once(':')
+        .ok_or_else(|| format!("expected USER:PASS, got `{s}`"))?;
+    Ok(Account {
+        user: u.to_string(),
+        password: p.to_string(),
     })
 }
 

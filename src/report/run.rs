@@ -80,7 +80,8 @@ pub struct RunSummary {
     pub skipped: usize,
     pub inconclusive: usize,
     pub error: usize,
-    /// Scenario expectations at SHOULD level that did not hold.
+    /// Scenario expectations at SHOULD level that did not hold, and warning
+    /// findings of the scenarios' own checks (folded).
     pub warnings: usize,
     /// Server-wide findings, after folding.
     pub server_violations: usize,
@@ -103,7 +104,11 @@ pub fn summary(report: &RunReport) -> RunSummary {
             .failures
             .iter()
             .filter(|f| f.level == Keyword::Should)
-            .count();
+            .count()
+            + fold(r.findings.iter().map(|f| (r.id.as_str(), f)))
+                .iter()
+                .filter(|g| g.first.severity == crate::finding::Severity::Warning)
+                .count();
         match r.status {
             Status::Passed => s.passed += 1,
             Status::Failed => s.failed += 1,
@@ -143,14 +148,22 @@ pub fn terminal(report: &RunReport) -> String {
     let mut out = String::new();
     let mut results: Vec<&ScenarioResult> = report.results.iter().collect();
     results.sort_by_key(|r| (order(r.status), r.id.clone()));
-    let quiet_pass = |r: &ScenarioResult| r.status == Status::Passed && r.failures.is_empty();
+    // A pass with warnings or notes is shown in full, like a failure.
+    let quiet_pass = |r: &ScenarioResult| {
+        r.status == Status::Passed && r.failures.is_empty() && r.findings.is_empty()
+    };
     for r in &results {
         if quiet_pass(r) {
             continue;
         }
+        let warned = if r.status == Status::Passed {
+            " (with warnings or notes)"
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
-            "{} {} — {} ({}; {})",
+            "{}{warned} {} — {} ({}; {})",
             r.status.as_str().to_uppercase(),
             r.id,
             r.title,

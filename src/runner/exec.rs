@@ -31,6 +31,13 @@ struct Run<'a> {
     /// Waits cut short by --max-wait: (asked, waited).
     capped: Vec<(Duration, Duration)>,
     capabilities_checked: bool,
+    /// What the server announced (CAPABILITY after login), for `requires`
+    /// and for levels that hold `with CAP`.
+    capabilities: Vec<String>,
+    /// The checker's finding count when the current step began: an `on-fail`
+    /// finding is not added when the check itself already reported the same
+    /// refusal during the step (one refusal, counted once).
+    step_mark: usize,
     skipped: Option<String>,
     delivered: u32,
 }
@@ -86,6 +93,8 @@ pub async fn run_scenario(
         seen: HashMap::new(),
         capped: Vec::new(),
         capabilities_checked: false,
+        capabilities: Vec::new(),
+        step_mark: 0,
         skipped: None,
         delivered: 0,
     };
@@ -97,9 +106,15 @@ pub async fn run_scenario(
     if target.shared_accounts() {
         outcome = run.clean_accounts().await;
     }
+    // Quotas the runner set through --admin, cleared at the end.
+    let mut quotas_set = Vec::new();
+    if outcome.is_ok() && target.shared_accounts() && !scenario.quota.is_empty() {
+        outcome = run.quota_preconditions(&mut quotas_set).await;
+    }
     if outcome.is_ok() {
         outcome = run.steps(&scenario.steps).await;
     }
+    run.clear_quotas(&quotas_set).await;
     // Close what is still open, from the client side, as a client would.
     let names: Vec<String> = run.sessions.keys().cloned().collect();
     for n in names {
@@ -189,7 +204,24 @@ impl Run<'_> {
     /// An expectation at `level` failed: a finding of the step's `on-fail`
     /// check (a warning unless MUST), or a scenario failure at that level.
     fn fail_at(&mut self, step: &Step, line: u64, message: String, level: &Level) {
+        let keyword = level.on(&self.capabilities);
+        let level = &Level {
+            keyword,
+            ..level.clone()
+        };
         if let Some((check, why)) = &step.on_fail {
+            let already = {
+                let r = self.recorder.lock().unwrap_or_else(|p| p.into_inner());
+                r.checker
+                    .findings
+                    .list
+                    .get(self.step_mark..)
+                    .is_some_and(|new| new.iter().any(|f| f.check == check.as_str()))
+            };
+            if already {
+                // The check judged this very response; its finding says it.
+                return;
+            }
             if let Some(info) = crate::checks::info(check) {
                 let message = if why.is_empty() {
                     message
@@ -297,6 +329,152 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// A quota scenario on a foreign server needs a limit its messages will
+    /// exceed. It runs when the server already shows one (GETQUOTAROOT), or when
+    /// --admin can set one; otherwise it is skipped with the reason — a server
+    /// never given a quota has broken no rule by accepting the mail.
+    async fn quota_preconditions(&mut self, set: &mut Vec<String>) -> Result<(), Stop> {
+        for (user, bytes) in self.scenario.quota.clone() {
+            let account = self
+                .target
+                .account(self.index, self.scenario, &user)
+                .map_err(Stop::Error)?;
+            let (roots, limit) = self.quota_of(&account).await?;
+            if let Some((used, limit)) = limit {
+                let left = limit.saturating_sub(used).saturating_mul(1024);
+                if left <= bytes {
+                    continue;
+                }
+                if self.target.admin().is_none() {
+                    return Err(Stop::Skip(format!(
+                        "needs a quota its messages will exceed: {} has a STORAGE limit of {limit} KiB with {used} KiB used, more than the ~{bytes} bytes this scenario stores (give --admin USER:PASS to set one)",
+                        account.user
+                    )));
+                }
+            }
+            let Some(admin) = self.target.admin().cloned() else {
+                return Err(Stop::Skip(format!(
+                    "needs a storage quota on {} that the harness cannot set on this server (GETQUOTAROOT INBOX shows no STORAGE limit); give --admin USER:PASS for an account that may SETQUOTA",
+                    account.user
+                )));
+            };
+            // The user's own quota root when the server names one; else the
+            // Cyrus-style names an administrator sees (`user.NAME`, `user/NAME`).
+            let candidates: Vec<String> = if roots.is_empty() {
+                vec![
+                    format!("user.{}", account.user),
+                    format!("user/{}", account.user),
+                ]
+            } else {
+                roots
+            };
+            let kib = bytes.div_ceil(1024).max(1);
+            let url = self
+                .target
+                .url(&crate::scenario::Security::Default)
+                .map_err(Stop::Error)?;
+            let opts = self.session_options();
+            let mut s = Session::connect(&url, "admin", &self.recorder, &opts)
+                .await
+                .map_err(unreachable)?;
+            s.login(&admin.user, &admin.password)
+                .await
+                .map_err(|e| Stop::Error(format!("--admin login as {} failed: {e}", admin.user)))?;
+            let mut done = None;
+            for root in &candidates {
+                let r = s
+                    .command(&format!(
+                        "SETQUOTA {} (STORAGE {kib})",
+                        crate::session::quoted(root)
+                    ))
+                    .await
+                    .map_err(unreachable)?;
+                if r.status == StatusKind::Ok {
+                    done = Some(root.clone());
+                    break;
+                }
+            }
+            let _ = s.logout().await;
+            match done {
+                Some(root) => set.push(root),
+                None => {
+                    return Err(Stop::Skip(format!(
+                        "needs a storage quota on {}: SETQUOTA as {} was refused for {}",
+                        account.user,
+                        admin.user,
+                        candidates.join(", ")
+                    )))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// GETQUOTAROOT INBOX as `account`: the quota roots, and the STORAGE
+    /// usage and limit (KiB) when the server shows one.
+    async fn quota_of(
+        &mut self,
+        account: &super::Account,
+    ) -> Result<(Vec<String>, Option<(u64, u64)>), Stop> {
+        let url = self
+            .target
+            .url(&crate::scenario::Security::Default)
+            .map_err(Stop::Error)?;
+        let opts = self.session_options();
+        let mut s = Session::connect(&url, "precondition", &self.recorder, &opts)
+            .await
+            .map_err(unreachable)?;
+        s.login(&account.user, &account.password)
+            .await
+            .map_err(unreachable)?;
+        let reply = s.command("GETQUOTAROOT INBOX").await.map_err(unreachable)?;
+        let _ = s.logout().await;
+        let none = HashMap::new();
+        let root_pattern = crate::scenario::Pattern::new("* QUOTAROOT {_} ...");
+        let mut roots = Vec::new();
+        let mut limit = None;
+        for raw in reply.untagged.iter().filter_map(server_raw) {
+            let line = crate::wire::decode::first_line(raw);
+            let line: &str = &line;
+            if root_pattern.matches(line, &none).is_some() {
+                roots.extend(
+                    line.split_whitespace()
+                        .skip(3)
+                        .map(|r| r.trim_matches('"').to_string()),
+                );
+            }
+            if let Some(l) = storage_limit(line) {
+                limit = Some(l);
+            }
+        }
+        Ok((roots, limit))
+    }
+
+    /// Removes the limits `quota_preconditions` set (`SETQUOTA root ()`).
+    async fn clear_quotas(&mut self, roots: &[String]) {
+        let Some(admin) = self.target.admin().cloned() else {
+            return;
+        };
+        if roots.is_empty() {
+            return;
+        }
+        let Ok(url) = self.target.url(&crate::scenario::Security::Default) else {
+            return;
+        };
+        let opts = self.session_options();
+        let Ok(mut s) = Session::connect(&url, "admin", &self.recorder, &opts).await else {
+            return;
+        };
+        if s.login(&admin.user, &admin.password).await.is_ok() {
+            for root in roots {
+                let _ = s
+                    .command(&format!("SETQUOTA {} ()", crate::session::quoted(root)))
+                    .await;
+            }
+        }
+        let _ = s.logout().await;
+    }
+
     fn session_options(&self) -> SessionOptions {
         SessionOptions {
             limits: self.options.limits.clone(),
@@ -319,6 +497,10 @@ impl Run<'_> {
 
     async fn step(&mut self, step: &Step) -> Result<(), Stop> {
         let line = step.line;
+        self.step_mark = {
+            let r = self.recorder.lock().unwrap_or_else(|p| p.into_inner());
+            r.checker.findings.list.len()
+        };
         match &step.action {
             Action::Open {
                 session,
@@ -351,7 +533,10 @@ impl Run<'_> {
                         ))
                     })?;
                 }
-                if !self.capabilities_checked && !self.scenario.requires.is_empty() {
+                if !self.capabilities_checked
+                    && (!self.scenario.requires.is_empty()
+                        || conditional_levels(&self.scenario.steps))
+                {
                     self.capabilities_checked = true;
                     let reply = s.command("CAPABILITY").await.map_err(unreachable)?;
                     let caps: Vec<String> = reply
@@ -366,6 +551,7 @@ impl Run<'_> {
                         })
                         .flatten()
                         .collect();
+                    self.capabilities = caps.clone();
                     let missing: Vec<&String> = self
                         .scenario
                         .requires
@@ -504,7 +690,7 @@ impl Run<'_> {
                     Some(b) => self.vars.extend(b),
                     // Not a MUST (a push the RFC does not promise in time): a
                     // warning or a note, and the scenario goes on.
-                    None if step.level.keyword != Keyword::Must => {
+                    None if step.level.on(&self.capabilities) != Keyword::Must => {
                         self.fail(
                             step,
                             line,
@@ -997,6 +1183,37 @@ fn test_message(
     }
     m.push_str("\r\n");
     m.into_bytes()
+}
+
+/// `(used, limit)` in KiB from `* QUOTA root (... STORAGE used limit ...)`.
+fn storage_limit(line: &str) -> Option<(u64, u64)> {
+    if !line.to_ascii_uppercase().starts_with("* QUOTA ") {
+        return None;
+    }
+    let words: Vec<&str> = line
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ')')
+        .filter(|w| !w.is_empty())
+        .collect();
+    let i = words
+        .iter()
+        .position(|w| w.eq_ignore_ascii_case("STORAGE"))?;
+    let used = words.get(i + 1)?.parse().ok()?;
+    let limit = words.get(i + 2)?.parse().ok()?;
+    Some((used, limit))
+}
+
+/// Whether any expectation's level depends on a capability (`with CAP`).
+fn conditional_levels(steps: &[Step]) -> bool {
+    steps.iter().any(|s| {
+        s.level.with_capability.is_some()
+            || s.must
+                .iter()
+                .chain(&s.must_not)
+                .chain(&s.capture)
+                .chain(&s.seen)
+                .any(|e| e.level.with_capability.is_some())
+            || matches!(&s.action, Action::Repeat { body, .. } if conditional_levels(body))
+    })
 }
 
 /// Asks the server for the personal namespace `$ns/NAME` maps to: NAMESPACE

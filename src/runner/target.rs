@@ -34,6 +34,9 @@ pub enum Target {
         smtp: Option<SocketAddr>,
         insecure: bool,
         clock: Clock,
+        /// An account that may SETQUOTA (RFC 9208 4.1.3), for scenarios whose
+        /// precondition is a quota (`--admin USER:PASS`).
+        admin: Option<Account>,
     },
 }
 
@@ -212,6 +215,14 @@ impl Target {
                 }
                 Ok(u)
             }
+        }
+    }
+
+    /// The administrator account, on a foreign server that was given one.
+    pub fn admin(&self) -> Option<&Account> {
+        match self {
+            Target::Foreign { admin, .. } => admin.as_ref(),
+            Target::Embedded { .. } => None,
         }
     }
 

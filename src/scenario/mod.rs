@@ -152,6 +152,32 @@ pub struct Level {
     pub keyword: Keyword,
     /// "RFC 3501 6.3.11: ... SHOULD ..." as written in the scenario.
     pub quote: Option<String>,
+    /// `with CAP`: the level holds only on a server that announces CAP (a
+    /// trailing `*` matches a prefix: `QUOTA=RES-*`); elsewhere the server
+    /// never claimed the rule and the expectation is a MAY.
+    pub with_capability: Option<String>,
+}
+
+impl Level {
+    /// The level in force on a server with these capabilities.
+    pub fn on(&self, capabilities: &[String]) -> Keyword {
+        match &self.with_capability {
+            None => self.keyword,
+            Some(want) => {
+                let hit = capabilities.iter().any(|c| match want.strip_suffix('*') {
+                    Some(prefix) => {
+                        c.len() >= prefix.len() && c[..prefix.len()].eq_ignore_ascii_case(prefix)
+                    }
+                    None => c.eq_ignore_ascii_case(want),
+                });
+                if hit {
+                    self.keyword
+                } else {
+                    Keyword::May
+                }
+            }
+        }
+    }
 }
 
 /// One pattern expectation (`must`, `must-not`, `capture`, `seen`) and its level.

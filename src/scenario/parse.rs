@@ -330,6 +330,11 @@ fn parse_level(rest: &str, line: u64) -> ParseResult<Level> {
         }
     };
     let quote = quote.trim();
+    // `"sentence" with CAP`: the level holds on servers announcing CAP.
+    let (quote, with_capability) = match quote.rsplit_once("\" with ") {
+        Some((q, cap)) if !cap.contains('"') => (format!("{q}\""), Some(cap.trim().to_string())),
+        _ => (quote.to_string(), None),
+    };
     let quote = quote
         .strip_prefix('"')
         .and_then(|q| q.strip_suffix('"'))
@@ -340,7 +345,11 @@ fn parse_level(rest: &str, line: u64) -> ParseResult<Level> {
             format!("`level {word}` needs the RFC sentence it comes from, in quotes: level {word} \"RFC 3501 6.3.11: ... {word} ...\""),
         ));
     }
-    Ok(Level { keyword, quote })
+    Ok(Level {
+        keyword,
+        quote,
+        with_capability,
+    })
 }
 
 fn duration(s: &str, line: u64) -> ParseResult<Duration> {
@@ -494,6 +503,36 @@ mod tests {
         assert_eq!(s.steps[1].line, 8);
         assert_eq!(s.steps[1].must[0].line, 9);
         assert!(matches!(s.steps[2].action, Action::Repeat { count: 2, .. }));
+    }
+    #[test]
+    fn levels_apply_to_the_expectation_above() {
+        let p = write(
+            "levels.toml",
+            "id = \"x/l\"\ntitle = \"t\"\nclient = \"c\"\nsource = \"s\"\nusers = [\"u\"]\nscript = '''\nopen o\no: wait-for * 1 EXISTS within 2m\n  level MAY \"RFC 2177 3: free to send\"\no: NOOP\n  must * 1 EXISTS\n  level SHOULD \"RFC 3501 6.3.11: SHOULD notify\"\n  seen * 1 EXISTS\n  code OVERQUOTA\n  level SHOULD \"RFC 9208 4.3.1: SHOULD be returned\" with QUOTA=RES-*\n'''\n",
+        );
+        let s = load(&p).expect("parses");
+        assert_eq!(s.steps[1].level.keyword, Keyword::May);
+        let noop = &s.steps[2];
+        assert_eq!(noop.must[0].level.keyword, Keyword::Should);
+        assert_eq!(noop.seen[0].level.keyword, Keyword::Must);
+        assert_eq!(noop.level.keyword, Keyword::Should);
+        assert_eq!(noop.level.with_capability.as_deref(), Some("QUOTA=RES-*"));
+        assert_eq!(
+            noop.level.quote.as_deref(),
+            Some("RFC 9208 4.3.1: SHOULD be returned")
+        );
+        assert_eq!(noop.level.on(&["QUOTA".into()]), Keyword::May);
+        assert_eq!(
+            noop.level.on(&["quota=res-storage".into()]),
+            Keyword::Should
+        );
+        // A SHOULD must quote its sentence.
+        let p = write(
+            "noquote.toml",
+            "id = \"x/n\"\ntitle = \"t\"\nclient = \"c\"\nsource = \"s\"\nusers = [\"u\"]\nscript = '''\nopen o\no: NOOP\n  must * OK ...\n  level SHOULD\n'''\n",
+        );
+        let e = load(&p).expect_err("needs a quote");
+        assert!(e.message.contains("needs the RFC sentence"), "{e}");
     }
 
     #[test]
