@@ -209,7 +209,9 @@ impl Run<'_> {
             keyword,
             ..level.clone()
         };
-        if let Some((check, why)) = &step.on_fail {
+        // A MAY that did not happen is a note, never a finding of a check.
+        let on_fail = step.on_fail.as_ref().filter(|_| keyword != Keyword::May);
+        if let Some((check, why)) = on_fail {
             let already = {
                 let r = self.recorder.lock().unwrap_or_else(|p| p.into_inner());
                 r.checker
@@ -341,8 +343,10 @@ impl Run<'_> {
                 .map_err(Stop::Error)?;
             let (roots, limit) = self.quota_of(&account).await?;
             if let Some((used, limit)) = limit {
+                // The scenario stores more than `bytes`; a limit with no more
+                // room than that (in whole KiB, as quotas count) will be hit.
                 let left = limit.saturating_sub(used).saturating_mul(1024);
-                if left <= bytes {
+                if left <= bytes.div_ceil(1024) * 1024 {
                     continue;
                 }
                 if self.target.admin().is_none() {
