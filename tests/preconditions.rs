@@ -111,6 +111,13 @@ async fn serve(stream: TcpStream, script: Script, stored: Arc<AtomicUsize>) {
 }
 
 async fn run_against(script: Script) -> RunReport {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let scenario =
+        imapspec::scenario::load(&dir.join("sun-mta/append-over-quota.toml")).expect("parses");
+    run_scenario_against(script, scenario).await
+}
+
+async fn run_scenario_against(script: Script, scenario: imapspec::scenario::Scenario) -> RunReport {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("address");
@@ -123,9 +130,6 @@ async fn run_against(script: Script) -> RunReport {
             tokio::spawn(serve(c, script, stored.clone()));
         }
     });
-    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let scenario =
-        imapspec::scenario::load(&dir.join("sun-mta/append-over-quota.toml")).expect("parses");
     let target = Target::Foreign {
         url: format!("imap://{addr}").parse().expect("url"),
         tls_url: None,
@@ -230,4 +234,48 @@ async fn an_rfc9208_server_refusing_without_overquota_is_one_warning() {
         ..report.clone()
     };
     assert!(!report.fails() && strict.fails());
+}
+
+/// A cut APPEND needs no LITERAL+: on a server without it (this one), the
+/// half literal goes after the server's `+` (RFC 3501 7.5).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_append_cut_without_literal_plus_waits_for_the_continuation() {
+    let dir = std::env::temp_dir().join(format!("imapspec-cut-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("cut.toml");
+    std::fs::write(
+        &file,
+        "id = \"t/cut\"\ntitle = \"t\"\nclient = \"c\"\nsource = \"s\"\nusers = [\"u\"]\nscript = '''\nopen c\nc: append-cut INBOX cut-1\nc: drop\n'''\n",
+    )
+    .expect("write");
+    let scenario = imapspec::scenario::load(&file).expect("parses");
+    let report = run_scenario_against(
+        Script {
+            limit_kib: None,
+            rfc9208: false,
+        },
+        scenario,
+    )
+    .await;
+    let r = &report.results[0];
+    assert_eq!(r.status, Status::Passed, "{r:?}");
+    let text =
+        std::fs::read_to_string(r.transcript.as_deref().expect("transcript")).expect("readable");
+    let append = text
+        .lines()
+        .position(|l| l.contains("APPEND \"INBOX\" {"))
+        .expect("the APPEND line");
+    assert!(
+        !text.lines().nth(append).unwrap_or("").contains("+}"),
+        "{text}"
+    );
+    let plus = text
+        .lines()
+        .position(|l| l.contains("S: + go ahead"))
+        .expect("the server's continuation");
+    let data = text
+        .lines()
+        .position(|l| l.contains("Subject: cut-1"))
+        .expect("half the literal");
+    assert!(append < plus && plus < data, "order: {text}");
 }

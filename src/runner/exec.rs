@@ -539,7 +539,8 @@ impl Run<'_> {
                 }
                 if !self.capabilities_checked
                     && (!self.scenario.requires.is_empty()
-                        || conditional_levels(&self.scenario.steps))
+                        || conditional_levels(&self.scenario.steps)
+                        || cuts_appends(&self.scenario.steps))
                 {
                     self.capabilities_checked = true;
                     let reply = s.command("CAPABILITY").await.map_err(unreachable)?;
@@ -633,6 +634,80 @@ impl Run<'_> {
                 match r {
                     Ok(reply) => self.judge(step, session, None, &reply),
                     Err(e) => return self.session_error(step, session, e),
+                }
+            }
+            Action::AppendCut {
+                session,
+                mailbox,
+                subject,
+            } => {
+                self.delivered += 1;
+                let data = test_message(self.delivered, 300, Some(subject), &chrono::Utc::now());
+                let mailbox = crate::scenario::pattern::substitute(mailbox, &self.vars);
+                let mailbox = crate::session::quoted(mailbox.trim_matches('"'));
+                let half = &data[..data.len() / 2];
+                let literal_plus = self
+                    .capabilities
+                    .iter()
+                    .any(|c| c.eq_ignore_ascii_case("LITERAL+"));
+                let s = self.session(session, line)?;
+                let tag = s.tag();
+                if literal_plus {
+                    // RFC 7888: the literal's bytes follow at once.
+                    let mut bytes =
+                        format!("{tag} APPEND {mailbox} {{{}+}}\r\n", data.len()).into_bytes();
+                    bytes.extend_from_slice(half);
+                    if let Err(e) = s.send_raw(&bytes).await {
+                        return self.session_error(step, session, e);
+                    }
+                } else {
+                    // RFC 3501 7.5: a synchronising literal waits for `+`; the
+                    // server may refuse first (a tagged NO), and then there is
+                    // nothing to cut.
+                    let head = format!("{tag} APPEND {mailbox} {{{}}}\r\n", data.len());
+                    if let Err(e) = s.send_raw(head.as_bytes()).await {
+                        return self.session_error(step, session, e);
+                    }
+                    let clock = s.clock().clone();
+                    let deadline = clock.elapsed() + Duration::from_secs(30);
+                    let mut go = false;
+                    while !go {
+                        let left = deadline.saturating_sub(clock.elapsed());
+                        if left.is_zero() {
+                            break;
+                        }
+                        match s.next_event_within(left).await {
+                            Ok(Some(e)) => match &e.kind {
+                                EventKind::Server {
+                                    message: ServerMessage::Continue { .. },
+                                    ..
+                                } => go = true,
+                                EventKind::Server {
+                                    message: ServerMessage::Status { tag: Some(t), .. },
+                                    ..
+                                } if *t == tag => {
+                                    return Err(Stop::Inconclusive(format!(
+                                        "the server refused the APPEND before its literal (`{}`), so there was nothing to cut",
+                                        excerpt(&e.raw, 120)
+                                    )));
+                                }
+                                _ => {}
+                            },
+                            Ok(None) | Err(_) => break,
+                        }
+                    }
+                    if !go {
+                        self.fail(
+                            step,
+                            line,
+                            "no `+` continuation for the APPEND's synchronising literal within 30s"
+                                .into(),
+                        );
+                        return Err(Stop::Failed);
+                    }
+                    if let Err(e) = s.send_raw(half).await {
+                        return self.session_error(step, session, e);
+                    }
                 }
             }
             Action::StartTlsInject { session } => {
@@ -1204,6 +1279,15 @@ fn storage_limit(line: &str) -> Option<(u64, u64)> {
     let used = words.get(i + 1)?.parse().ok()?;
     let limit = words.get(i + 2)?.parse().ok()?;
     Some((used, limit))
+}
+
+/// Whether a step cuts an APPEND (which needs to know of LITERAL+).
+fn cuts_appends(steps: &[Step]) -> bool {
+    steps.iter().any(|s| match &s.action {
+        Action::AppendCut { .. } => true,
+        Action::Repeat { body, .. } => cuts_appends(body),
+        _ => false,
+    })
 }
 
 /// Whether any expectation's level depends on a capability (`with CAP`).

@@ -72,6 +72,14 @@ pub enum Action {
         subject: String,
         nonsync: bool,
     },
+    /// An APPEND whose literal is cut after half its bytes (the scenario then
+    /// drops the connection): a LITERAL+ literal where the server announces
+    /// it, else a synchronising literal, the half sent after the server's `+`.
+    AppendCut {
+        session: String,
+        mailbox: String,
+        subject: String,
+    },
     /// STARTTLS with a command pipelined after it in the same write, then TLS.
     StartTlsInject {
         session: String,

@@ -452,6 +452,13 @@ fn statement(text: &str, line: u64, users: &[String]) -> ParseResult<Action> {
                     };
                     Ok(Action::Append { session, mailbox, subject, nonsync: w.get(2) == Some(&"nonsync") })
                 }
+                "append-cut" => {
+                    let w: Vec<&str> = arg.split_whitespace().collect();
+                    match (w.first(), w.get(1)) {
+                        (Some(m), Some(s)) => Ok(Action::AppendCut { session, mailbox: m.to_string(), subject: s.to_string() }),
+                        _ => Err((line, "`append-cut` needs a mailbox and a subject word: `append-cut INBOX outbox-1`".into())),
+                    }
+                }
                 "starttls-inject" => Ok(Action::StartTlsInject { session }),
                 "done" => Ok(Action::Done { session }),
                 "drop" => Ok(Action::Drop { session }),
