@@ -86,6 +86,8 @@ pub struct RunReport {
     /// Warnings fail too (`--strict`).
     pub strict: bool,
     pub namespace: Option<NamespaceInfo>,
+    /// `--timeout` ran out: some scenarios did not run or were stopped.
+    pub timed_out: bool,
 }
 
 impl RunReport {
@@ -99,6 +101,9 @@ impl RunReport {
     /// The run fails (exit 1): a scenario failed, or a finding outside any
     /// scenario's own checks is a violation (or, under --strict, a warning).
     pub fn fails(&self) -> bool {
+        if self.timed_out {
+            return true;
+        }
         let strict_fail = |r: &ScenarioResult| {
             self.strict && (!r.findings.is_empty() || r.failures.iter().any(|f| f.fails(true)))
         };

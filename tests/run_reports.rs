@@ -60,7 +60,7 @@ fn reports_from_a_faulted_and_a_clean_run() {
 
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&json).expect("json")).expect("valid json");
-    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["schema_version"], 2);
     let results = report["results"].as_array().expect("results");
     assert!(results
         .iter()
@@ -202,4 +202,102 @@ fn bad_scenarios_and_unreachable_servers() {
     let (code, _, err) = imapspec(&["run", "--fault", "nope"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("unknown fault `nope`"), "{err}");
+}
+
+/// One deviation outside the scenarios' own checks (the seed 001 GMS flags
+/// without backslashes, on every SELECT) is reported once, server-wide, with
+/// a count; every scenario not about flags still passes and says what it
+/// found; the run fails on it only under --strict (it is a SHOULD).
+#[test]
+fn a_server_wide_deviation_is_reported_once_and_hides_nothing() {
+    let dir = support::temp_dir("server-wide");
+    let json = dir.join("r.json");
+    let (code, out, err) = imapspec(&[
+        "run",
+        "scenarios/outlook",
+        "--fault",
+        "flags-without-backslash",
+        "--report-json",
+        s(&json),
+        "--transcripts",
+        s(&dir.join("t")),
+    ]);
+    assert_eq!(code, 0, "a SHOULD does not fail the run by itself\n{out}{err}");
+    assert!(out.contains("server-wide findings"), "{out}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).expect("json")).expect("valid json");
+    assert_eq!(report["schema_version"], 2);
+    let results = report["results"].as_array().expect("results");
+    for r in results {
+        let about_flags = r["targets"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|c| c == "flags.system-backslash"));
+        if !about_flags {
+            assert_eq!(r["status"], "passed", "{r}");
+            assert!(
+                r["other_checks"]
+                    .as_array()
+                    .is_some_and(|c| c.iter().any(|c| c == "flags.system-backslash")),
+                "{r}"
+            );
+        }
+    }
+    let server = report["server_findings"].as_array().expect("server findings");
+    let flags: Vec<_> = server
+        .iter()
+        .filter(|f| f["check"] == "flags.system-backslash")
+        .collect();
+    assert!(!flags.is_empty(), "{server:?}");
+    // Folded: far fewer entries than occurrences, each with where it was seen.
+    let times: u64 = flags.iter().map(|f| f["count"].as_u64().unwrap_or(0)).sum();
+    assert!(times > flags.len() as u64, "{flags:?}");
+    assert!(flags
+        .iter()
+        .all(|f| f["seen_in"].as_array().is_some_and(|s| !s.is_empty())
+            && f["locations"].as_array().is_some_and(|l| !l.is_empty() && l.len() <= 5)));
+
+    let (code, out, err) = imapspec(&[
+        "run",
+        "scenarios/outlook",
+        "--fault",
+        "flags-without-backslash",
+        "--strict",
+        "-q",
+        "--transcripts",
+        s(&dir.join("t2")),
+    ]);
+    assert_eq!(code, 1, "--strict fails on warnings\n{out}{err}");
+}
+
+/// `--timeout` bounds the whole run: what did not finish is reported, with
+/// the reason, the reports are written, and the run fails.
+#[test]
+fn a_run_timeout_reports_what_did_not_run() {
+    let dir = support::temp_dir("timeout");
+    let json = dir.join("r.json");
+    let (code, out, err) = imapspec(&[
+        "run",
+        "scenarios/outlook-express",
+        "scenarios/thunderbird",
+        "--timeout",
+        "1ms",
+        "--report-json",
+        s(&json),
+        "--transcripts",
+        s(&dir.join("t")),
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).expect("json written")).expect("valid json");
+    assert_eq!(report["timed_out"], true);
+    let results = report["results"].as_array().expect("results");
+    assert_eq!(results.len(), 7);
+    let stopped: Vec<_> = results
+        .iter()
+        .filter(|r| r["status"] == "error")
+        .collect();
+    assert!(!stopped.is_empty(), "{results:?}");
+    assert!(stopped
+        .iter()
+        .all(|r| r["reason"].as_str().is_some_and(|w| w.contains("--timeout 1ms"))));
 }

@@ -295,7 +295,7 @@ pub fn run(args: &RunArgs) -> Exit {
             eprintln!("error: {e}");
             return Exit::Usage;
         }
-        let unreachable = report.results.iter().any(|r| r.status == Status::Error);
+        let unreachable = !report.timed_out && report.results.iter().any(|r| r.status == Status::Error);
         if report.fails() {
             Exit::Failed
         } else if unreachable {

@@ -299,6 +299,7 @@ pub fn json(report: &RunReport) -> serde_json::Value {
         "strict": report.strict,
         "namespace": report.namespace,
         "fails": report.fails(),
+        "timed_out": report.timed_out,
         "summary": summary(report),
         "results": results,
         "server_findings": server,

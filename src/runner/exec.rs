@@ -63,8 +63,7 @@ pub async fn run_scenario(
 ) -> ScenarioResult {
     let started = Instant::now();
     let _ = std::fs::create_dir_all(&options.transcripts);
-    let name = scenario.id.replace('/', "__");
-    let path = options.transcripts.join(format!("{name}.transcript"));
+    let path = std::path::PathBuf::from(transcript_path(scenario, options));
     let out: Box<dyn std::io::Write + Send> = match std::fs::File::create(&path) {
         Ok(f) => Box::new(BufWriter::new(f)),
         Err(_) => Box::new(std::io::sink()),
@@ -174,6 +173,16 @@ pub async fn run_scenario(
         transcript: Some(path.display().to_string()),
         millis: started.elapsed().as_millis() as u64,
     }
+}
+
+/// Where a scenario's transcript goes.
+pub(super) fn transcript_path(scenario: &Scenario, options: &RunOptions) -> String {
+    let name = scenario.id.replace('/', "__");
+    options
+        .transcripts
+        .join(format!("{name}.transcript"))
+        .display()
+        .to_string()
 }
 
 pub(super) fn error_result(s: &Scenario, why: String, started: Instant) -> ScenarioResult {

@@ -90,6 +90,7 @@ pub async fn run(
     // compressed; a CI job's budget is not).
     let deadline = options.timeout.map(|t| tokio::time::Instant::now() + t);
     let mut results = Vec::new();
+    let mut timed_out = false;
     for (i, mut t) in tasks.into_iter().enumerate() {
         let joined = match deadline {
             Some(d) => match tokio::time::timeout_at(d, &mut t).await {
@@ -109,6 +110,7 @@ pub async fn run(
                 started,
             )),
             None => {
+                timed_out = true;
                 let limit = options
                     .timeout
                     .map(crate::source::human_duration)
@@ -122,6 +124,9 @@ pub async fn run(
                 };
                 let mut r = exec::error_result(&pending[i], why, started);
                 r.millis = 0;
+                if started_flags[i].load(std::sync::atomic::Ordering::Relaxed) {
+                    r.transcript = Some(exec::transcript_path(&pending[i], &options));
+                }
                 results.push(r);
             }
         }
@@ -132,5 +137,6 @@ pub async fn run(
         millis: started.elapsed().as_millis() as u64,
         strict: options.strict,
         namespace,
+        timed_out,
     }
 }
