@@ -483,3 +483,19 @@ fn uid_checks_stay_quiet_under_concurrency() {
 ";
     assert_eq!(findings(log), vec![]);
 }
+
+#[test]
+fn an_over_long_log_line_is_a_finding_and_reading_goes_on() {
+    // A 2 MB `* SEARCH` (over MAX_LOG_LINE) in an otherwise valid log.
+    let mut search = String::from("S: * SEARCH");
+    let mut uid = 1u32;
+    while search.len() < 2 << 20 {
+        search.push_str(&format!(" {uid}"));
+        uid += 1;
+    }
+    let log = format!("{SELECTED}C: a4 UID SEARCH ALL\n{search}\nS: a4 OK done\nC: a5 NOOP\nS: * 2 EXISTS\nS: a5 OK done\n");
+    let f = findings(&log);
+    assert!(f.contains(&("response.bounded", 17)), "{f:?}");
+    // The lines after it are still read and judged.
+    assert!(f.contains(&("exists.no-shrink", 20)), "{f:?}");
+}

@@ -338,13 +338,16 @@ impl Session {
         written: usize,
     ) -> Result<Event, SessionError> {
         let at = frame.meta;
+        // The tail (sent now) is stamped with the time it was sent; the event
+        // keeps the time its message began, as a reader of the file sees it.
+        let sent = self.clock.now();
         let mut rec = lock(&self.recorder);
         let tail = &frame.bytes[written.min(frame.bytes.len())..];
         let origin = match origin {
             Some(o) => {
                 if !tail.is_empty() {
                     rec.writer
-                        .message(at, &self.name, Direction::Client, tail)
+                        .message(sent, &self.name, Direction::Client, tail)
                         .map_err(|e| {
                             SessionError::Io(format!("cannot write the transcript: {e}"))
                         })?;
