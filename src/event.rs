@@ -18,6 +18,44 @@ use crate::wire::{ClientMessage, CommandKind, Direction, Frame, Framer, Limits, 
 /// completed (the harness's diagnosis; judged as `server.stalled`).
 pub const STALLED_NOTE: &str = "stalled: ";
 
+/// Where a live session's traffic goes: written down (a transcript) and judged
+/// (the checks) by whoever owns the sink, the runner's `Recorder`. The session
+/// itself knows neither the transcript format nor the checks.
+pub trait EventSink: Send {
+    /// Writes one framed message, or the part of it sent so far; returns the
+    /// place its first line was written.
+    fn write_message(
+        &mut self,
+        at: Timestamp,
+        session: &str,
+        dir: Direction,
+        bytes: &[u8],
+    ) -> std::io::Result<Origin>;
+    /// Writes a remark about the connection (`tls`, `closed by server`,
+    /// `note ...`); returns its place and the line as written.
+    fn write_directive(
+        &mut self,
+        at: Timestamp,
+        session: &str,
+        text: &str,
+    ) -> std::io::Result<(Origin, String)>;
+    /// Judges an event (and keeps it, if asked); gives it back.
+    fn observe(&mut self, event: Event) -> Event;
+    fn flush(&mut self) -> std::io::Result<()>;
+}
+
+/// A sink shared by every session of a run, so cross-session checks see all.
+pub type SharedSink = Arc<std::sync::Mutex<dyn EventSink>>;
+
+/// How a close is named in a transcript and a report.
+pub fn closed_text(by: Option<Direction>) -> &'static str {
+    match by {
+        Some(Direction::Server) => "closed by server",
+        Some(Direction::Client) => "closed by client",
+        None => "closed",
+    }
+}
+
 /// Names one connection within a run or a log file.
 pub type SessionId = Arc<str>;
 

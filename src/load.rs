@@ -11,7 +11,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::session::{Recorder, ServerUrl, Session, SessionOptions, SharedRecorder};
+use crate::runner::recorder::{Recorder, SharedRecorder};
+use crate::session::{ServerUrl, Session, SessionOptions};
 use crate::wire::StatusKind;
 
 #[derive(Debug, Clone)]

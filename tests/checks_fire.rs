@@ -483,3 +483,49 @@ fn uid_checks_stay_quiet_under_concurrency() {
 ";
     assert_eq!(findings(log), vec![]);
 }
+
+#[test]
+fn an_over_long_log_line_is_a_finding_and_reading_goes_on() {
+    // A 2 MB `* SEARCH` (over MAX_LOG_LINE) in an otherwise valid log.
+    let mut search = String::from("S: * SEARCH");
+    let mut uid = 1u32;
+    while search.len() < 2 << 20 {
+        search.push_str(&format!(" {uid}"));
+        uid += 1;
+    }
+    let log = format!("{SELECTED}C: a4 UID SEARCH ALL\n{search}\nS: a4 OK done\nC: a5 NOOP\nS: * 2 EXISTS\nS: a5 OK done\n");
+    let f = findings(&log);
+    assert!(f.contains(&("response.bounded", 17)), "{f:?}");
+    // The lines after it are still read and judged.
+    assert!(f.contains(&("exists.no-shrink", 20)), "{f:?}");
+}
+
+#[test]
+fn checks_md_is_generated_from_the_registry() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/checks.md");
+    let want = imapspec::checks::checks_markdown();
+    if std::env::var_os("IMAPSPEC_WRITE_DOCS").is_some() {
+        std::fs::write(&path, &want).expect("write docs/checks.md");
+    }
+    let have = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        have == want,
+        "docs/checks.md is out of date: run IMAPSPEC_WRITE_DOCS=1 cargo test --test checks_fire checks_md"
+    );
+    for c in CHECKS {
+        assert!(have.contains(&format!("## `{}`", c.id)), "{}", c.id);
+    }
+}
+
+#[test]
+#[should_panic(expected = "not in the registry")]
+fn an_unknown_check_id_fails_loudly() {
+    let mut f = imapspec::checks::Findings::new(10);
+    f.report_at(
+        "no.such-check",
+        "s",
+        &imapspec::source::Origin::new(&Arc::from("x"), 1),
+        b"x",
+        String::new(),
+    );
+}

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use imapspec::cli::check::check_log;
 use imapspec::event::EventKind;
-use imapspec::session::{Recorder, Session, SessionOptions};
+use imapspec::runner::recorder::Recorder;
+use imapspec::session::{Session, SessionOptions};
 use imapspec::wire::{Limits, ServerMessage};
 
 fn message(i: u32) -> Vec<u8> {

@@ -9,7 +9,8 @@ use std::io::BufWriter;
 use std::time::Duration;
 
 use imapspec::cli::check::check_log;
-use imapspec::session::{Recorder, Session, SessionError, SessionOptions, SharedRecorder};
+use imapspec::runner::recorder::{Recorder, SharedRecorder};
+use imapspec::session::{Session, SessionError, SessionOptions};
 use imapspec::wire::Limits;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;

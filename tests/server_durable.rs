@@ -13,7 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use imapspec::event::EventKind;
-use imapspec::session::{Recorder, Session, SessionOptions};
+use imapspec::runner::recorder::Recorder;
+use imapspec::session::{Session, SessionOptions};
 use imapspec::wire::{RespCode, ServerMessage, StatusKind};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use imapspec::clock::Clock;
 use imapspec::event::EventKind;
-use imapspec::session::{Recorder, Session, SessionOptions, SharedRecorder};
+use imapspec::runner::recorder::{Recorder, SharedRecorder};
+use imapspec::session::{Session, SessionOptions};
 use imapspec::wire::{ServerMessage, StatusKind};
 
 fn msg(i: u32) -> Vec<u8> {

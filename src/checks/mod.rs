@@ -261,6 +261,48 @@ pub const CHECKS: &[CheckInfo] = &[
         "clients hang, then drop the connection", Transcript, Some(server::inspect)),
 ];
 
+/// `docs/checks.md`: every check of the registry, with its level and the RFC
+/// sentence it enforces (a test keeps the file equal to this).
+pub fn checks_markdown() -> String {
+    let mut s = String::from(
+        "# Checks\n\n\
+         Generated from the check registry (`src/checks/mod.rs`, `CHECKS`); do not edit by hand.\n\
+         Regenerate with `IMAPSPEC_WRITE_DOCS=1 cargo test --test checks_fire checks_md`.\n\n\
+         A MUST broken is a violation; a SHOULD broken is a warning. `transcript` checks are\n\
+         judged on any live run or recorded log; `scenario` checks need a scenario that provokes\n\
+         the situation.\n\n\
+         | id | level | RFC | judged | rule |\n| --- | --- | --- | --- | --- |\n",
+    );
+    let cell = |t: &str| t.replace('|', "\\|");
+    for c in CHECKS {
+        let judged = match c.judged {
+            Judged::Transcript => "transcript",
+            Judged::Scenario => "scenario",
+        };
+        s.push_str(&format!(
+            "| `{}` | {} | {} | {judged} | {} |\n",
+            c.id,
+            c.level.as_str(),
+            c.rfc,
+            cell(c.rule)
+        ));
+    }
+    for c in CHECKS {
+        s.push_str(&format!(
+            "\n## `{}`\n\n{} ({}, {}).\n\n> {}\n",
+            c.id,
+            c.rule,
+            c.rfc,
+            c.level.as_str(),
+            c.quote
+        ));
+        if !c.clients.is_empty() {
+            s.push_str(&format!("\nClients hurt: {}\n", c.clients));
+        }
+    }
+    s
+}
+
 /// The registry entry for an id.
 pub fn info(id: &str) -> Option<&'static CheckInfo> {
     CHECKS.iter().find(|c| c.id == id)

@@ -80,7 +80,7 @@ pub fn run(args: &LoadArgs) -> Exit {
     rt.block_on(async move {
         let recorder = match &args.transcript {
             Some(p) => match std::fs::File::create(p) {
-                Ok(f) => crate::session::Recorder::new(Box::new(std::io::BufWriter::new(f)), &p.display().to_string()),
+                Ok(f) => crate::runner::recorder::Recorder::new(Box::new(std::io::BufWriter::new(f)), &p.display().to_string()),
                 Err(e) => {
                     eprintln!("error: cannot write {}: {e}", p.display());
                     return Exit::Usage;

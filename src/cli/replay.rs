@@ -15,7 +15,8 @@ use clap::Args;
 
 use super::Exit;
 use crate::event::{Event, EventKind};
-use crate::session::{Recorder, Session, SessionError, SessionOptions};
+use crate::runner::recorder::Recorder;
+use crate::session::{Session, SessionError, SessionOptions};
 use crate::wire::{ClientMessage, CommandKind, Limits};
 
 #[derive(Debug, Args)]

@@ -1,6 +1,7 @@
 //! `MailboxModel`: the selected mailbox as the client knows it.
 
 use super::account::MailboxKey;
+use super::seqmap::SeqMap;
 
 /// System flags as bits, so a million messages cost a byte each.
 pub mod flag_bits {
@@ -36,6 +37,9 @@ pub type SeqUid = (u32, u32);
 /// Most messages whose UID and flags are tracked per selected mailbox (10 MB).
 pub const MAX_TRACKED: usize = 2_000_000;
 
+/// Most batches of new messages remembered per selection (`growth`).
+pub const MAX_GROWTH: usize = 4096;
+
 #[derive(Debug, Clone)]
 pub struct MailboxModel {
     pub name: String,
@@ -50,10 +54,9 @@ pub struct MailboxModel {
     pub uid_next_at_select: Option<u32>,
     pub exists: u32,
     pub recent: u32,
-    /// UID of each message by sequence number - 1; 0 when not yet known.
-    pub uids: Vec<u32>,
-    /// System flags of each message, `flag_bits`.
-    pub flags: Vec<u8>,
+    /// UID (0 when not yet known) and system flags (`flag_bits`) of each
+    /// message by sequence number - 1; O(log n) per lookup and EXPUNGE.
+    pub messages: SeqMap,
     /// Highest UID the client has seen in this selection.
     pub max_uid: u32,
     /// Highest sequence number whose UID is known.
@@ -93,8 +96,7 @@ impl MailboxModel {
             uid_next_at_select: None,
             exists: 0,
             recent: 0,
-            uids: Vec::new(),
-            flags: Vec::new(),
+            messages: SeqMap::default(),
             max_uid: 0,
             known_top: 0,
             growth: Vec::new(),
@@ -118,7 +120,7 @@ impl MailboxModel {
     /// The known UID of message `seq` (1-based), if any.
     pub fn uid_at(&self, seq: u32) -> Option<u32> {
         let i = (seq as usize).checked_sub(1)?;
-        self.uids.get(i).copied().filter(|&u| u != 0)
+        self.messages.uid(i).filter(|&u| u != 0)
     }
 
     /// The nearest known UIDs below and above `seq` (looking at most `reach`
@@ -144,7 +146,8 @@ impl MailboxModel {
 
     /// EXISTS `n` seen at model clock `now`.
     pub fn grow_to(&mut self, n: u32, now: u64) {
-        if self.open && n > self.exists && self.growth.len() < 100_000 {
+        // Bounded so that each EXPUNGE's renumbering of it stays cheap.
+        if self.open && n > self.exists && self.growth.len() < MAX_GROWTH {
             self.growth.push((self.exists + 1, now));
         }
         self.set_exists(n);
@@ -164,8 +167,7 @@ impl MailboxModel {
         // A hostile server may announce 4 billion messages: the map stays bounded,
         // and messages past the bound are simply not tracked.
         let tracked = (n as usize).min(MAX_TRACKED);
-        self.uids.resize(tracked, 0);
-        self.flags.resize(tracked, 0);
+        self.messages.resize(tracked);
     }
 
     pub fn expunge(&mut self, seq: u32) -> Option<u32> {
@@ -184,12 +186,7 @@ impl MailboxModel {
         if seq <= self.baseline {
             self.baseline -= 1;
         }
-        if i >= self.uids.len() {
-            return None;
-        }
-        let uid = self.uids.remove(i);
-        self.flags.remove(i);
-        Some(uid).filter(|&u| u != 0)
+        self.messages.remove(i).filter(|&u| u != 0)
     }
 
     /// The session was told (by an EXPUNGE of a message whose UID it knew)
@@ -201,12 +198,10 @@ impl MailboxModel {
     }
 
     pub fn learn_uid(&mut self, seq: u32, uid: u32) {
-        if let Some(slot) = (seq as usize)
-            .checked_sub(1)
-            .and_then(|i| self.uids.get_mut(i))
-        {
-            *slot = uid;
-            self.known_top = self.known_top.max(seq);
+        if let Some(i) = (seq as usize).checked_sub(1) {
+            if self.messages.set_uid(i, uid) {
+                self.known_top = self.known_top.max(seq);
+            }
         }
         self.max_uid = self.max_uid.max(uid);
     }
@@ -214,19 +209,13 @@ impl MailboxModel {
     /// The system flags of message `seq` as last seen, if they were seen.
     pub fn flags_at(&self, seq: u32) -> Option<u8> {
         let i = (seq as usize).checked_sub(1)?;
-        self.flags
-            .get(i)
-            .copied()
-            .filter(|b| b & flag_bits::KNOWN != 0)
+        self.messages.flags(i).filter(|b| b & flag_bits::KNOWN != 0)
     }
 
     pub fn learn_flags(&mut self, seq: u32, flags: &[crate::wire::FlagName]) {
         let bits = flag_bits::of(flags);
-        if let Some(slot) = (seq as usize)
-            .checked_sub(1)
-            .and_then(|i| self.flags.get_mut(i))
-        {
-            *slot = bits;
+        if let Some(i) = (seq as usize).checked_sub(1) {
+            self.messages.set_flags(i, bits);
         }
     }
 }

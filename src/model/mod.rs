@@ -10,6 +10,7 @@
 
 pub mod account;
 pub mod mailbox;
+pub mod seqmap;
 pub mod session;
 
 pub use account::{AccountModel, MailboxKey};

@@ -5,12 +5,13 @@ use std::io::BufWriter;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::recorder::{Recorder, SharedRecorder};
 use super::{Failure, NamespaceInfo, RunOptions, ScenarioResult, Status, Target};
 use crate::event::{Event, EventKind};
 use crate::finding::Severity;
 use crate::finding::{excerpt, Finding};
 use crate::scenario::{Action, Expect, Keyword, Level, Scenario, Step};
-use crate::session::{Recorder, Reply, Session, SessionError, SessionOptions, SharedRecorder};
+use crate::session::{Reply, Session, SessionError, SessionOptions};
 use crate::source::{human_duration, Origin};
 use crate::wire::{RespCode, ServerMessage, StatusKind};
 

@@ -7,6 +7,7 @@
 //! a time and each starts by emptying the accounts' INBOX.
 
 mod exec;
+pub mod recorder;
 pub mod target;
 
 use std::path::PathBuf;

@@ -4,17 +4,17 @@
 //!
 //! The server is never trusted: every read has a timeout (`Limits::read_timeout`)
 //! and every message a size bound (`Limits`), so a stalled or flooding server
-//! gives an error or a finding, never a hang or unbounded memory. The `Recorder`
-//! is shared by all sessions of a run, so cross-session checks (a UID reused
-//! after another session's EXPUNGE) see every connection, and the transcript
-//! holds them all, each under its own `[name]`.
+//! gives an error or a finding, never a hang or unbounded memory. Everything is
+//! handed to an `EventSink` (the runner's `Recorder`: transcript and checks),
+//! shared by all sessions of a run, so cross-session checks (a UID reused after
+//! another session's EXPUNGE) see every connection, and the transcript holds
+//! them all, each under its own `[name]`. The session knows neither.
 
 pub mod connect;
 pub mod url;
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::io::Write;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -22,11 +22,11 @@ use base64::Engine as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::checks::Checker;
 use crate::clock::Clock;
-use crate::event::{Event, EventKind, SessionDecoder, SessionId};
+use crate::event::{
+    closed_text, Event, EventKind, EventSink, SessionDecoder, SessionId, SharedSink,
+};
 use crate::source::{Origin, Timestamp};
-use crate::transcript::generic::{closed_text, TranscriptWriter};
 use crate::wire::{Direction, Frame, Framer, Limits, ServerMessage, StatusKind};
 
 pub use connect::Stream;
@@ -62,39 +62,7 @@ impl fmt::Display for SessionError {
 
 impl std::error::Error for SessionError {}
 
-/// The transcript and the checks every session of a run writes into.
-pub struct Recorder {
-    writer: TranscriptWriter<Box<dyn Write + Send>>,
-    pub checker: Checker,
-    /// Every event, kept only when asked (tests); otherwise empty.
-    pub events: Option<Vec<Event>>,
-}
-
-pub type SharedRecorder = Arc<Mutex<Recorder>>;
-
-impl Recorder {
-    pub fn new(out: Box<dyn Write + Send>, name: &str) -> std::io::Result<SharedRecorder> {
-        Ok(Arc::new(Mutex::new(Recorder {
-            writer: TranscriptWriter::new(out, Arc::from(name))?,
-            checker: Checker::default(),
-            events: None,
-        })))
-    }
-
-    fn observe(&mut self, event: Event) -> Event {
-        self.checker.on_event(&event);
-        if let Some(all) = self.events.as_mut() {
-            all.push(event.clone());
-        }
-        event
-    }
-
-    pub fn flush(&mut self) -> std::io::Result<()> {
-        self.writer.flush()
-    }
-}
-
-fn lock(r: &SharedRecorder) -> MutexGuard<'_, Recorder> {
+fn lock(r: &SharedSink) -> MutexGuard<'_, dyn EventSink + 'static> {
     // A panic elsewhere while holding the lock leaves data that is still usable.
     r.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -132,7 +100,7 @@ pub struct Session {
     name: SessionId,
     stream: Option<Stream>,
     url: ServerUrl,
-    recorder: SharedRecorder,
+    recorder: SharedSink,
     clock: Clock,
     limits: Limits,
     insecure: bool,
@@ -155,12 +123,13 @@ pub struct Session {
 
 impl Session {
     /// Connects, reads the greeting, and negotiates TLS as the URL says.
-    pub async fn connect(
+    pub async fn connect<S: EventSink + 'static>(
         url: &ServerUrl,
         name: &str,
-        recorder: &SharedRecorder,
+        recorder: &Arc<Mutex<S>>,
         options: &SessionOptions,
     ) -> Result<Session, SessionError> {
+        let recorder: SharedSink = recorder.clone();
         let clock = options.clock.clone();
         let addr = format!("{}:{}", url.host, url.port);
         let tcp = clock
@@ -179,7 +148,7 @@ impl Session {
             name: Arc::from(name),
             stream: Some(Stream::Plain(tcp)),
             url: url.clone(),
-            recorder: Arc::clone(recorder),
+            recorder,
             clock,
             limits: options.limits.clone(),
             insecure: options.insecure,
@@ -258,8 +227,7 @@ impl Session {
         let at = self.clock.now();
         let mut rec = lock(&self.recorder);
         let (origin, _) = rec
-            .writer
-            .directive(at, &self.name, "tls")
+            .write_directive(at, &self.name, "tls")
             .map_err(|e| SessionError::Io(e.to_string()))?;
         let event = Event {
             session: self.name.clone(),
@@ -317,8 +285,7 @@ impl Session {
             let rest = &bytes[consumed.min(bytes.len())..];
             let mut rec = lock(&self.recorder);
             let origin = rec
-                .writer
-                .message(at, &self.name, Direction::Client, rest)
+                .write_message(at, &self.name, Direction::Client, rest)
                 .map_err(|e| SessionError::Io(format!("cannot write the transcript: {e}")))?;
             drop(rec);
             self.client_open = Some(match self.client_open.take() {
@@ -338,13 +305,15 @@ impl Session {
         written: usize,
     ) -> Result<Event, SessionError> {
         let at = frame.meta;
+        // The tail (sent now) is stamped with the time it was sent; the event
+        // keeps the time its message began, as a reader of the file sees it.
+        let sent = self.clock.now();
         let mut rec = lock(&self.recorder);
         let tail = &frame.bytes[written.min(frame.bytes.len())..];
         let origin = match origin {
             Some(o) => {
                 if !tail.is_empty() {
-                    rec.writer
-                        .message(at, &self.name, Direction::Client, tail)
+                    rec.write_message(sent, &self.name, Direction::Client, tail)
                         .map_err(|e| {
                             SessionError::Io(format!("cannot write the transcript: {e}"))
                         })?;
@@ -352,8 +321,7 @@ impl Session {
                 o
             }
             None => rec
-                .writer
-                .message(at, &self.name, Direction::Client, tail)
+                .write_message(at, &self.name, Direction::Client, tail)
                 .map_err(|e| SessionError::Io(format!("cannot write the transcript: {e}")))?,
         };
         let event = self
@@ -387,8 +355,7 @@ impl Session {
         let at = frame.meta;
         let mut rec = lock(&self.recorder);
         let origin: Origin = rec
-            .writer
-            .message(at, &self.name, dir, &frame.bytes)
+            .write_message(at, &self.name, dir, &frame.bytes)
             .map_err(|e| SessionError::Io(format!("cannot write the transcript: {e}")))?;
         let event = self
             .decoder
@@ -423,8 +390,7 @@ impl Session {
         }
         let mut rec = lock(&self.recorder);
         let (origin, raw) = rec
-            .writer
-            .directive(at, &self.name, closed_text(by))
+            .write_directive(at, &self.name, closed_text(by))
             .map_err(|e| SessionError::Io(e.to_string()))?;
         let event = Event {
             session: self.name.clone(),
@@ -433,7 +399,7 @@ impl Session {
             raw: raw.into_bytes(),
             kind: EventKind::Closed { by },
         };
-        let _ = rec.writer.flush();
+        let _ = rec.flush();
         Ok(rec.observe(event))
     }
 
@@ -584,7 +550,7 @@ impl Session {
         } else if !open.is_empty() {
             format!(
                 "{tag} never completed: the server sent {got} bytes while {tag} ran but never finished the message it began: `{}`",
-                crate::transcript::generic::escape(&open[..open.len().min(200)])
+                printable(&open[..open.len().min(200)])
             )
         } else if !other_tags.is_empty() {
             format!(
@@ -611,7 +577,7 @@ impl Session {
         let at = self.clock.now();
         let mut rec = lock(&self.recorder);
         let text = format!("note {}{why}", crate::event::STALLED_NOTE);
-        let noted = rec.writer.directive(at, &self.name, &text);
+        let noted = rec.write_directive(at, &self.name, &text);
         if let Ok((origin, _)) = noted {
             // As a reader of the transcript will see it: the note's text.
             let text = format!("{}{why}", crate::event::STALLED_NOTE);
@@ -624,7 +590,7 @@ impl Session {
             };
             rec.observe(event);
         }
-        let _ = rec.writer.flush();
+        let _ = rec.flush();
         SessionError::Timeout(why)
     }
 
@@ -857,4 +823,18 @@ pub fn quoted(s: &str) -> String {
     }
     q.push('"');
     q
+}
+
+/// Bytes as text for a diagnosis: printable ASCII kept, the rest as `\xNN`.
+fn printable(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len());
+    for &b in bytes {
+        match b {
+            b'\r' => s.push_str("\\r"),
+            b'\n' => s.push_str("\\n"),
+            0x20..=0x7e => s.push(b as char),
+            _ => s.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    s
 }

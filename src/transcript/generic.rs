@@ -116,13 +116,7 @@ impl<W: Write> TranscriptWriter<W> {
     }
 }
 
-pub fn closed_text(by: Option<Direction>) -> &'static str {
-    match by {
-        Some(Direction::Server) => "closed by server",
-        Some(Direction::Client) => "closed by client",
-        None => "closed",
-    }
-}
+pub use crate::event::closed_text;
 
 /// Escapes bytes for a `C=`/`S=` line.
 pub fn escape(bytes: &[u8]) -> String {

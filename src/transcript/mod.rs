@@ -86,8 +86,49 @@ pub struct ReadStats {
     pub events: u64,
 }
 
-/// Longest log line accepted; a longer one is an error naming its line.
+/// Longest log line kept whole. A longer one (a 2 MB `* SEARCH`) is cut here,
+/// the rest of it skipped without being stored, and reading goes on: the cut
+/// message is over the framer's line bound too, so it becomes a
+/// `response.bounded` finding instead of a refused log.
 pub const MAX_LOG_LINE: usize = 1 << 20;
+
+/// Reads one line into `line` (cleared first), keeping at most `MAX_LOG_LINE`
+/// bytes of it plus its line end. Returns the bytes consumed (0 at the end)
+/// and whether the line was cut.
+pub(crate) fn read_bounded_line(
+    input: &mut dyn BufRead,
+    line: &mut Vec<u8>,
+) -> std::io::Result<(u64, bool)> {
+    line.clear();
+    let read = input
+        .take(MAX_LOG_LINE as u64 + 1)
+        .read_until(b'\n', line)?;
+    if line.len() <= MAX_LOG_LINE {
+        return Ok((read as u64, false));
+    }
+    let mut consumed = read as u64;
+    line.truncate(MAX_LOG_LINE);
+    loop {
+        let buf = input.fill_buf()?;
+        if buf.is_empty() {
+            break;
+        }
+        match memchr::memchr(b'\n', buf) {
+            Some(i) => {
+                input.consume(i + 1);
+                consumed += i as u64 + 1;
+                break;
+            }
+            None => {
+                let n = buf.len();
+                input.consume(n);
+                consumed += n as u64;
+            }
+        }
+    }
+    line.extend_from_slice(b"\r\n");
+    Ok((consumed, true))
+}
 
 /// Reads one log file (or a rawlog pair) and calls `sink` with every event.
 pub fn read_file(
@@ -131,27 +172,24 @@ pub fn read_lines(
     let mut stats = ReadStats::default();
     let mut n: u64 = 0;
     loop {
-        line.clear();
-        let read = input
-            .take(MAX_LOG_LINE as u64 + 1)
-            .read_until(b'\n', &mut line)
+        let (read, cut) = read_bounded_line(input, &mut line)
             .map_err(|e| reader.error(Some(n + 1), format!("cannot read: {e}")))?;
         if read == 0 {
             break;
         }
         n += 1;
-        stats.bytes += read as u64;
-        if line.len() > MAX_LOG_LINE {
-            return Err(reader.error(
-                Some(n),
-                format!(
-                    "line longer than {MAX_LOG_LINE} bytes; this is not a log in the {} format",
-                    format.name()
-                ),
-            ));
-        }
+        stats.bytes += read;
         let text = trim_eol(&line);
-        let record = parser.parse(text).map_err(|m| reader.error(Some(n), m))?;
+        let record = match parser.parse(text) {
+            Ok(r) => r,
+            // A cut `S=` line may end inside an escape; its head is still the
+            // evidence, so it is read as far as it goes.
+            Err(_) if cut => match parser.parse(&text[..text.len().saturating_sub(4)]) {
+                Ok(r) => r,
+                Err(_) => Record::Skip,
+            },
+            Err(m) => return Err(reader.error(Some(n), m)),
+        };
         if !matches!(record, Record::Wrapped(_) | Record::Skip) {
             reader.flush(sink, &mut stats);
             // Only a close carries its log line as evidence (it has no bytes).

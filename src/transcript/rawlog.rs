@@ -8,11 +8,11 @@
 //! to that command's tagged completion or a `+` continuation.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::{ReadStats, TranscriptError, MAX_LOG_LINE};
+use super::{ReadStats, TranscriptError};
 use crate::event::{Assembler, ChunkMeta, Event, SessionId};
 use crate::source::{Origin, Timestamp};
 use crate::wire::{Direction, Limits};
@@ -64,19 +64,16 @@ impl Side {
     fn peek(&mut self, stats: &mut ReadStats) -> Result<Option<&RawLine>, TranscriptError> {
         if self.next.is_none() {
             let mut line = Vec::new();
-            let n = (&mut self.input)
-                .take(MAX_LOG_LINE as u64 + 1)
-                .read_until(b'\n', &mut line)
+            // An over-long line is cut (and then judged response.bounded),
+            // not a reason to refuse the whole log.
+            let (n, _cut) = super::read_bounded_line(&mut self.input, &mut line)
                 .map_err(|e| self.error(format!("cannot read: {e}")))?;
             if n == 0 {
                 return Ok(None);
             }
             self.line_no += 1;
-            stats.bytes += n as u64;
+            stats.bytes += n;
             stats.lines += 1;
-            if line.len() > MAX_LOG_LINE {
-                return Err(self.error(format!("line longer than {MAX_LOG_LINE} bytes")));
-            }
             let stamp = timestamp_prefix(&line);
             let has = *self.timestamps.get_or_insert(stamp.is_some());
             let (at, bytes) = match (has, stamp) {

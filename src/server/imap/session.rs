@@ -704,6 +704,12 @@ impl Session {
                         sel.uids.remove(pos);
                         io.write(&format!("* {} EXPUNGE\r\n", pos + 1));
                         sel.lagging_index = true;
+                        // RFC 3501 7.3.2: RECENT counts messages of the
+                        // mailbox, so never more than EXISTS (found by
+                        // recent.within-exists). Whether the expunged message
+                        // was recent is no longer known here, so the count is
+                        // only capped; exact tracking is for the server's owners.
+                        sel.recent = sel.recent.min(sel.uids.len() as u32);
                     }
                 }
                 Change::Flags(uid, by) => {
