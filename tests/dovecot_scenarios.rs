@@ -63,6 +63,18 @@ fn bundled_scenarios_find_nothing_wrong_with_dovecot() {
         "Dovecot runs clean; a real deviation would need explaining:\n{}\n{stdout}",
         bad.join("\n")
     );
+    // No finding anywhere: not in a scenario, not server-wide (schema 2).
+    let own: Vec<&serde_json::Value> = results
+        .iter()
+        .filter(|r| r["findings"].as_array().is_some_and(|f| !f.is_empty()))
+        .collect();
+    assert!(own.is_empty(), "findings on Dovecot: {own:?}");
+    assert_eq!(
+        report["server_findings"].as_array().map(Vec::len),
+        Some(0),
+        "server-wide findings on Dovecot: {}",
+        report["server_findings"]
+    );
     let passed = results.iter().filter(|r| r["status"] == "passed").count();
     assert!(
         passed >= 28,

@@ -222,7 +222,10 @@ fn a_server_wide_deviation_is_reported_once_and_hides_nothing() {
         "--transcripts",
         s(&dir.join("t")),
     ]);
-    assert_eq!(code, 0, "a SHOULD does not fail the run by itself\n{out}{err}");
+    assert_eq!(
+        code, 0,
+        "a SHOULD does not fail the run by itself\n{out}{err}"
+    );
     assert!(out.contains("server-wide findings"), "{out}");
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&json).expect("json")).expect("valid json");
@@ -242,7 +245,9 @@ fn a_server_wide_deviation_is_reported_once_and_hides_nothing() {
             );
         }
     }
-    let server = report["server_findings"].as_array().expect("server findings");
+    let server = report["server_findings"]
+        .as_array()
+        .expect("server findings");
     let flags: Vec<_> = server
         .iter()
         .filter(|f| f["check"] == "flags.system-backslash")
@@ -254,7 +259,9 @@ fn a_server_wide_deviation_is_reported_once_and_hides_nothing() {
     assert!(flags
         .iter()
         .all(|f| f["seen_in"].as_array().is_some_and(|s| !s.is_empty())
-            && f["locations"].as_array().is_some_and(|l| !l.is_empty() && l.len() <= 5)));
+            && f["locations"]
+                .as_array()
+                .is_some_and(|l| !l.is_empty() && l.len() <= 5)));
 
     let (code, out, err) = imapspec(&[
         "run",
@@ -292,12 +299,9 @@ fn a_run_timeout_reports_what_did_not_run() {
     assert_eq!(report["timed_out"], true);
     let results = report["results"].as_array().expect("results");
     assert_eq!(results.len(), 7);
-    let stopped: Vec<_> = results
-        .iter()
-        .filter(|r| r["status"] == "error")
-        .collect();
+    let stopped: Vec<_> = results.iter().filter(|r| r["status"] == "error").collect();
     assert!(!stopped.is_empty(), "{results:?}");
-    assert!(stopped
-        .iter()
-        .all(|r| r["reason"].as_str().is_some_and(|w| w.contains("--timeout 1ms"))));
+    assert!(stopped.iter().all(|r| r["reason"]
+        .as_str()
+        .is_some_and(|w| w.contains("--timeout 1ms"))));
 }

@@ -215,8 +215,18 @@ impl Run<'_> {
     /// check (a warning unless MUST), or a scenario failure at that level.
     fn fail_at(&mut self, step: &Step, line: u64, message: String, level: &Level) {
         let keyword = level.on(&self.capabilities);
+        // A rule the server never claimed (its capability is not announced)
+        // is a note, and the note says why.
+        let quote = match (&level.with_capability, keyword == level.keyword) {
+            (Some(cap), false) => Some(format!(
+                "not claimed here: the server does not announce {cap}, and the rule is that extension's ({})",
+                level.quote.as_deref().unwrap_or("")
+            )),
+            _ => level.quote.clone(),
+        };
         let level = &Level {
             keyword,
+            quote,
             ..level.clone()
         };
         // A MAY that did not happen is a note, never a finding of a check.
@@ -372,16 +382,18 @@ impl Run<'_> {
                     account.user
                 )));
             };
-            // The user's own quota root when the server names one; else the
-            // Cyrus-style names an administrator sees (`user.NAME`, `user/NAME`).
-            let candidates: Vec<String> = if roots.is_empty() {
-                vec![
-                    format!("user.{}", account.user),
-                    format!("user/{}", account.user),
-                ]
-            } else {
-                roots
-            };
+            // The user's own quota roots as the server names them to the user,
+            // then the names an administrator sees on Cyrus (`user.NAME`,
+            // `user/NAME`): a user's "INBOX" root is the admin's `user/NAME`.
+            let mut candidates = roots;
+            for c in [
+                format!("user.{}", account.user),
+                format!("user/{}", account.user),
+            ] {
+                if !candidates.contains(&c) {
+                    candidates.push(c);
+                }
+            }
             let kib = bytes.div_ceil(1024).max(1);
             let url = self
                 .target
