@@ -73,9 +73,22 @@ pub fn render(results: &[LogResult]) -> String {
     s
 }
 
-/// "seen 7 times, also at file:36, file:38 …" for a folded finding.
+/// "seen 7 times …; also at lines 23, 24 … and 2 more" for a folded finding
+/// (places in the first one's file by line, others in full).
 pub fn repeats(g: &super::Folded<'_>) -> String {
-    let more: Vec<String> = g.locations.iter().skip(1).map(|o| o.to_string()).collect();
+    let first = &g.first.origin.file;
+    let more: Vec<String> = g
+        .locations
+        .iter()
+        .skip(1)
+        .map(|o| {
+            if &o.file == first {
+                format!("line {}", o.line)
+            } else {
+                o.to_string()
+            }
+        })
+        .collect();
     let shown = g.locations.len() as u64;
     let rest = if g.count > shown {
         format!(" and {} more", g.count - shown)
