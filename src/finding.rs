@@ -18,6 +18,27 @@ impl Severity {
     }
 }
 
+/// The RFC keyword level of an expectation (RFC 2119): MUST fails a scenario,
+/// SHOULD is a warning (a failure only under `--strict`), MAY is a note.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Keyword {
+    May,
+    Should,
+    #[default]
+    Must,
+}
+
+impl Keyword {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Keyword::Must => "MUST",
+            Keyword::Should => "SHOULD",
+            Keyword::May => "MAY",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Finding {
     /// The check's stable id (`uid.no-reuse`).

@@ -1,7 +1,7 @@
 //! The results of a run: plain data, the only thing reports read.
 
+use crate::finding::Keyword;
 use crate::finding::{Finding, Severity};
-use crate::scenario::Keyword;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -18,7 +18,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // hands events to an `event::EventSink` (the runner's recorder).
     ("session", &["clock", "event", "source", "wire"]),
     ("server", &["clock", "source", "wire"]),
-    ("scenario", &["checks", "server", "transcript"]),
+    // Expectations carry the RFC keyword level findings have (`finding::Keyword`).
+    ("scenario", &["checks", "finding", "server", "transcript"]),
     ("results", &["finding"]),
     (
         "report",

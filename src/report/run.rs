@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 
 use crate::checks;
 use crate::finding::Finding;
+use crate::finding::Keyword;
 use crate::results::{Failure, RunReport, ScenarioResult, Status};
-use crate::scenario::Keyword;
 
 use super::{fold, Folded};
 

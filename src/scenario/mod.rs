@@ -133,26 +133,7 @@ pub enum Expect {
     Any,
 }
 
-/// The RFC keyword level of an expectation (RFC 2119): MUST fails a scenario,
-/// SHOULD is a warning (a failure only under `--strict`), MAY is a note.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Keyword {
-    May,
-    Should,
-    #[default]
-    Must,
-}
-
-impl Keyword {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Keyword::Must => "MUST",
-            Keyword::Should => "SHOULD",
-            Keyword::May => "MAY",
-        }
-    }
-}
+pub use crate::finding::Keyword;
 
 /// A keyword level and the RFC sentence it comes from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -469,7 +469,7 @@ pub fn substitute(text: &str, vars: &HashMap<String, String>) -> String {
                 if in_quotes || is_atom(&name) {
                     out.push_str(&name);
                 } else {
-                    out.push_str(&crate::session::quoted(&name));
+                    out.push_str(&quoted(&name));
                 }
                 for _ in 0..len + 1 + path_len {
                     chars.next();
@@ -488,6 +488,20 @@ pub fn substitute(text: &str, vars: &HashMap<String, String>) -> String {
         }
     }
     out
+}
+
+/// An IMAP quoted string (RFC 3501 9: `"` and `\\` escaped).
+fn quoted(s: &str) -> String {
+    let mut q = String::with_capacity(s.len() + 2);
+    q.push('"');
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            q.push('\\');
+        }
+        q.push(c);
+    }
+    q.push('"');
+    q
 }
 
 /// An IMAP atom (RFC 3501 9: no atom-specials), so it needs no quotes.
