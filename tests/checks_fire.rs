@@ -529,3 +529,24 @@ fn an_unknown_check_id_fails_loudly() {
         String::new(),
     );
 }
+
+#[test]
+fn appenduid_is_held_only_to_what_was_known_before_the_append_was_sent() {
+    // Session y's SELECT reply (UIDNEXT 5) reaches the harness after x sent
+    // its APPEND: the server may have given x's message UID 3 before y's
+    // SELECT, so this is no finding. Seen with six concurrent load clients.
+    let y_select = "[y] S: * OK ready\n[y] C: b1 LOGIN u p\n[y] S: b1 OK done\n[y] C: b2 SELECT Sent\n[y] S: * FLAGS (\\Seen)\n[y] S: * 4 EXISTS\n[y] S: * 0 RECENT\n[y] S: * OK [UIDVALIDITY 9] ok\n[y] S: * OK [UIDNEXT 5] ok\n[y] S: b2 OK [READ-WRITE] done\n";
+    let x_sends = "C: a4 APPEND Sent {2+}\nC: hi\n";
+    let x_done = "S: a4 OK [APPENDUID 9 3] done\n";
+    let raced = format!("{SELECTED}{x_sends}{y_select}{x_done}");
+    assert_eq!(findings(&raced), vec![]);
+    // Had y's UIDNEXT 5 been seen before x sent the APPEND, UID 3 is too low.
+    let ordered = format!("{SELECTED}{y_select}{x_sends}{x_done}");
+    assert!(
+        findings(&ordered)
+            .iter()
+            .any(|f| f.0 == "uid.new-above-uidnext"),
+        "{:?}",
+        findings(&ordered)
+    );
+}

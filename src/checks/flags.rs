@@ -52,9 +52,8 @@ pub(super) fn inspect_keyword_announced(cx: &Context<'_>, out: &mut Findings) {
     else {
         return;
     };
-    let Some(mb) = cx.session.and_then(|s| s.mailbox.as_ref()) else {
-        return;
-    };
+    let Some(session) = cx.session else { return };
+    let Some(mb) = &session.mailbox else { return };
     if !mb.seen_flags {
         // The log began after SELECT: what FLAGS said is not known.
         return;
@@ -63,6 +62,15 @@ pub(super) fn inspect_keyword_announced(cx: &Context<'_>, out: &mut Findings) {
         .iter()
         .filter(|f| !f.starts_with('\\') && !keyword_like_system_flag(f))
         .filter(|f| !mb.mailbox_flags.iter().any(|m| m.eq_ignore_ascii_case(f)))
+        // A keyword this session's own STORE created (PERMANENTFLAGS `\*`,
+        // RFC 3501 7.1: "it is possible to create new keywords by attempting
+        // to store those flags") is known to it; other sessions must be told.
+        .filter(|f| {
+            !session
+                .stored_keywords
+                .iter()
+                .any(|k| k.eq_ignore_ascii_case(f))
+        })
         .map(|f| f.as_ref())
         .collect();
     if unannounced.is_empty() {

@@ -161,7 +161,9 @@ pub(super) fn inspect_assigned(cx: &Context<'_>, out: &mut Findings) {
             );
             return;
         }
-        if h.expunged.contains_key(&uid) {
+        // Across connections the harness sees replies in its own order: only
+        // what it knew before this command was sent binds the server.
+        if h.expunged.get(&uid).is_some_and(|&at| at < p.sent) {
             out.report(
                 "uid.no-reuse",
                 cx.event,
@@ -170,13 +172,13 @@ pub(super) fn inspect_assigned(cx: &Context<'_>, out: &mut Findings) {
             );
             return;
         }
-        if uid < h.max_uid_next {
+        let floor = h.uid_next_before(p.sent);
+        if uid < floor {
             out.report(
                 "uid.new-above-uidnext",
                 cx.event,
                 format!(
-                    "{what} gives UID {uid} in {mailbox}, below the UIDNEXT {} announced before",
-                    h.max_uid_next
+                    "{what} gives UID {uid} in {mailbox}, below the UIDNEXT {floor} known before the command was sent"
                 ),
                 None,
             );

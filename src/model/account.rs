@@ -45,6 +45,11 @@ pub struct MailboxHistory {
     pub expunged: HashMap<u32, u64>,
     /// Highest UIDNEXT announced in this epoch.
     pub max_uid_next: u32,
+    /// (model clock, the highest UIDNEXT known by then), from UIDNEXT codes
+    /// and APPENDUID/COPYUID, rising in both. Across connections the harness
+    /// sees replies in its own order, not the server's, so a UID assigned by
+    /// a command is held only to what was known before that command was sent.
+    pub uid_next_log: Vec<(u64, u32)>,
     /// UIDs the server named in APPENDUID/COPYUID → the line that named them.
     pub assigned: HashMap<u32, u64>,
     /// Hash of (UID, item) → (hash of the value, line it was first seen on).
@@ -57,6 +62,24 @@ pub struct MailboxHistory {
 }
 
 impl MailboxHistory {
+    /// Records that UIDNEXT was at least `n` at model clock `now`.
+    pub fn saw_uid_next(&mut self, now: u64, n: u32) {
+        if self.uid_next_log.last().is_some_and(|&(_, v)| v >= n) {
+            return;
+        }
+        if self.uid_next_log.len() >= 4096 {
+            // The oldest floors are the lowest: dropping them loses least.
+            self.uid_next_log.remove(0);
+        }
+        self.uid_next_log.push((now, n));
+    }
+
+    /// The highest UIDNEXT known before model clock `clock`.
+    pub fn uid_next_before(&self, clock: u64) -> u32 {
+        let i = self.uid_next_log.partition_point(|&(at, _)| at < clock);
+        i.checked_sub(1).map_or(0, |i| self.uid_next_log[i].1)
+    }
+
     pub fn fact_key(uid: u32, item: &str) -> u64 {
         let mut h = rustc_hash::FxHasher::default();
         uid.hash(&mut h);

@@ -42,6 +42,8 @@ pub struct Pending {
     pub shared: bool,
     /// A STORE's set, whether it is of UIDs, and the flag bits it sets and clears.
     pub store: Option<StoreArgs>,
+    /// Model clock when the command was sent.
+    pub sent: u64,
 }
 
 /// What a STORE command asked for, as far as system flags go.
@@ -75,6 +77,9 @@ pub struct SessionModel {
     pub discarded: Vec<String>,
     /// The server answered `ENABLE IMAP4rev2` with `* ENABLED IMAP4rev2`.
     pub rev2_enabled: bool,
+    /// Keywords this session's own STOREs named (bounded): created at its
+    /// request (RFC 3501 7.1, PERMANENTFLAGS `\*`), so it knows of them.
+    pub stored_keywords: Vec<String>,
 }
 
 impl SessionModel {
@@ -95,6 +100,7 @@ impl SessionModel {
             completed: Default::default(),
             discarded: Vec::new(),
             rev2_enabled: false,
+            stored_keywords: Vec::new(),
         }
     }
 
@@ -169,6 +175,16 @@ impl SessionModel {
                     CommandKind::Store { uid } => store_args(&line, *uid),
                     _ => None,
                 };
+                for k in store_keywords(&line, command) {
+                    if self.stored_keywords.len() < 256
+                        && !self
+                            .stored_keywords
+                            .iter()
+                            .any(|s| s.eq_ignore_ascii_case(&k))
+                    {
+                        self.stored_keywords.push(k);
+                    }
+                }
                 let shared = !self.pending.is_empty();
                 for p in self.pending.iter_mut() {
                     p.shared = true;
@@ -186,6 +202,7 @@ impl SessionModel {
                     fetches: 0,
                     shared,
                     store,
+                    sent: now,
                 });
             }
             ClientMessage::IdleDone => {
@@ -257,10 +274,10 @@ impl SessionModel {
                             .find(|p| matches!(p.command, CommandKind::Move { .. }))
                         {
                             let p = p.clone();
-                            self.learn_assigned(&p, code, event, account);
+                            self.learn_assigned(&p, code, event, now, account);
                         }
                     }
-                    self.apply_code(code, account);
+                    self.apply_code(code, now, account);
                 }
             }
             ServerMessage::Status {
@@ -278,7 +295,7 @@ impl SessionModel {
                 if let Some(i) = self.pending.iter().position(|p| &p.tag == tag) {
                     let p = self.pending.remove(i);
                     if let Some(code) = code {
-                        self.learn_assigned(&p, code, event, account);
+                        self.learn_assigned(&p, code, event, now, account);
                     }
                     if *kind == StatusKind::Ok {
                         self.learn_examine_store(&p, event, account);
@@ -372,6 +389,7 @@ impl SessionModel {
         p: &Pending,
         code: &RespCode,
         event: &Event,
+        now: u64,
         account: &mut AccountModel,
     ) {
         let (uid_validity, uids, mailbox) = match (code, &p.command) {
@@ -386,10 +404,12 @@ impl SessionModel {
         };
         let key = super::MailboxKey::new(&self.user, mailbox, uid_validity);
         let h = account.entry(&key);
+        let mut top = 0;
         for uid in uids.iter(10_000) {
             bounded_insert(&mut h.assigned, uid, event.origin.line);
-            h.max_uid_next = h.max_uid_next.max(uid.saturating_add(1));
+            top = top.max(uid);
         }
+        h.saw_uid_next(now, top.saturating_add(1));
     }
 
     /// A STORE that completed OK in a mailbox opened with EXAMINE: remember
@@ -433,7 +453,7 @@ impl SessionModel {
         }
     }
 
-    fn apply_code(&mut self, code: &RespCode, account: &mut AccountModel) {
+    fn apply_code(&mut self, code: &RespCode, now: u64, account: &mut AccountModel) {
         let Some(mb) = self.mailbox.as_mut() else {
             if let RespCode::Capability(c) = code {
                 self.capabilities = c.clone();
@@ -450,6 +470,7 @@ impl SessionModel {
                 if let Some(key) = &mb.key {
                     let h = account.entry(key);
                     h.max_uid_next = h.max_uid_next.max(*n);
+                    h.saw_uid_next(now, *n);
                 }
             }
             RespCode::PermanentFlags(_) => mb.seen_permanent_flags = true,
@@ -550,4 +571,21 @@ fn parse_set(text: &str) -> Option<Vec<(u32, u32)>> {
         out.push((a.min(b), a.max(b)));
     }
     Some(out)
+}
+
+/// The keywords (flags without a backslash) a STORE names.
+fn store_keywords(line: &str, command: &CommandKind) -> Vec<String> {
+    if !matches!(command, CommandKind::Store { .. }) {
+        return Vec::new();
+    }
+    let Some(open) = line.find('(') else {
+        return Vec::new();
+    };
+    line[open + 1..]
+        .trim_end_matches(')')
+        .split(' ')
+        .filter(|f| !f.is_empty() && !f.starts_with('\\'))
+        .take(64)
+        .map(str::to_string)
+        .collect()
 }

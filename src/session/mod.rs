@@ -249,6 +249,13 @@ impl Session {
 
     /// Sends bytes as they are, in one write.
     pub async fn send_raw(&mut self, bytes: &[u8]) -> Result<(), SessionError> {
+        if self.stream.is_none() {
+            return Err(SessionError::Closed("the session is closed".into()));
+        }
+        // Recorded before it is written: every reply another connection got
+        // before this point was sent by the server before it had these bytes,
+        // which is the order cross-session checks may rely on.
+        self.record_sent(bytes)?;
         let stream = self
             .stream
             .as_mut()
@@ -262,10 +269,14 @@ impl Session {
             })
             .await;
         match written {
-            Err(_) => return Err(SessionError::Timeout("the server stopped reading".into())),
-            Ok(Err(e)) => return Err(SessionError::Io(e.to_string())),
-            Ok(Ok(())) => {}
+            Err(_) => Err(SessionError::Timeout("the server stopped reading".into())),
+            Ok(Err(e)) => Err(SessionError::Io(e.to_string())),
+            Ok(Ok(())) => Ok(()),
         }
+    }
+
+    /// Frames and records bytes the client is sending.
+    fn record_sent(&mut self, bytes: &[u8]) -> Result<(), SessionError> {
         let at = self.clock.now();
         let mut frames = Vec::new();
         self.client_framer.push(bytes, &at, &mut frames);
