@@ -550,3 +550,14 @@ fn appenduid_is_held_only_to_what_was_known_before_the_append_was_sent() {
         findings(&ordered)
     );
 }
+
+#[test]
+fn a_uid_the_session_was_told_is_expunged_never_comes_back() {
+    // The session saw UID 12 expunged; the server later names UID 12 again
+    // on a message it never announced with EXISTS.
+    let t = "C: a4 NOOP\nS: * 3 EXPUNGE\nS: a4 OK done\nC: a5 FETCH 1:* (UID)\nS: * 1 FETCH (UID 10)\nS: * 2 FETCH (UID 11)\nS: * 3 FETCH (UID 12)\nS: a5 OK done\n";
+    let f = findings(&format!("{SELECTED}{t}"));
+    assert!(f.contains(&("uid.no-reuse", 22)), "{f:?}");
+    let clean = t.replace("S: * 3 FETCH (UID 12)\n", "");
+    assert_eq!(findings(&format!("{SELECTED}{clean}")), vec![]);
+}
