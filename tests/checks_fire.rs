@@ -370,6 +370,19 @@ fn autologout_any_silence_and_stated_reasons() {
 }
 
 #[test]
+fn a_timeout_before_login_is_not_an_autologout() {
+    // RFC 9051 5.4: the 30-minute floor applies only after authentication.
+    let prelogin =
+        "100 S: * OK ready\n160 S: * BYE Autologout; idle for too long\n160 == closed by server\n";
+    assert_eq!(findings(prelogin), vec![]);
+    // The same 60 s after a LOGIN is a violation.
+    let after = "100 S: * OK ready\n100 C: a1 LOGIN u p\n100 S: a1 OK done\n160 S: * BYE Autologout; idle for too long\n160 == closed by server\n";
+    assert!(findings(after)
+        .iter()
+        .any(|x| x.0 == "autologout.min-30min"));
+}
+
+#[test]
 fn every_check_carries_its_level_and_quote() {
     for c in CHECKS {
         assert_eq!(c.severity, c.level.severity(), "{}", c.id);
