@@ -370,6 +370,19 @@ fn autologout_any_silence_and_stated_reasons() {
 }
 
 #[test]
+fn a_timeout_before_login_is_not_an_autologout() {
+    // RFC 9051 5.4: the 30-minute floor applies only after authentication.
+    let prelogin =
+        "100 S: * OK ready\n160 S: * BYE Autologout; idle for too long\n160 == closed by server\n";
+    assert_eq!(findings(prelogin), vec![]);
+    // The same 60 s after a LOGIN is a violation.
+    let after = "100 S: * OK ready\n100 C: a1 LOGIN u p\n100 S: a1 OK done\n160 S: * BYE Autologout; idle for too long\n160 == closed by server\n";
+    assert!(findings(after)
+        .iter()
+        .any(|x| x.0 == "autologout.min-30min"));
+}
+
+#[test]
 fn every_check_carries_its_level_and_quote() {
     for c in CHECKS {
         assert_eq!(c.severity, c.level.severity(), "{}", c.id);
@@ -549,4 +562,15 @@ fn appenduid_is_held_only_to_what_was_known_before_the_append_was_sent() {
         "{:?}",
         findings(&ordered)
     );
+}
+
+#[test]
+fn a_uid_the_session_was_told_is_expunged_never_comes_back() {
+    // The session saw UID 12 expunged; the server later names UID 12 again
+    // on a message it never announced with EXISTS.
+    let t = "C: a4 NOOP\nS: * 3 EXPUNGE\nS: a4 OK done\nC: a5 FETCH 1:* (UID)\nS: * 1 FETCH (UID 10)\nS: * 2 FETCH (UID 11)\nS: * 3 FETCH (UID 12)\nS: a5 OK done\n";
+    let f = findings(&format!("{SELECTED}{t}"));
+    assert!(f.contains(&("uid.no-reuse", 22)), "{f:?}");
+    let clean = t.replace("S: * 3 FETCH (UID 12)\n", "");
+    assert_eq!(findings(&format!("{SELECTED}{clean}")), vec![]);
 }

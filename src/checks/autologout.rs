@@ -10,6 +10,13 @@
 //! errors") is taken at its word. A close with no reason at all counts once
 //! the client has been silent for `MIN_UNEXPLAINED` (a close right after a
 //! reply is a crash or a drop, `bye.before-close`'s). Needs timestamps.
+//!
+//! The 30-minute floor is for sessions that have logged in: RFC 9051 5.4, which
+//! restates 3501's rule, says "This is only applied to sessions after
+//! authentication" and "doesn't have any restrictions on an autologout timer
+//! used before successful client authentication". So a session known to be
+//! unauthenticated (its greeting seen, no LOGIN/AUTHENTICATE completed) is not
+//! judged; one whose log starts mid-session is (it may well be logged in).
 
 use std::time::Duration;
 
@@ -84,6 +91,11 @@ pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
         _ => (false, None),
     };
     if stated == Some(false) || session.state == crate::model::ProtocolState::Logout {
+        return;
+    }
+    let before_login =
+        session.greeted && session.state == crate::model::ProtocolState::NotAuthenticated;
+    if before_login {
         return;
     }
     if !server_ends
