@@ -4,12 +4,16 @@
 #   tests/cyrus/cyrus.sh start DIR   # (re)start; prints IMAPSPEC_CYRUS_* lines
 #   tests/cyrus/cyrus.sh stop DIR    # stop the instance started from DIR
 #
-# Needs, as root: `apt-get install cyrus-common sasl2-bin openssl python3` (these do
-# not conflict with Dovecot). The daemons themselves come from the cyrus-imapd .deb,
-# which is only unpacked, never installed: installing it would remove
-# dovecot-imapd (both provide imap-server). Set CYRUS_IMAPD_ROOT to a folder where
-# that .deb was already unpacked (`dpkg-deb -x cyrus-imapd_*.deb ROOT`) to reuse it;
-# otherwise `apt-get download cyrus-imapd` fetches it into DIR/pkg once.
+# Needs, as root: `apt-get install --no-install-recommends cyrus-common sasl2-bin
+# openssl python3` (these do not conflict with Dovecot; without
+# --no-install-recommends, cyrus-common's "Recommends: cyrus-imapd | ..." installs
+# cyrus-imapd too). imapd and idled come from the cyrus-imapd .deb, which is only
+# unpacked, never installed: installing it would remove dovecot-imapd (both provide
+# and conflict with imap-server). master, lmtpd and ctl_cyrusdb are cyrus-common's.
+# Set CYRUS_IMAPD_ROOT to a folder where that .deb was already unpacked
+# (`dpkg-deb -x cyrus-imapd_*.deb ROOT`) to reuse it; otherwise
+# `apt-get download cyrus-imapd` (the version of cyrus-common) fetches it into
+# DIR/pkg once.
 #
 # Everything (config, certificate, SASL users, mail, sockets) lives in DIR;
 # /etc/imapd.conf, /etc/cyrus.conf and /var/lib/cyrus are neither read nor changed.
@@ -124,11 +128,11 @@ imapd_root() {
 do_start() {
     [[ -x /usr/lib/cyrus/bin/master ]] ||
         {
-            echo "cyrus-common is not installed: apt-get install -y cyrus-common sasl2-bin" >&2
+            echo "cyrus-common is not installed: apt-get install -y --no-install-recommends cyrus-common sasl2-bin" >&2
             exit 3
         }
     command -v saslpasswd2 >/dev/null || {
-        echo "saslpasswd2 is not installed: apt-get install -y sasl2-bin" >&2
+        echo "saslpasswd2 is not installed: apt-get install -y --no-install-recommends sasl2-bin" >&2
         exit 3
     }
     command -v openssl >/dev/null || die "openssl is not installed"
