@@ -25,6 +25,7 @@
 //! - [`load`]: many concurrent simulated clients for a bounded time, checks on.
 //! - [`server`]: the reference IMAP + SMTP server, with fault switches.
 //! - [`cli`]: the `imapspec` command line.
+//! - [`fuzzing`]: entry points for the fuzzers (harness stream, server commands).
 
 pub mod checks;
 pub mod cli;
@@ -32,6 +33,7 @@ pub mod cli;
 pub mod clock;
 pub mod event;
 pub mod finding;
+pub mod fuzzing;
 pub mod load;
 pub mod model;
 pub mod report;
