@@ -177,9 +177,12 @@ impl Server {
                 0 | 1 => {
                     let ctx = Arc::clone(&ctx);
                     let implicit = i == 1;
-                    tokio::spawn(accept_loop(listener, move |sock| {
+                    tokio::spawn(accept_loop(listener, move |sock, peer| {
+                        // Counted from accept on: the caps bound sockets held,
+                        // TLS handshakes and greetings included.
+                        let admitted = ctx.admission.admit(peer.ip());
                         let ctx = Arc::clone(&ctx);
-                        tokio::spawn(imap::serve_connection(sock, ctx, implicit));
+                        tokio::spawn(imap::serve_connection(sock, ctx, implicit, admitted));
                     }))
                 }
                 _ => {
@@ -192,7 +195,7 @@ impl Server {
                         ..smtp::SmtpConfig::new("localhost")
                     });
                     let rx = rx.clone();
-                    tokio::spawn(accept_loop(listener, move |sock| {
+                    tokio::spawn(accept_loop(listener, move |sock, _peer| {
                         let (d, c, mut rx) =
                             (Arc::clone(&delivery), Arc::clone(&smtp_cfg), rx.clone());
                         tokio::spawn(async move {
@@ -244,14 +247,14 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
 /// backs off instead of spinning.
 async fn accept_loop(
     listener: TcpListener,
-    mut on: impl FnMut(tokio::net::TcpStream) + Send + 'static,
+    mut on: impl FnMut(tokio::net::TcpStream, SocketAddr) + Send + 'static,
 ) {
     let mut backoff = Duration::from_millis(10);
     loop {
         match listener.accept().await {
-            Ok((sock, _)) => {
+            Ok((sock, peer)) => {
                 backoff = Duration::from_millis(10);
-                on(sock);
+                on(sock, peer);
             }
             Err(_) => {
                 tokio::time::sleep(backoff).await;
