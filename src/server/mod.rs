@@ -88,6 +88,7 @@ pub struct Handle {
     pub smtp: Option<SocketAddr>,
     pub store: Arc<Store>,
     pub clock: Clock,
+    admission: Arc<imap::admission::Admission>,
     shutdown: tokio::sync::watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -106,6 +107,11 @@ impl Handle {
             }
         }
         s
+    }
+
+    /// IMAP and IMAPS connections open now (as the connection caps count them).
+    pub fn imap_connections(&self) -> usize {
+        self.admission.open()
     }
 
     /// Tells every connection to say BYE and stop, and stops the listeners.
@@ -215,6 +221,7 @@ impl Server {
             smtp: bound[2],
             store,
             clock: config.clock.clone(),
+            admission: Arc::clone(&ctx.admission),
             shutdown: tx,
             tasks,
         };

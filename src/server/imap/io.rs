@@ -225,6 +225,11 @@ impl Io {
         Ok(())
     }
 
+    /// Ends the connection: what is buffered goes out, then a FIN, then input
+    /// is read and dropped for a moment (bounded in time and bytes). Closing a
+    /// socket with unread input makes the kernel send RST, and an RST can
+    /// destroy the BYE the client has not read yet: after a flood that is
+    /// exactly the BYE that matters.
     pub async fn shutdown(&mut self) {
         let _ = self.flush().await;
         let clock = self.clock.clone();
@@ -241,6 +246,26 @@ impl Io {
             }
         };
         let _ = clock.timeout_real(self.write_timeout, close).await;
+        let linger = async {
+            let mut sink = [0u8; 4096];
+            let mut dropped = 0usize;
+            while dropped < LINGER_BYTES {
+                let n = match &mut self.conn {
+                    Conn::Plain(s) => s.read(&mut sink).await,
+                    Conn::Tls(s) => s.read(&mut sink).await,
+                    Conn::Gone => return,
+                };
+                match n {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => dropped += n,
+                }
+            }
+        };
+        let _ = clock.timeout_real(LINGER, linger).await;
         self.conn = Conn::Gone;
     }
 }
+
+/// How long, and how many bytes, a closing connection reads and drops.
+const LINGER: Duration = Duration::from_secs(1);
+const LINGER_BYTES: usize = 1024 * 1024;

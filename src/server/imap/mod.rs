@@ -57,10 +57,11 @@ pub struct ServerLimits {
     /// minutes" and "servers are allowed to use a shortened pre-authentication
     /// timer to protect themselves from Denial-of-Service attacks".
     pub prelogin_timeout: Duration,
-    /// A write that makes no progress for this long ends the connection (real
-    /// time, even on a compressed clock: it protects against a peer that does
-    /// not read, and a busy test machine must not trip it). 60 s: a reading
-    /// client on any link drains a socket buffer far faster.
+    /// One flush (at most `output_buffer` bytes and a literal piece) that does
+    /// not complete in this long ends the connection (real time, even on a
+    /// compressed clock: it protects against a peer that does not read, and a
+    /// busy test machine must not trip it). 60 s: a reading client on any link
+    /// takes 320 KiB far faster.
     pub write_timeout: Duration,
     /// Output buffered per connection before it is written out (FETCH streams
     /// in pieces of this size, whatever the items asked for). 256 KiB.
