@@ -13,7 +13,7 @@ mod support;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use imapspec::clock::Clock;
@@ -78,9 +78,9 @@ fn peak() -> usize {
 const MB: usize = 1024 * 1024;
 
 /// The tests of this binary run one at a time (peaks are per test).
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    LOCK.lock().await
 }
 
 async fn start(limits: ServerLimits, clock: Clock) -> Handle {
@@ -194,7 +194,7 @@ async fn wait_connections(h: &Handle, n: usize) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prelogin_literal_flood_is_refused_when_announced() {
-    let _serial = serial();
+    let _serial = serial().await;
     let h = start(ServerLimits::default(), Clock::real()).await;
     let addr = h.imap.expect("imap");
     let base = reset_peak();
@@ -272,7 +272,7 @@ async fn prelogin_literal_flood_is_refused_when_announced() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_is_bounded_with_all_its_literals() {
-    let _serial = serial();
+    let _serial = serial().await;
     let limits = ServerLimits {
         max_literal: 80_000,
         max_command: 100_000,
@@ -375,7 +375,7 @@ async fn never_read(h: &Handle, command: &str, full_answer: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_never_reads_a_big_fetch_is_bounded_and_closed() {
-    let _serial = serial();
+    let _serial = serial().await;
     let h = big_mailbox(100, MB).await;
     never_read(&h, "f FETCH 1:* BODY[]\r\n", 100 * MB).await;
     h.shutdown().await;
@@ -383,7 +383,7 @@ async fn a_client_that_never_reads_a_big_fetch_is_bounded_and_closed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_item_named_many_times_is_streamed() {
-    let _serial = serial();
+    let _serial = serial().await;
     let h = big_mailbox(1, MB).await;
     let items = vec!["BODY.PEEK[]"; 300].join(" ");
     never_read(&h, &format!("f FETCH 1 ({items})\r\n"), 300 * MB).await;
@@ -408,7 +408,7 @@ async fn one_item_named_many_times_is_streamed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_caps_answer_bye_unavailable() {
-    let _serial = serial();
+    let _serial = serial().await;
     let limits = ServerLimits {
         max_connections: 3,
         max_connections_per_ip: 2,
@@ -453,7 +453,7 @@ impl Raw {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_that_does_not_log_in_is_closed_with_bye() {
-    let _serial = serial();
+    let _serial = serial().await;
     // 60 s of virtual time pass in 1 s.
     let clock = Clock::compressed(60.0);
     let h = start(ServerLimits::default(), clock).await;
