@@ -7,6 +7,7 @@
 //! reason and the connection goes on. IDLE, STARTTLS and AUTHENTICATE, which
 //! change how the next bytes are read, are driven from here.
 
+mod cmd;
 mod fetch;
 pub mod io;
 mod session;
