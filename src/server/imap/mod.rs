@@ -8,6 +8,7 @@
 //! change how the next bytes are read, are driven from here.
 
 pub mod admission;
+mod cmd;
 mod fetch;
 pub mod io;
 mod session;
