@@ -485,3 +485,108 @@ async fn a_connection_that_does_not_log_in_is_closed_with_bye() {
     assert!(r.last().is_some_and(|l| l.starts_with("n OK")), "{r:?}");
     h.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_authenticate_response_over_the_limit_gets_a_tagged_bad() {
+    let _serial = serial().await;
+    let h = start(ServerLimits::default(), Clock::real()).await;
+    let mut c = Raw::connect(h.imap.expect("imap")).await;
+    c.line().await;
+    c.send(b"a AUTHENTICATE PLAIN\r\n").await;
+    assert!(c.line().await.starts_with('+'));
+    let mut huge = vec![b'A'; 70_000];
+    huge.extend_from_slice(b"\r\n");
+    c.send(&huge).await;
+    let r = c.line().await;
+    assert!(
+        r.starts_with("a BAD [TOOBIG]"),
+        "tagged BAD, no silent close: {r}"
+    );
+    // The connection goes on, and a proper AUTHENTICATE still works.
+    c.send(b"b AUTHENTICATE PLAIN\r\n").await;
+    assert!(c.line().await.starts_with('+'));
+    c.send(b"AGFsaWNlAGFsaWNlcHc=\r\n").await; // "\0alice\0alicepw"
+    let r = c.until_tagged("b").await;
+    assert!(r.last().is_some_and(|l| l.starts_with("b OK")), "{r:?}");
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_command_that_names_a_mailbox_checks_the_name() {
+    let _serial = serial().await;
+    let h = start(ServerLimits::default(), Clock::real()).await;
+    let mut c = Raw::connect(h.imap.expect("imap")).await;
+    c.login().await;
+    let ok = "a".repeat(1000);
+    let long = "b".repeat(1001);
+    let huge = "c".repeat(60_000);
+    c.send(format!("k1 CREATE {ok}\r\nk2 CREATE x\r\nk3 SELECT INBOX\r\n").as_bytes())
+        .await;
+    for tag in ["k1", "k2", "k3"] {
+        let r = c.until_tagged(tag).await;
+        assert!(
+            r.last()
+                .is_some_and(|l| l.starts_with(&format!("{tag} OK"))),
+            "{r:?}"
+        );
+    }
+    // The same limit for every command (RENAME accepted what CREATE refused).
+    for (i, cmd) in [
+        format!("CREATE {long}"),
+        format!("RENAME x {long}"),
+        format!("RENAME x {huge}"),
+        format!("RENAME {long} y"),
+        format!("SELECT {long}"),
+        format!("EXAMINE {long}"),
+        format!("DELETE {long}"),
+        format!("SUBSCRIBE {long}"),
+        format!("UNSUBSCRIBE {long}"),
+        format!("STATUS {long} (MESSAGES)"),
+        format!("LIST \"\" {long}"),
+        format!("LSUB {long} *"),
+        format!("COPY 1:* {long}"),
+        format!("MOVE 1:* {long}"),
+        format!("GETQUOTAROOT {long}"),
+        format!("APPEND {long} {{1}}\r\nx"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let tag = format!("n{i}");
+        c.send(format!("{tag} {cmd}\r\n").as_bytes()).await;
+        let r = c.until_tagged(&tag).await;
+        let last = r.last().cloned().unwrap_or_default();
+        assert!(
+            last.starts_with(&format!("{tag} NO [LIMIT] Mailbox name of")),
+            "{}: {last}",
+            &cmd[..cmd.len().min(20)]
+        );
+    }
+    // Invalid UTF-8 is refused, not turned into U+FFFD (two such names would
+    // have become one mailbox).
+    for (tag, bad) in [("u1", &b"caf\xe9"[..]), ("u2", &b"caf\xff"[..])] {
+        c.send(format!("{tag} CREATE {{{}}}\r\n", bad.len()).as_bytes())
+            .await;
+        assert!(c.line().await.starts_with('+'));
+        c.send(bad).await;
+        c.send(b"\r\n").await;
+        let r = c.until_tagged(tag).await;
+        let last = r.last().cloned().unwrap_or_default();
+        assert!(last.starts_with(&format!("{tag} BAD")), "{last}");
+        assert!(last.contains("UTF-8"), "{last}");
+    }
+    c.send(b"l LIST \"\" *\r\n").await;
+    let r = c.until_tagged("l").await;
+    assert!(
+        !r.iter()
+            .any(|l| l.contains('\u{fffd}') || l.contains("caf")),
+        "{r:?}"
+    );
+    assert_eq!(r.iter().filter(|l| l.starts_with("* LIST")).count(), 3);
+    // A 1,000-byte name renames to another.
+    let ok2 = "d".repeat(1000);
+    c.send(format!("r RENAME {ok} {ok2}\r\n").as_bytes()).await;
+    let r = c.until_tagged("r").await;
+    assert!(r.last().is_some_and(|l| l.starts_with("r OK")), "{r:?}");
+    h.shutdown().await;
+}

@@ -11,6 +11,7 @@ pub mod admission;
 mod cmd;
 mod fetch;
 pub mod io;
+pub mod names;
 mod session;
 
 use std::collections::HashMap;
@@ -283,7 +284,15 @@ async fn run(session: &mut Session, io: &mut Io) {
         }
         let bytes = bytes.bytes;
         let outcome = match CommandCodec::default().decode(&bytes) {
-            Ok((_, command)) => session.handle(command, io).await,
+            Ok((_, command)) => {
+                match names::check_command(&command.body, ctx.limits.max_mailbox_name) {
+                    Ok(()) => session.handle(command, io).await,
+                    Err(refused) => {
+                        io.write(&format!("{} {}\r\n", command.tag.as_ref(), refused.0));
+                        Outcome::Continue
+                    }
+                }
+            }
             Err(_) => {
                 let (tag, why) = bad_command(&bytes);
                 io.write(&format!("{tag} BAD {why}\r\n"));
