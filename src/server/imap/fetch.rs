@@ -113,14 +113,40 @@ pub async fn fetch(
     }
     let expunge_inside = !uid && session.ctx.faults.has(&Fault::ExpungeDuringFetch);
     let limit = session.ctx.limits.output_buffer;
-    let chunk_len = if names.iter().any(carries_text) {
-        CHUNK_WITH_TEXT
-    } else {
-        CHUNK
-    };
     let mut missing = false;
+    if !names.iter().any(carries_text) {
+        // Line-sized items (UID, FLAGS, ...): rendered under the lock, a chunk
+        // at a time, written out whenever the buffer is full.
+        let mut next = 0;
+        while next < targets.len() {
+            {
+                let st = mb.lock();
+                let end = (next + CHUNK).min(targets.len());
+                while next < end && io.out.len() < limit {
+                    let (seq, u) = targets[next];
+                    next += 1;
+                    let Some(i) = st.index_of(u) else {
+                        missing = true;
+                        continue;
+                    };
+                    render_lines(session, seq, &st.messages[i], &names, io);
+                    if expunge_inside {
+                        // The fault: pending EXPUNGEs go out in the middle of
+                        // the answer.
+                        drop(st);
+                        session.sync(true, false, io);
+                        return finish(tag, uid, missing, io);
+                    }
+                }
+            }
+            if io.flush_over(limit).await.is_err() {
+                return;
+            }
+        }
+        return finish(tag, uid, missing, io);
+    }
     let mut done = 0;
-    for chunk in targets.chunks(chunk_len) {
+    for chunk in targets.chunks(CHUNK_WITH_TEXT) {
         // Copies of the messages (their bytes are shared, not copied), so the
         // lock is not held while the answer waits for the client.
         let messages: Vec<(u32, Option<Message>)> = {
@@ -191,18 +217,6 @@ async fn render(
             io.write(" ");
         }
         match name {
-            MessageDataItemName::Uid => io.write(&format!("UID {}", m.uid)),
-            MessageDataItemName::Flags => {
-                let mut f = m.flags.names();
-                if m.recent_owner == session.id {
-                    f.push("\\Recent".into());
-                }
-                io.write(&format!("FLAGS {}", session.flag_list(&f)));
-            }
-            MessageDataItemName::InternalDate => {
-                io.write(&format!("INTERNALDATE \"{}\"", internal_date(m)))
-            }
-            MessageDataItemName::Rfc822Size => io.write(&format!("RFC822.SIZE {}", m.data.len())),
             MessageDataItemName::Envelope => {
                 io.write(&format!("ENVELOPE {}", message::envelope(&m.data)))
             }
@@ -253,12 +267,49 @@ async fn render(
                 let text = message::section(&m.data, Some(&Section::Text(None)));
                 literal(&text, limit, io).await?;
             }
-            _ => io.write("UID 0"),
+            small => line_item(session, m, small, io),
         }
         io.flush_over(limit).await?;
     }
     io.write(")\r\n");
     io.flush_over(limit).await
+}
+
+/// A FETCH response of line-sized items only (no `carries_text` item).
+fn render_lines(
+    session: &Session,
+    seq: u32,
+    m: &Message,
+    names: &[MessageDataItemName<'_>],
+    io: &mut Io,
+) {
+    io.write(&format!("* {seq} FETCH ("));
+    for (k, name) in names.iter().enumerate() {
+        if k > 0 {
+            io.write(" ");
+        }
+        line_item(session, m, name, io);
+    }
+    io.write(")\r\n");
+}
+
+/// One line-sized item.
+fn line_item(session: &Session, m: &Message, name: &MessageDataItemName<'_>, io: &mut Io) {
+    match name {
+        MessageDataItemName::Uid => io.write(&format!("UID {}", m.uid)),
+        MessageDataItemName::Flags => {
+            let mut f = m.flags.names();
+            if m.recent_owner == session.id {
+                f.push("\\Recent".into());
+            }
+            io.write(&format!("FLAGS {}", session.flag_list(&f)));
+        }
+        MessageDataItemName::InternalDate => {
+            io.write(&format!("INTERNALDATE \"{}\"", internal_date(m)))
+        }
+        MessageDataItemName::Rfc822Size => io.write(&format!("RFC822.SIZE {}", m.data.len())),
+        _ => io.write("UID 0"),
+    }
 }
 
 /// A literal, buffered in pieces and written out as the buffer fills.
