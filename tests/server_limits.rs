@@ -590,3 +590,46 @@ async fn every_command_that_names_a_mailbox_checks_the_name() {
     assert!(r.last().is_some_and(|l| l.starts_with("r OK")), "{r:?}");
     h.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smtp_connections_over_the_cap_get_421() {
+    let _serial = serial().await;
+    let config = Config {
+        smtp: "127.0.0.1:0".parse().ok(),
+        users: vec![User {
+            name: "alice".into(),
+            password: "alicepw".into(),
+            quota: None,
+        }],
+        limits: ServerLimits {
+            max_connections_per_ip: 1,
+            ..ServerLimits::default()
+        },
+        ..Config::default()
+    };
+    support::install_tls_provider();
+    let h = Server::start(config).await.expect("server starts");
+    let addr = h.smtp.expect("smtp");
+    let mut first = Raw::connect(addr).await;
+    let g = first.line().await;
+    assert!(g.starts_with("220"), "within the cap: {g}");
+    let mut second = Raw::connect(addr).await;
+    let r = second.line().await;
+    assert!(r.starts_with("421 4.7.0"), "over the cap: {r}");
+    assert!(second.closed().await);
+    first.send(b"QUIT\r\n").await;
+    assert!(first.line().await.starts_with("221"));
+    assert!(first.closed().await);
+    // The place is free again once the first has gone (bounded wait).
+    let mut ok = false;
+    for _ in 0..100 {
+        let mut again = Raw::connect(addr).await;
+        if again.line().await.starts_with("220") {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ok, "a new SMTP connection after the first one closed");
+    h.shutdown().await;
+}
