@@ -633,3 +633,46 @@ async fn smtp_connections_over_the_cap_get_421() {
     assert!(ok, "a new SMTP connection after the first one closed");
     h.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_imaps_connection_over_the_cap_hears_its_bye_inside_tls() {
+    let _serial = serial().await;
+    support::install_tls_provider();
+    let config = Config {
+        imaps: "127.0.0.1:0".parse().ok(),
+        users: vec![User {
+            name: "alice".into(),
+            password: "alicepw".into(),
+            quota: None,
+        }],
+        limits: ServerLimits {
+            max_connections: 1,
+            ..ServerLimits::default()
+        },
+        ..Config::default()
+    };
+    let h = Server::start(config).await.expect("server starts");
+    let url: imapspec::session::ServerUrl = format!("imaps://{}", h.imaps.expect("imaps"))
+        .parse()
+        .expect("url");
+    let rec = imapspec::session::Recorder::new(
+        Box::new(std::io::BufWriter::new(std::io::sink())),
+        "limits",
+    )
+    .expect("recorder");
+    let opts = imapspec::session::SessionOptions {
+        insecure: true,
+        ..Default::default()
+    };
+    let first = imapspec::session::Session::connect(&url, "a", &rec, &opts)
+        .await
+        .expect("within the cap");
+    let second = imapspec::session::Session::connect(&url, "b", &rec, &opts).await;
+    let err = second.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(
+        err.contains("greeted with BYE") && err.contains("Too many connections"),
+        "over the cap, a BYE read through TLS: {err}"
+    );
+    drop(first);
+    h.shutdown().await;
+}
