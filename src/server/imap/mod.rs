@@ -249,7 +249,7 @@ async fn run(session: &mut Session, io: &mut Io) {
         };
         let bytes = match read {
             Ok(b) => b,
-            Err(CommandError::Timeout) if !authed => {
+            Err(CommandError::Timeout) if !authed && bounds.wait < ctx.inactivity() => {
                 io.write(&format!(
                     "* BYE Not logged in within {}; closing\r\n",
                     crate::source::human_duration(ctx.limits.prelogin_timeout)
