@@ -111,11 +111,17 @@ pub async fn fetch(
         }
         let st = mb.lock();
         for &(seq, u) in chunk {
-            let Some(i) = st.index_of(u) else {
+            // A keyword another session added since the FETCH began is
+            // announced before the FLAGS that show it.
+            session.announce_keywords(&st, io);
+            // Expunged by another session but not yet reported here: still
+            // served (RFC 2180 4.1.1, see `store::Views`). Only one dropped
+            // from that keep (past its bounds) is missing.
+            let Some(m) = st.visible(u) else {
                 missing = true;
                 continue;
             };
-            render(session, seq, &st.messages[i], &names, io);
+            render(session, seq, m, &names, io);
             done += 1;
             if expunge_inside && done == 1 {
                 // The fault: pending EXPUNGEs go out in the middle of the answer.
@@ -156,7 +162,7 @@ fn render(
             MessageDataItemName::Uid => io.write(&format!("UID {}", m.uid)),
             MessageDataItemName::Flags => {
                 let mut f = m.flags.names();
-                if m.recent_owner == session.id {
+                if session.is_recent(m.uid) {
                     f.push("\\Recent".into());
                 }
                 io.write(&format!("FLAGS {}", session.flag_list(&f)));

@@ -22,8 +22,9 @@ impl Session {
         };
         let mut hits = Vec::new();
         for (i, &u) in sel.uids.iter().enumerate() {
-            let Some(idx) = st.index_of(u) else { continue };
-            let m = &st.messages[idx];
+            // An expunge not yet reported is not yet seen either (RFC 2180
+            // 4.1.1, see `Views`): the message is still searched.
+            let Some(m) = st.visible(u) else { continue };
             let names = m.flags.names();
             let date = chrono::DateTime::from_timestamp(m.internal_date, 0)
                 .map(|d| d.fixed_offset())
@@ -32,7 +33,7 @@ impl Session {
                 seq: i as u32 + 1,
                 uid: u,
                 flags: &names,
-                recent: m.recent_owner == self.id,
+                recent: sel.recent.contains(&u),
                 internal_date: date,
                 size: m.data.len() as u32,
                 raw: &m.data,
