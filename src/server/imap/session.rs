@@ -489,7 +489,10 @@ impl Session {
         st.views.advance(sel.token, sel.cursor);
     }
 
-    /// The UIDs a sequence set names in this session's view.
+    /// The (sequence number, UID) pairs a sequence set names in this
+    /// session's view, in order, each once. The set is normalised first
+    /// (`seqset::ranges`), so the work is bounded by the view, not by how
+    /// often the client repeated a range.
     pub(in crate::server::imap) fn resolve(&self, set: &SequenceSet, uid: bool) -> Vec<(u32, u32)> {
         let Some(sel) = &self.selected else {
             return Vec::new();
@@ -497,22 +500,18 @@ impl Session {
         if uid {
             let max = sel.uids.last().copied().unwrap_or(0);
             let r = seqset::ranges(set, max);
-            sel.uids
-                .iter()
-                .enumerate()
-                .filter(|(_, u)| seqset::contains(&r, **u))
-                .map(|(i, u)| (i as u32 + 1, *u))
+            seqset::select(&r, &sel.uids)
+                .into_iter()
+                .map(|(i, u)| (i as u32 + 1, u))
                 .collect()
         } else {
-            let r = seqset::ranges(set, sel.uids.len() as u32);
+            let n = sel.uids.len() as u32;
             let mut out = Vec::new();
-            for (lo, hi) in r {
-                for seq in lo.max(1)..=hi.min(sel.uids.len() as u32) {
+            for (lo, hi) in seqset::ranges(set, n) {
+                for seq in lo.max(1)..=hi.min(n) {
                     out.push((seq, sel.uids[seq as usize - 1]));
                 }
             }
-            out.sort_unstable();
-            out.dedup();
             out
         }
     }

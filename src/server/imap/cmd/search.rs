@@ -16,10 +16,10 @@ impl Session {
         self.sync(false, uid, io);
         let Some(sel) = &self.selected else { return };
         let st = sel.mailbox.lock();
-        let cx = crate::server::search::SearchContext {
-            max_seq: sel.uids.len() as u32,
-            max_uid: sel.uids.last().copied().unwrap_or(0),
-        };
+        let cx = crate::server::search::SearchContext::new(
+            sel.uids.len() as u32,
+            sel.uids.last().copied().unwrap_or(0),
+        );
         let mut hits = Vec::new();
         for (i, &u) in sel.uids.iter().enumerate() {
             // An expunge not yet reported is not yet seen either (RFC 2180
