@@ -606,3 +606,47 @@ async fn a_repeated_sequence_set_is_answered_once_per_message() {
     assert!(s.has("* SEARCH 9999 10000"), "{:?}", s.untagged);
     h.shutdown().await;
 }
+
+// ---------------------------------------------------------------------------
+// Under concurrency.
+
+/// Twelve imaplib sessions, four per mailbox, appending, storing keywords,
+/// expunging, moving and re-selecting at once: on every session's wire
+/// RECENT never exceeds EXISTS, STATUS RECENT never exceeds MESSAGES, and no
+/// FETCH shows a keyword no FLAGS response announced
+/// (tests/clients/recent_keywords_load.py does the checking).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_python_sessions_see_recent_within_exists_and_keywords_announced() {
+    let h = server().await;
+    let imap = h.imap.expect("imap").to_string();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/recent_keywords_load.py"
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .args([script, &imap, "4", "3", "150", "7"])
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The run exercised what it checks.
+    let figure = |k: &str| -> u64 {
+        stdout
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(&format!("{k}=")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    assert!(figure("recent_lines") > 50, "{stdout}");
+    assert!(figure("keywords_shown") > 50, "{stdout}");
+    assert!(figure("flags_lines") > 12, "{stdout}");
+    h.shutdown().await;
+}
