@@ -517,7 +517,9 @@ impl Store {
 
     pub fn create(&self, user: &str, name: &str) -> Result<(), StoreError> {
         let name = normalize(name);
-        if name.is_empty() || name.len() > 1000 || name.contains(['\r', '\n', '\0']) {
+        // The length limit is the session's (`ServerLimits::max_mailbox_name`,
+        // checked for every command alike); the store refuses what no name is.
+        if name.is_empty() || name.contains(['\r', '\n', '\0']) {
             return Err(StoreError::Invalid("invalid mailbox name".into()));
         }
         if self.mailbox(user, &name).is_some() {

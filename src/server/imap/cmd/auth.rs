@@ -2,7 +2,7 @@
 
 use base64::Engine as _;
 
-use crate::server::imap::io::Io;
+use crate::server::imap::io::{Io, ReadError};
 use crate::server::imap::session::{Outcome, Session};
 
 impl Session {
@@ -94,11 +94,24 @@ impl Session {
                 if io.flush().await.is_err() {
                     return false;
                 }
-                let line = match io
-                    .read_line_within(self.ctx.limits.max_line, self.ctx.inactivity())
-                    .await
-                {
+                // Not logged in yet: the pre-login timeout bounds the wait.
+                let wait = self.ctx.limits.prelogin_timeout.min(self.ctx.inactivity());
+                let line = match io.read_line_within(self.ctx.limits.max_line, wait).await {
                     Ok(l) => l,
+                    Err(ReadError::TooLong) => {
+                        // The over-long line has been read through and
+                        // dropped, so the connection can go on; the client
+                        // hears why (never a silent close).
+                        io.write(&format!(
+                            "{tag} BAD [TOOBIG] Authentication response longer than {} bytes\r\n",
+                            self.ctx.limits.max_line
+                        ));
+                        return true;
+                    }
+                    Err(ReadError::Timeout) => {
+                        io.write("* BYE Timed out waiting for the authentication response\r\n");
+                        return false;
+                    }
                     Err(_) => return false,
                 };
                 let text = String::from_utf8_lossy(&line).trim().to_string();
