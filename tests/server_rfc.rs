@@ -457,6 +457,42 @@ async fn lsub_percent_returns_the_noselect_parent() {
     h.shutdown().await;
 }
 
+/// RFC 3501 6.3.8: "If the "%" wildcard is the last character of a mailbox
+/// name argument, matching levels of hierarchy are also returned. If these
+/// levels of hierarchy are not also selectable mailboxes, they are returned
+/// with the \Noselect mailbox name attribute".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_percent_returns_missing_levels_as_noselect() {
+    let h = server().await;
+    let mut a = Client::login(&h).await;
+    assert!(a.cmd("CREATE x/y/z").await.ok());
+    let l = a.cmd("LIST \"\" %").await;
+    let x: Vec<_> = l.untagged.iter().filter(|s| s.ends_with("\"x\"")).collect();
+    assert_eq!(x.len(), 1, "{:?}", l.untagged);
+    assert!(x[0].contains("\\Noselect"), "{}", x[0]);
+    let l = a.cmd("LIST \"\" x/%").await;
+    assert_eq!(l.untagged.len(), 1, "{:?}", l.untagged);
+    assert!(
+        l.untagged[0].contains("\\Noselect") && l.untagged[0].ends_with("\"x/y\""),
+        "{:?}",
+        l.untagged
+    );
+    let l = a.cmd("LIST \"\" x/*").await;
+    assert!(l.untagged.iter().any(|s| s.ends_with("\"x/y/z\"")));
+    assert!(
+        !l.untagged.iter().any(|s| s.ends_with("\"x/y\"")),
+        "{:?}",
+        l.untagged
+    );
+    // A level that is a mailbox is listed as one.
+    assert!(a.cmd("CREATE x").await.ok());
+    let l = a.cmd("LIST \"\" %").await;
+    let x: Vec<_> = l.untagged.iter().filter(|s| s.ends_with("\"x\"")).collect();
+    assert_eq!(x.len(), 1);
+    assert!(!x[0].contains("\\Noselect"), "{}", x[0]);
+    h.shutdown().await;
+}
+
 // ---------------------------------------------------------------------------
 // SEARCH address keys.
 

@@ -74,6 +74,22 @@ impl Session {
             for name in &all {
                 if matcher.matches(name) {
                     out.insert(name.clone(), children_attr(&all, name));
+                    continue;
+                }
+                // RFC 3501 6.3.8: "If the "%" wildcard is the last character
+                // of a mailbox name argument, matching levels of hierarchy
+                // are also returned. If these levels of hierarchy are not also
+                // selectable mailboxes, they are returned with the \Noselect
+                // mailbox name attribute". CREATE of "a/b/c" makes no "a".
+                for (i, _) in name.match_indices('/') {
+                    let parent = &name[..i];
+                    if !parent.is_empty()
+                        && !out.contains_key(parent)
+                        && all.binary_search_by(|s| s.as_str().cmp(parent)).is_err()
+                        && matcher.matches(parent)
+                    {
+                        out.insert(parent.to_string(), "\\Noselect \\HasChildren");
+                    }
                 }
             }
         }
