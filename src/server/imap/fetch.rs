@@ -124,15 +124,21 @@ pub async fn fetch(
         while next < targets.len() {
             {
                 let st = mb.lock();
+                // A keyword another session added since the FETCH began is
+                // announced before the FLAGS that show it.
+                session.announce_keywords(&st, io);
                 let end = (next + CHUNK).min(targets.len());
                 while next < end && io.out.len() < limit {
                     let (seq, u) = targets[next];
                     next += 1;
-                    let Some(i) = st.index_of(u) else {
+                    // Expunged by another session but not yet reported here:
+                    // still served (RFC 2180 4.1.1, see `store::Views`). Only
+                    // one dropped from that keep (past its bounds) is missing.
+                    let Some(m) = st.visible(u) else {
                         missing = true;
                         continue;
                     };
-                    render_lines(session, seq, &st.messages[i], &names, io);
+                    render_lines(session, seq, m, &names, io);
                     if expunge_inside {
                         // The fault: pending EXPUNGEs go out in the middle of
                         // the answer.
@@ -154,9 +160,10 @@ pub async fn fetch(
         // lock is not held while the answer waits for the client.
         let messages: Vec<(u32, Option<Message>)> = {
             let st = mb.lock();
+            session.announce_keywords(&st, io);
             chunk
                 .iter()
-                .map(|&(seq, u)| (seq, st.index_of(u).map(|i| st.messages[i].clone())))
+                .map(|&(seq, u)| (seq, st.visible(u).cloned()))
                 .collect()
         };
         for (seq, m) in messages {
@@ -302,7 +309,7 @@ fn line_item(session: &Session, m: &Message, name: &MessageDataItemName<'_>, io:
         MessageDataItemName::Uid => io.write(&format!("UID {}", m.uid)),
         MessageDataItemName::Flags => {
             let mut f = m.flags.names();
-            if m.recent_owner == session.id {
+            if session.is_recent(m.uid) {
                 f.push("\\Recent".into());
             }
             io.write(&format!("FLAGS {}", session.flag_list(&f)));

@@ -8,6 +8,7 @@
 //! FETCH responses, and sends EXPUNGE only where RFC 3501 7.4.1 allows it: never
 //! while answering FETCH, STORE or SEARCH.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use imap_codec::imap_types::command::{Command, CommandBody};
@@ -20,7 +21,7 @@ use super::io::Io;
 use super::ServerCtx;
 use crate::server::faults::Fault;
 use crate::server::seqset;
-use crate::server::store::{flags as fl, Change, Mailbox, StoreError};
+use crate::server::store::{flags as fl, Change, Mailbox, MailboxState, Message, StoreError};
 
 pub enum Outcome {
     Continue,
@@ -38,13 +39,97 @@ pub struct Selected {
     pub name: String,
     pub mailbox: Arc<Mailbox>,
     pub read_only: bool,
+    /// This selection's registration with the mailbox (`Views::open`), and the
+    /// owner it writes on the messages whose \Recent it takes.
+    pub token: u64,
     /// UID of each sequence number announced to the client.
     pub uids: Vec<u32>,
     /// Next change of the mailbox's feed to look at.
     pub cursor: u64,
-    pub recent: u32,
+    /// UIDs in `uids` that are \Recent to this session: always a subset of the
+    /// view, so the RECENT it reports is never above EXISTS.
+    pub recent: BTreeSet<u32>,
+    /// How many of the mailbox's keywords this session has been told of in
+    /// FLAGS/PERMANENTFLAGS (the mailbox's list only grows).
+    pub keywords_seen: usize,
     /// `stale-noop-after-expunge`: an expunge was reported; the next NOOP lags.
     pub lagging_index: bool,
+}
+
+impl Selected {
+    /// A selection of `mailbox` (whose state `st` the caller holds locked),
+    /// registered with it, with nothing announced yet.
+    pub fn open(
+        name: &str,
+        mailbox: Arc<Mailbox>,
+        st: &mut MailboxState,
+        read_only: bool,
+    ) -> Selected {
+        let cursor = st.change_end();
+        let token = st.views.open(cursor);
+        Selected {
+            name: crate::server::store::normalize(name),
+            mailbox,
+            read_only,
+            token,
+            uids: Vec::new(),
+            cursor,
+            recent: BTreeSet::new(),
+            keywords_seen: 0,
+            lagging_index: false,
+        }
+    }
+
+    /// Adds a message to the view, taking its \Recent flag if nobody has.
+    ///
+    /// RFC 3501 2.3.2: "This session is the first session to have been
+    /// notified about this message; if the session is read-write, subsequent
+    /// sessions will not see \Recent set for this message." A read-only
+    /// selection sees it without taking it (6.3.2: EXAMINE "MUST NOT cause
+    /// messages to lose the \Recent flag"). A selection ends with the
+    /// session's SELECT/EXAMINE/CLOSE/UNSELECT, and the next one is a
+    /// "subsequent session": messages it took stay taken.
+    pub fn take_in(&mut self, m: &mut Message) {
+        self.uids.push(m.uid);
+        if m.recent_owner == 0 {
+            if !self.read_only {
+                m.recent_owner = self.token;
+            }
+            self.recent.insert(m.uid);
+        }
+    }
+
+    /// Drops a UID from the view (an EXPUNGE was sent); its \Recent goes too.
+    fn drop_at(&mut self, pos: usize) {
+        let uid = self.uids.remove(pos);
+        self.recent.remove(&uid);
+    }
+
+    /// `* FLAGS` and `* OK [PERMANENTFLAGS]` again if the mailbox has come to
+    /// use keywords this session has not been told of (RFC 3501 7.2.6: "The
+    /// update from the FLAGS response MUST be recorded by the client"), so a
+    /// keyword is always announced before a FETCH shows it.
+    pub fn announce_keywords(&mut self, st: &MailboxState, no_backslash: bool, io: &mut Io) {
+        if st.keywords.len() > self.keywords_seen {
+            self.keywords_seen = st.keywords.len();
+            io.write(&mailbox_flags(&st.keywords, self.read_only, no_backslash));
+        }
+    }
+
+    /// `* n EXISTS` and `* n RECENT` for the view as it stands.
+    fn write_counts(&self, io: &mut Io) {
+        io.write(&format!(
+            "* {} EXISTS\r\n* {} RECENT\r\n",
+            self.uids.len(),
+            self.recent.len()
+        ));
+    }
+}
+
+impl Drop for Selected {
+    fn drop(&mut self) {
+        self.mailbox.lock().views.close(self.token);
+    }
 }
 
 pub struct Session {
@@ -280,6 +365,7 @@ impl Session {
             Err(StoreError::OverQuota) => {
                 io.write(&format!("{tag} NO [OVERQUOTA] Quota exceeded\r\n"))
             }
+            Err(StoreError::Limit(e)) => io.write(&format!("{tag} NO [LIMIT] {e}\r\n")),
             Err(StoreError::Invalid(e)) => io.write(&format!("{tag} NO [CANNOT] {e}\r\n")),
             Err(StoreError::Io(e)) => io.write(&format!("{tag} NO [SERVERBUG] {e}\r\n")),
         }
@@ -292,6 +378,21 @@ impl Session {
             .is_some_and(|n| mb.lock().messages.len() as u64 > u64::from(n))
     }
 
+    /// Whether the message with this UID is \Recent to this session.
+    pub fn is_recent(&self, uid: u32) -> bool {
+        self.selected
+            .as_ref()
+            .is_some_and(|s| s.recent.contains(&uid))
+    }
+
+    /// Announces keywords new to this session (see `Selected::announce_keywords`).
+    pub fn announce_keywords(&mut self, st: &MailboxState, io: &mut Io) {
+        let no_backslash = self.no_backslash();
+        if let Some(sel) = self.selected.as_mut() {
+            sel.announce_keywords(st, no_backslash, io);
+        }
+    }
+
     /// Sends what changed in the selected mailbox since this session last looked.
     /// `allow_expunge` is false while answering FETCH, STORE or SEARCH.
     pub fn sync(&mut self, allow_expunge: bool, uid_fetch: bool, io: &mut Io) {
@@ -300,38 +401,41 @@ impl Session {
         let Some(sel) = self.selected.as_mut() else {
             return;
         };
-        let mut st = sel.mailbox.lock();
+        let mb = Arc::clone(&sel.mailbox);
+        let mut st = mb.lock();
+        sel.announce_keywords(&st, no_backslash, io);
         if sel.cursor < st.change_base {
             // Too far behind the feed: compare views instead.
-            let current: std::collections::HashSet<u32> =
-                st.messages.iter().map(|m| m.uid).collect();
             if allow_expunge {
+                let current: std::collections::HashSet<u32> =
+                    st.messages.iter().map(|m| m.uid).collect();
                 let mut seq = sel.uids.len();
                 while seq > 0 {
                     if !current.contains(&sel.uids[seq - 1]) {
-                        sel.uids.remove(seq - 1);
+                        sel.drop_at(seq - 1);
                         io.write(&format!("* {seq} EXPUNGE\r\n"));
                     }
                     seq -= 1;
                 }
-                let known: std::collections::HashSet<u32> = sel.uids.iter().copied().collect();
                 let last = sel.uids.last().copied().unwrap_or(0);
-                let added: Vec<u32> = st
-                    .messages
-                    .iter()
-                    .map(|m| m.uid)
-                    .filter(|u| !known.contains(u) && *u > last)
-                    .collect();
-                if !added.is_empty() {
-                    sel.uids.extend(added);
-                    io.write(&format!("* {} EXISTS\r\n", sel.uids.len()));
+                let before = sel.uids.len();
+                let first_new = st.messages.partition_point(|m| m.uid <= last);
+                for m in &mut st.messages[first_new..] {
+                    sel.take_in(m);
+                }
+                if sel.uids.len() > before {
+                    sel.write_counts(io);
                 }
                 sel.cursor = st.change_end();
+                st.views.advance(sel.token, sel.cursor);
             }
             return;
         }
-        let mut exists_dirty = false;
-        let mut recent_dirty = false;
+        // Arrivals join the view at once but are announced (EXISTS, RECENT)
+        // only at the end, so an EXPUNGE of an older message can go out
+        // first, and a message that came and went between two looks is never
+        // shown. `announced` is how much of the view the client knows of.
+        let mut announced = sel.uids.len();
         while sel.cursor < st.change_end() {
             let idx = (sel.cursor - st.change_base) as usize;
             let Some(change) = st.changes.get(idx).copied() else {
@@ -340,16 +444,8 @@ impl Session {
             match change {
                 Change::Appended(uid) => {
                     if sel.uids.last().is_none_or(|&l| uid > l) {
-                        sel.uids.push(uid);
-                        exists_dirty = true;
-                        if !sel.read_only {
-                            if let Some(i) = st.index_of(uid) {
-                                if st.messages[i].recent_owner == 0 {
-                                    st.messages[i].recent_owner = me;
-                                    sel.recent += 1;
-                                    recent_dirty = true;
-                                }
-                            }
+                        if let Some(i) = st.index_of(uid) {
+                            sel.take_in(&mut st.messages[i]);
                         }
                     }
                 }
@@ -357,54 +453,46 @@ impl Session {
                     if !allow_expunge {
                         break;
                     }
-                    if exists_dirty {
-                        io.write(&format!("* {} EXISTS\r\n", sel.uids.len()));
-                        exists_dirty = false;
-                    }
                     if let Some(pos) = position_of(&sel.uids, uid) {
-                        sel.uids.remove(pos);
-                        io.write(&format!("* {} EXPUNGE\r\n", pos + 1));
-                        sel.lagging_index = true;
+                        sel.drop_at(pos);
+                        if pos < announced {
+                            announced -= 1;
+                            io.write(&format!("* {} EXPUNGE\r\n", pos + 1));
+                            sel.lagging_index = true;
+                        }
                     }
                 }
                 Change::Flags(uid, by) => {
-                    if by != me {
-                        if exists_dirty {
-                            io.write(&format!("* {} EXISTS\r\n", sel.uids.len()));
-                            exists_dirty = false;
+                    // A message not announced yet is shown with its flags as
+                    // they are when the client fetches it.
+                    let pos = position_of(&sel.uids, uid).filter(|&p| p < announced);
+                    if let (true, Some(pos), Some(i)) = (by != me, pos, st.index_of(uid)) {
+                        let m = &st.messages[i];
+                        let mut names = m.flags.names();
+                        if sel.recent.contains(&uid) {
+                            names.push("\\Recent".into());
                         }
-                        if let (Some(pos), Some(i)) =
-                            (position_of(&sel.uids, uid), st.index_of(uid))
-                        {
-                            let m = &st.messages[i];
-                            let mut names = m.flags.names();
-                            if m.recent_owner == me {
-                                names.push("\\Recent".into());
-                            }
-                            let list = flag_list_raw(&names, no_backslash);
-                            if uid_fetch {
-                                io.write(&format!(
-                                    "* {} FETCH (UID {uid} FLAGS {list})\r\n",
-                                    pos + 1
-                                ));
-                            } else {
-                                io.write(&format!("* {} FETCH (FLAGS {list})\r\n", pos + 1));
-                            }
+                        let list = flag_list_raw(&names, no_backslash);
+                        if uid_fetch {
+                            io.write(&format!("* {} FETCH (UID {uid} FLAGS {list})\r\n", pos + 1));
+                        } else {
+                            io.write(&format!("* {} FETCH (FLAGS {list})\r\n", pos + 1));
                         }
                     }
                 }
             }
             sel.cursor += 1;
         }
-        if exists_dirty {
-            io.write(&format!("* {} EXISTS\r\n", sel.uids.len()));
+        if sel.uids.len() != announced {
+            sel.write_counts(io);
         }
-        if recent_dirty {
-            io.write(&format!("* {} RECENT\r\n", sel.recent));
-        }
+        st.views.advance(sel.token, sel.cursor);
     }
 
-    /// The UIDs a sequence set names in this session's view.
+    /// The (sequence number, UID) pairs a sequence set names in this
+    /// session's view, in order, each once. The set is normalised first
+    /// (`seqset::ranges`), so the work is bounded by the view, not by how
+    /// often the client repeated a range.
     pub(in crate::server::imap) fn resolve(&self, set: &SequenceSet, uid: bool) -> Vec<(u32, u32)> {
         let Some(sel) = &self.selected else {
             return Vec::new();
@@ -412,22 +500,18 @@ impl Session {
         if uid {
             let max = sel.uids.last().copied().unwrap_or(0);
             let r = seqset::ranges(set, max);
-            sel.uids
-                .iter()
-                .enumerate()
-                .filter(|(_, u)| seqset::contains(&r, **u))
-                .map(|(i, u)| (i as u32 + 1, *u))
+            seqset::select(&r, &sel.uids)
+                .into_iter()
+                .map(|(i, u)| (i as u32 + 1, u))
                 .collect()
         } else {
-            let r = seqset::ranges(set, sel.uids.len() as u32);
+            let n = sel.uids.len() as u32;
             let mut out = Vec::new();
-            for (lo, hi) in r {
-                for seq in lo.max(1)..=hi.min(sel.uids.len() as u32) {
+            for (lo, hi) in seqset::ranges(set, n) {
+                for seq in lo.max(1)..=hi.min(n) {
                     out.push((seq, sel.uids[seq as usize - 1]));
                 }
             }
-            out.sort_unstable();
-            out.dedup();
             out
         }
     }
@@ -455,6 +539,29 @@ impl std::fmt::Write for OutString<'_> {
 pub(in crate::server::imap) fn position_of(uids: &[u32], uid: u32) -> Option<usize> {
     let i = uids.partition_point(|&u| u < uid);
     (uids.get(i) == Some(&uid)).then_some(i)
+}
+
+/// `* FLAGS` and `* OK [PERMANENTFLAGS]` for a mailbox using these keywords:
+/// the system flags and every keyword defined in it (RFC 3501 7.2.6), and for
+/// a read-write selection `\*` while the mailbox can take more keywords (7.1:
+/// "\* indicates that it is possible to create new keywords by attempting to
+/// store those flags in the mailbox").
+pub fn mailbox_flags(keywords: &[String], read_only: bool, no_backslash: bool) -> String {
+    let mut names: Vec<String> = fl::ALL
+        .iter()
+        .map(|(_, n)| n.to_string())
+        .chain(keywords.iter().cloned())
+        .collect();
+    let flags = flag_list_raw(&names, no_backslash);
+    let permanent = if read_only {
+        "()".to_string()
+    } else {
+        if keywords.len() < crate::server::store::MAX_KEYWORDS {
+            names.push("\\*".to_string());
+        }
+        flag_list_raw(&names, no_backslash)
+    };
+    format!("* FLAGS {flags}\r\n* OK [PERMANENTFLAGS {permanent}] Limited\r\n")
 }
 
 pub fn flag_list_raw(names: &[String], no_backslash: bool) -> String {

@@ -33,7 +33,7 @@ impl Session {
             let st = src.lock();
             targets
                 .iter()
-                .filter_map(|&(_, u)| st.index_of(u).map(|i| st.messages[i].clone()))
+                .filter_map(|&(_, u)| st.visible(u).cloned())
                 .collect()
         };
         let mut src_uids = Vec::new();

@@ -16,14 +16,15 @@ impl Session {
         self.sync(false, uid, io);
         let Some(sel) = &self.selected else { return };
         let st = sel.mailbox.lock();
-        let cx = crate::server::search::SearchContext {
-            max_seq: sel.uids.len() as u32,
-            max_uid: sel.uids.last().copied().unwrap_or(0),
-        };
+        let cx = crate::server::search::SearchContext::new(
+            sel.uids.len() as u32,
+            sel.uids.last().copied().unwrap_or(0),
+        );
         let mut hits = Vec::new();
         for (i, &u) in sel.uids.iter().enumerate() {
-            let Some(idx) = st.index_of(u) else { continue };
-            let m = &st.messages[idx];
+            // An expunge not yet reported is not yet seen either (RFC 2180
+            // 4.1.1, see `Views`): the message is still searched.
+            let Some(m) = st.visible(u) else { continue };
             let names = m.flags.names();
             let date = chrono::DateTime::from_timestamp(m.internal_date, 0)
                 .map(|d| d.fixed_offset())
@@ -32,7 +33,7 @@ impl Session {
                 seq: i as u32 + 1,
                 uid: u,
                 flags: &names,
-                recent: m.recent_owner == self.id,
+                recent: sel.recent.contains(&u),
                 internal_date: date,
                 size: m.data.len() as u32,
                 raw: &m.data,

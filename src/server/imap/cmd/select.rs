@@ -2,10 +2,11 @@
 //! Selected state, and asking for what changed.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use crate::server::faults::Fault;
 use crate::server::imap::io::Io;
-use crate::server::imap::session::{deleted_uids, Selected, Session};
+use crate::server::imap::session::{deleted_uids, mailbox_flags, Selected, Session};
 use crate::server::store::flags as fl;
 
 impl Session {
@@ -25,41 +26,27 @@ impl Session {
             io.write(&format!("{tag} NO System I/O error\r\n"));
             return;
         }
-        let (uids, cursor, recent, unseen, validity, next) = {
+        let no_backslash = self.no_backslash();
+        let (sel, unseen, validity, next, flags) = {
             let mut st = mb.lock();
-            let mut recent = 0;
+            let mut sel = Selected::open(name, Arc::clone(&mb), &mut st, read_only);
+            sel.uids.reserve(st.messages.len());
             let mut unseen = None;
-            let mut uids = Vec::with_capacity(st.messages.len());
             for (i, m) in st.messages.iter_mut().enumerate() {
-                uids.push(m.uid);
-                if !read_only && m.recent_owner == 0 {
-                    m.recent_owner = self.id;
-                }
-                if m.recent_owner == self.id {
-                    recent += 1;
-                }
+                sel.take_in(m);
                 if unseen.is_none() && !m.flags.has(fl::SEEN) {
                     unseen = Some(i + 1);
                 }
             }
-            (
-                uids,
-                st.change_end(),
-                recent,
-                unseen,
-                st.uid_validity,
-                st.uid_next,
-            )
+            sel.keywords_seen = st.keywords.len();
+            let flags = mailbox_flags(&st.keywords, read_only, no_backslash);
+            (sel, unseen, st.uid_validity, st.uid_next, flags)
         };
-        let system: Vec<String> = fl::ALL.iter().map(|(_, n)| n.to_string()).collect();
-        let mut perm = system.clone();
-        perm.push("\\*".to_string());
         let _ = write!(
             io.out_string(),
-            "* FLAGS {}\r\n* OK [PERMANENTFLAGS {}] Limited\r\n* {} EXISTS\r\n* {recent} RECENT\r\n",
-            self.flag_list(&system),
-            if read_only { "()".to_string() } else { self.flag_list(&perm) },
-            uids.len()
+            "{flags}* {} EXISTS\r\n* {} RECENT\r\n",
+            sel.uids.len(),
+            sel.recent.len()
         );
         if let Some(u) = unseen {
             io.write(&format!("* OK [UNSEEN {u}] First unseen\r\n"));
@@ -70,15 +57,7 @@ impl Session {
             if read_only { "READ-ONLY" } else { "READ-WRITE" },
             if read_only { "EXAMINE" } else { "SELECT" }
         ));
-        self.selected = Some(Selected {
-            name: crate::server::store::normalize(name),
-            mailbox: mb,
-            read_only,
-            uids,
-            cursor,
-            recent,
-            lagging_index: false,
-        });
+        self.selected = Some(sel);
     }
 
     pub(in crate::server::imap) fn cmd_close(&mut self, tag: &str, io: &mut Io) {
@@ -122,7 +101,7 @@ impl Session {
                     io.write(&format!(
                         "* {} EXISTS\r\n* {} RECENT\r\n",
                         sel.uids.len(),
-                        sel.recent
+                        sel.recent.len()
                     ));
                 }
             }

@@ -1,5 +1,7 @@
 //! STATUS.
 
+use std::sync::Arc;
+
 use imap_codec::imap_types::status::StatusDataItemName;
 
 use crate::server::imap::io::Io;
@@ -29,10 +31,23 @@ impl Session {
                 StatusDataItemName::Messages => {
                     parts.push(format!("MESSAGES {}", st.messages.len()))
                 }
-                StatusDataItemName::Recent => parts.push(format!(
-                    "RECENT {}",
-                    st.messages.iter().filter(|m| m.recent_owner == 0).count()
-                )),
+                StatusDataItemName::Recent => {
+                    // \Recent not yet taken by any selection, plus what this
+                    // session's own selection of the mailbox holds: what a
+                    // SELECT or EXAMINE would report now (RFC 3501 2.3.2).
+                    let mine = self
+                        .selected
+                        .as_ref()
+                        .filter(|s| Arc::ptr_eq(&s.mailbox, &mb));
+                    let n = st
+                        .messages
+                        .iter()
+                        .filter(|m| {
+                            m.recent_owner == 0 || mine.is_some_and(|s| s.recent.contains(&m.uid))
+                        })
+                        .count();
+                    parts.push(format!("RECENT {n}"))
+                }
                 StatusDataItemName::UidNext => parts.push(format!("UIDNEXT {}", st.uid_next)),
                 StatusDataItemName::UidValidity => {
                     parts.push(format!("UIDVALIDITY {}", st.uid_validity))

@@ -52,13 +52,14 @@ impl Session {
             self.reply_store(tag, "STORE", Err(e), io);
             return;
         }
+        let st = mb.lock();
+        self.announce_keywords(&st, io);
         if matches!(response, StoreResponse::Answer) {
-            let st = mb.lock();
             for &(seq, u) in &targets {
                 let Some(i) = st.index_of(u) else { continue };
                 let m = &st.messages[i];
                 let mut names = m.flags.names();
-                if m.recent_owner == self.id {
+                if self.is_recent(u) {
                     names.push("\\Recent".into());
                 }
                 let list = self.flag_list(&names);
@@ -69,6 +70,7 @@ impl Session {
                 }
             }
         }
+        drop(st);
         io.write(&format!(
             "{tag} OK {}STORE completed\r\n",
             if uid { "UID " } else { "" }
