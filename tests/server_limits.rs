@@ -351,6 +351,12 @@ async fn never_read(h: &Handle, command: &str, full_answer: usize) {
         h.imap_connections()
     );
     let grew = peak().saturating_sub(base);
+    eprintln!(
+        "{}: peak allocation +{} KB while stalled (answer {} MB)",
+        &command.trim_end()[..command.trim_end().len().min(40)],
+        grew / 1024,
+        full_answer / MB
+    );
     assert!(
         grew < 32 * MB,
         "the stalled FETCH held {} MB (the whole answer is {} MB)",
