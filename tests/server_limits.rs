@@ -682,3 +682,43 @@ async fn an_imaps_connection_over_the_cap_hears_its_bye_inside_tls() {
     drop(first);
     h.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn literals_held_by_all_connections_are_bounded_together() {
+    let _serial = serial().await;
+    let limits = ServerLimits {
+        max_literals_in_flight: 100_000,
+        ..ServerLimits::default()
+    };
+    let h = start(limits, Clock::real()).await;
+    let addr = h.imap.expect("imap");
+    let mut a = Raw::connect(addr).await;
+    a.login().await;
+    let mut b = Raw::connect(addr).await;
+    b.login().await;
+    // A holds 80,000 bytes of the budget from its `+` on, while the literal
+    // arrives.
+    a.send(b"a APPEND INBOX {80000}\r\n").await;
+    assert!(a.line().await.starts_with('+'));
+    let mut m = b"Subject: held\r\n\r\n".to_vec();
+    m.resize(80_000, b'h');
+    a.send(&m[..40_000]).await;
+    b.send(b"b APPEND INBOX {80000}\r\n").await;
+    let r = b.line().await;
+    assert!(
+        r.starts_with("b NO [UNAVAILABLE]"),
+        "over the shared budget: {r}"
+    );
+    // Once A's command is done its share is free again.
+    a.send(&m[40_000..]).await;
+    a.send(b"\r\n").await;
+    let r = a.until_tagged("a").await;
+    assert!(r.last().is_some_and(|l| l.starts_with("a OK")), "{r:?}");
+    b.send(b"c APPEND INBOX {80000}\r\n").await;
+    assert!(b.line().await.starts_with('+'), "the budget was given back");
+    b.send(&m).await;
+    b.send(b"\r\n").await;
+    let r = b.until_tagged("c").await;
+    assert!(r.last().is_some_and(|l| l.starts_with("c OK")), "{r:?}");
+    h.shutdown().await;
+}

@@ -79,6 +79,10 @@ pub struct LimitArgs {
     /// --max-literal plus --max-line).
     #[arg(long, value_name = "SIZE")]
     pub max_command: Option<String>,
+    /// Literal bytes all connections together may hold while their commands
+    /// are read and handled.
+    #[arg(long, default_value = "1G", value_name = "SIZE")]
+    pub max_literals_in_flight: String,
     /// All literal bytes a connection may send before it logs in.
     #[arg(long, default_value = "4k", value_name = "SIZE")]
     pub max_prelogin_literals: String,
@@ -125,6 +129,7 @@ impl LimitArgs {
             max_line,
             max_literal,
             max_command,
+            max_literals_in_flight: size("max-literals-in-flight", &self.max_literals_in_flight)?,
             max_prelogin_literals: parse_size(&self.max_prelogin_literals)
                 .map_err(|e| format!("--max-prelogin-literals: {e}"))?
                 .try_into()

@@ -15,7 +15,7 @@ pub mod names;
 mod session;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -46,6 +46,11 @@ pub struct ServerLimits {
     /// 64 KiB: one maximal APPEND and its command line, and no more — many
     /// literals in one command cannot add up past what one message may be.
     pub max_command: usize,
+    /// Literal bytes held by all connections together while their commands are
+    /// read and handled. 1 GiB: sixteen maximal APPENDs at once; beyond, a
+    /// literal is refused (`NO [UNAVAILABLE]`, retry later) instead of letting
+    /// one user's 200 connections hold 200 × 64 MiB.
+    pub max_literals_in_flight: usize,
     /// All literal bytes one connection may send before it has logged in.
     /// 4 KiB: before login only LOGIN takes literals (a user name and a
     /// password); AUTHENTICATE sends its response on continuation lines.
@@ -92,6 +97,7 @@ impl Default for ServerLimits {
             max_line: 64 * 1024,
             max_literal: 64 * 1024 * 1024,
             max_command: 64 * 1024 * 1024 + 64 * 1024,
+            max_literals_in_flight: 1024 * 1024 * 1024,
             max_prelogin_literals: 4 * 1024,
             prelogin_timeout: Duration::from_secs(60),
             write_timeout: Duration::from_secs(60),
@@ -118,6 +124,8 @@ pub struct ServerCtx {
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     /// The global and per-IP connection caps (IMAP and IMAPS together).
     pub admission: Arc<Admission>,
+    /// Literal bytes held now by commands being read or handled.
+    literals_in_flight: AtomicUsize,
     next_session: AtomicU64,
     logins: Mutex<HashMap<String, usize>>,
 }
@@ -144,6 +152,7 @@ impl ServerCtx {
             admission: Admission::new(limits.max_connections, limits.max_connections_per_ip),
             limits,
             shutdown,
+            literals_in_flight: AtomicUsize::new(0),
             next_session: AtomicU64::new(1),
             logins: Mutex::new(HashMap::new()),
         }
@@ -283,7 +292,11 @@ async fn run(session: &mut Session, io: &mut Io) {
         if !authed {
             prelogin_literals = prelogin_literals.saturating_sub(bytes.literal_bytes);
         }
-        let bytes = bytes.bytes;
+        // `held` keeps the literals' share of the server-wide budget until the
+        // command has been handled (the decoded command borrows the bytes).
+        let CommandBytes {
+            bytes, _held: held, ..
+        } = bytes;
         let outcome = match CommandCodec::default().decode(&bytes) {
             Ok((_, command)) => {
                 match names::check_command(&command.body, ctx.limits.max_mailbox_name) {
@@ -300,6 +313,8 @@ async fn run(session: &mut Session, io: &mut Io) {
                 Outcome::Continue
             }
         };
+        drop(held);
+        drop(bytes);
         match outcome {
             Outcome::Continue => {}
             Outcome::StartTls => {
@@ -341,8 +356,10 @@ struct Bounds {
 }
 
 /// One whole command as read.
-struct CommandBytes {
+struct CommandBytes<'a> {
     bytes: Vec<u8>,
+    /// The literals' share of `max_literals_in_flight`, given back on drop.
+    _held: Held<'a>,
     /// How many of them were literal data.
     literal_bytes: usize,
 }
@@ -361,15 +378,19 @@ enum CommandError {
 /// Reads one whole command: its line and every literal it announces, within
 /// the line, literal and whole-command limits. A literal over a limit is refused
 /// when announced, before a byte of it is read.
-async fn read_command(
+async fn read_command<'a>(
     io: &mut Io,
-    ctx: &ServerCtx,
+    ctx: &'a ServerCtx,
     bounds: &Bounds,
-) -> Result<CommandBytes, CommandError> {
+) -> Result<CommandBytes<'a>, CommandError> {
     let limits = &ctx.limits;
     let wait = bounds.wait;
     let mut msg = Vec::new();
     let mut literal_bytes = 0usize;
+    let mut held = Held {
+        pool: &ctx.literals_in_flight,
+        n: 0,
+    };
     loop {
         let line = match io.read_line_within(limits.max_line, wait).await {
             Ok(l) => l,
@@ -398,6 +419,7 @@ async fn read_command(
         let Some((n, sync)) = literal else {
             return Ok(CommandBytes {
                 bytes: msg,
+                _held: held,
                 literal_bytes,
             });
         };
@@ -419,7 +441,15 @@ async fn read_command(
         } else {
             None
         };
-        if let Some(why) = over {
+        let over = over.map(|why| ("TOOBIG", why)).or_else(|| {
+            (!held.take(n, limits.max_literals_in_flight)).then(|| {
+                (
+                    "UNAVAILABLE",
+                    "The server holds too much literal data now; try again later".to_string(),
+                )
+            })
+        });
+        if let Some((code, why)) = over {
             let tag = first_word(&msg);
             if sync {
                 // RFC 3501 2.2.1: the server "sends a BAD completion response
@@ -427,12 +457,12 @@ async fn read_command(
                 // sending any more of the command"; RFC 9051 7.1's TOOBIG
                 // shows the same refusal as NO [TOOBIG].
                 return Err(CommandError::Refused(format!(
-                    "{tag} NO [TOOBIG] {why}\r\n"
+                    "{tag} NO [{code}] {why}\r\n"
                 )));
             }
             // A non-synchronising literal is already on its way: we cannot skip
             // it safely, so the connection ends (RFC 7888 4).
-            return Err(CommandError::Fatal(format!("* BYE [TOOBIG] {why}\r\n")));
+            return Err(CommandError::Fatal(format!("* BYE [{code}] {why}\r\n")));
         }
         if sync {
             io.write("+ Ready for literal data\r\n");
@@ -456,6 +486,34 @@ async fn read_command(
             }
             Err(_) => return Err(CommandError::Closed),
         }
+    }
+}
+
+/// A share of the server-wide literal budget; given back when dropped.
+struct Held<'a> {
+    pool: &'a AtomicUsize,
+    n: usize,
+}
+
+impl Held<'_> {
+    /// Takes `n` more bytes if the pool stays within `max`.
+    fn take(&mut self, n: usize, max: usize) -> bool {
+        let ok = self
+            .pool
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                used.checked_add(n).filter(|&total| total <= max)
+            })
+            .is_ok();
+        if ok {
+            self.n += n;
+        }
+        ok
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.pool.fetch_sub(self.n, Ordering::AcqRel);
     }
 }
 
