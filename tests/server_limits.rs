@@ -722,3 +722,36 @@ async fn literals_held_by_all_connections_are_bounded_together() {
     assert!(r.last().is_some_and(|l| l.starts_with("c OK")), "{r:?}");
     h.shutdown().await;
 }
+
+/// What an idle connection costs starts with its task's future: the largest
+/// state any connection can be in is allocated for every one of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_task_stays_small() {
+    let _serial = serial().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("listen");
+    let addr = listener.local_addr().expect("addr");
+    let client = TcpStream::connect(addr).await.expect("connect");
+    let (server, peer) = listener.accept().await.expect("accept");
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let ctx = Arc::new(imapspec::server::imap::ServerCtx::new(
+        Arc::new(imapspec::server::store::Store::memory()),
+        imapspec::server::faults::Faults(Vec::new()),
+        Clock::real(),
+        None,
+        Duration::from_secs(1800),
+        Duration::from_secs(120),
+        ServerLimits::default(),
+        rx,
+    ));
+    let admitted = ctx.admission.admit(peer.ip());
+    let task = imapspec::server::imap::serve_connection(server, Arc::clone(&ctx), false, admitted);
+    let size = std::mem::size_of_val(&task);
+    eprintln!("connection task future: {size} bytes");
+    // Debug builds lay futures out larger than release; 4 KiB leaves no room
+    // for a stack buffer held across an await.
+    assert!(size < 4096, "a connection task's future is {size} bytes");
+    drop(task);
+    drop(client);
+}

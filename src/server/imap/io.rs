@@ -246,19 +246,18 @@ impl Io {
             }
         };
         let _ = clock.timeout_real(self.write_timeout, close).await;
+        // Into the read buffer, not a stack array: an array here would be part
+        // of every connection task's future from its first byte on (idle
+        // connections pay for their largest state).
+        self.rbuf.clear();
         let linger = async {
-            let mut sink = [0u8; 4096];
             let mut dropped = 0usize;
             while dropped < LINGER_BYTES {
-                let n = match &mut self.conn {
-                    Conn::Plain(s) => s.read(&mut sink).await,
-                    Conn::Tls(s) => s.read(&mut sink).await,
-                    Conn::Gone => return,
-                };
-                match n {
+                match self.read_more().await {
                     Ok(0) | Err(_) => return,
                     Ok(n) => dropped += n,
                 }
+                self.rbuf.clear();
             }
         };
         let _ = clock.timeout_real(LINGER, linger).await;
