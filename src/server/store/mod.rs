@@ -9,6 +9,7 @@
 //! deleted and created again gets a new UIDVALIDITY.
 
 pub mod journal;
+mod views;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -16,6 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use rustc_hash::FxHashMap;
 
 pub use journal::Journal;
+pub use views::Views;
 
 /// System flags as bits; keywords are kept by name.
 pub mod flags {
@@ -145,97 +147,6 @@ pub struct MailboxState {
     /// The sessions that have this mailbox selected, and the expunged
     /// messages some of them have not been told about yet.
     pub views: Views,
-}
-
-/// Expunged messages kept for FETCH: at most this many per mailbox...
-const KEEP_EXPUNGED_MESSAGES: usize = 10_000;
-/// ...and at most this many bytes of them. Past either bound the oldest is
-/// dropped, and a FETCH of it gets `NO [EXPUNGEISSUED]` (RFC 2180 4.1.2).
-const KEEP_EXPUNGED_BYTES: u64 = 32 * 1024 * 1024;
-
-/// Who is looking at a mailbox: each selection's cursor into the change feed,
-/// and the messages expunged since the slowest of them last looked.
-///
-/// RFC 2180 4.1.1: the server "MAY allow the EXPUNGE of a multi-accessed
-/// mailbox but keep the messages available to satisfy subsequent FETCH
-/// commands until it is able to send an EXPUNGE response to each client."
-/// This server does, as Dovecot and Cyrus do: the alternative (4.1.2, `NO
-/// [EXPUNGEISSUED]`) is also allowed, but clients and load tools count that NO
-/// as a failure, and a FETCH that returns the data it was asked for is what a
-/// client that has not yet been told of the expunge expects.
-#[derive(Debug, Default)]
-pub struct Views {
-    next_token: u64,
-    /// Selection token → number of the next change it has not looked at.
-    cursors: FxHashMap<u64, u64>,
-    /// Expunged messages by UID, with the number of their `Expunged` change.
-    kept: FxHashMap<u32, (u64, Message)>,
-    /// The same, oldest first, for dropping.
-    kept_order: VecDeque<(u64, u32)>,
-    kept_bytes: u64,
-}
-
-impl Views {
-    /// A new selection, starting at change `cursor`; returns its token (never 0).
-    pub fn open(&mut self, cursor: u64) -> u64 {
-        self.next_token += 1;
-        let token = self.next_token;
-        self.cursors.insert(token, cursor);
-        token
-    }
-
-    /// The selection has looked at every change before `cursor`.
-    pub fn advance(&mut self, token: u64, cursor: u64) {
-        if let Some(c) = self.cursors.get_mut(&token) {
-            *c = cursor;
-        }
-        self.prune();
-    }
-
-    pub fn close(&mut self, token: u64) {
-        self.cursors.remove(&token);
-        self.prune();
-    }
-
-    /// The expunged message with this UID, while some selection may still
-    /// ask for it.
-    pub fn kept(&self, uid: u32) -> Option<&Message> {
-        self.kept.get(&uid).map(|(_, m)| m)
-    }
-
-    fn keep(&mut self, change: u64, m: Message) {
-        if self.cursors.is_empty() {
-            return;
-        }
-        self.kept_bytes += m.data.len() as u64;
-        self.kept_order.push_back((change, m.uid));
-        if let Some((_, old)) = self.kept.insert(m.uid, (change, m)) {
-            self.kept_bytes = self.kept_bytes.saturating_sub(old.data.len() as u64);
-        }
-        self.prune();
-    }
-
-    /// Drops what every selection has been told of, and the oldest past the
-    /// bounds.
-    fn prune(&mut self) {
-        if self.kept_order.is_empty() {
-            return;
-        }
-        let slowest = self.cursors.values().copied().min().unwrap_or(u64::MAX);
-        while let Some(&(change, uid)) = self.kept_order.front() {
-            let over = self.kept_order.len() > KEEP_EXPUNGED_MESSAGES
-                || self.kept_bytes > KEEP_EXPUNGED_BYTES;
-            if change >= slowest && !over {
-                break;
-            }
-            self.kept_order.pop_front();
-            if self.kept.get(&uid).is_some_and(|(c, _)| *c == change) {
-                if let Some((_, m)) = self.kept.remove(&uid) {
-                    self.kept_bytes = self.kept_bytes.saturating_sub(m.data.len() as u64);
-                }
-            }
-        }
-    }
 }
 
 impl MailboxState {
