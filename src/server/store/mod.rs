@@ -9,6 +9,7 @@
 //! deleted and created again gets a new UIDVALIDITY.
 
 pub mod journal;
+mod keywords;
 mod views;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -17,6 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use rustc_hash::FxHashMap;
 
 pub use journal::Journal;
+pub use keywords::{Keywords, MAX_KEYWORDS};
 pub use views::Views;
 
 /// System flags as bits; keywords are kept by name.
@@ -117,11 +119,6 @@ pub enum Change {
     Flags(u32, u64),
 }
 
-/// How many keywords one mailbox may use. Each is listed in every FLAGS and
-/// PERMANENTFLAGS response, so a client must not grow them without end
-/// (Cyrus allows 128 per mailbox; this is twice that).
-pub const MAX_KEYWORDS: usize = 256;
-
 /// How many changes a mailbox remembers; a session further behind resyncs.
 pub const MAX_CHANGES: usize = 100_000;
 
@@ -140,10 +137,8 @@ pub struct MailboxState {
     pub deleted: bool,
     /// Total size of the messages, kept up to date (quota, STATUS SIZE).
     pub bytes: u64,
-    /// Keywords used in this mailbox, in the order they first appeared. The
-    /// list only grows (a keyword stays "applicable" once defined, as in
-    /// Dovecot), so a session knows what it has announced by a count.
-    pub keywords: Vec<String>,
+    /// Keywords used in this mailbox (FLAGS, PERMANENTFLAGS).
+    pub keywords: Keywords,
     /// The sessions that have this mailbox selected, and the expunged
     /// messages some of them have not been told about yet.
     pub views: Views,
@@ -172,47 +167,6 @@ impl MailboxState {
         match self.index_of(uid) {
             Some(i) => Some(&self.messages[i]),
             None => self.views.kept(uid),
-        }
-    }
-
-    /// Keywords of `flags` this mailbox does not use yet.
-    fn new_keywords<'f>(
-        &self,
-        flags: &'f FlagSet,
-    ) -> impl Iterator<Item = &'f String> + use<'_, 'f> {
-        flags
-            .keywords
-            .iter()
-            .filter(|k| !self.keywords.iter().any(|d| d.eq_ignore_ascii_case(k)))
-    }
-
-    /// Refuses flags that would take the mailbox past `MAX_KEYWORDS`.
-    fn check_keywords<'f>(
-        &self,
-        flags: impl IntoIterator<Item = &'f FlagSet>,
-    ) -> Result<(), StoreError> {
-        let mut fresh: Vec<&String> = Vec::new();
-        for f in flags {
-            for k in self.new_keywords(f) {
-                if !fresh.iter().any(|d| d.eq_ignore_ascii_case(k)) {
-                    fresh.push(k);
-                }
-            }
-        }
-        if self.keywords.len() + fresh.len() > MAX_KEYWORDS {
-            return Err(StoreError::Limit(format!(
-                "A mailbox may use at most {MAX_KEYWORDS} keywords"
-            )));
-        }
-        Ok(())
-    }
-
-    fn define_keywords(&mut self, flags: &FlagSet) {
-        let fresh: Vec<String> = self.new_keywords(flags).cloned().collect();
-        for k in fresh {
-            if !self.keywords.iter().any(|d| d.eq_ignore_ascii_case(&k)) {
-                self.keywords.push(k);
-            }
         }
     }
 
@@ -465,7 +419,7 @@ impl Store {
                     last_expunged: 0,
                     deleted: false,
                     bytes: 0,
-                    keywords: Vec::new(),
+                    keywords: Keywords::default(),
                     views: Views::default(),
                 }),
                 notify: tokio::sync::Notify::new(),
@@ -611,7 +565,7 @@ impl Store {
             }
         }
         let mut st = mb.lock();
-        st.check_keywords([&flags])?;
+        st.keywords.check([&flags])?;
         let reuse_uid = reuse_uid || self.reuse_uids.load(std::sync::atomic::Ordering::Relaxed);
         let uid = if reuse_uid && st.last_expunged != 0 {
             st.last_expunged
@@ -644,7 +598,7 @@ impl Store {
         by_session: u64,
     ) -> Result<(), StoreError> {
         let mut st = mb.lock();
-        st.check_keywords(updates.iter().map(|(_, f)| f))?;
+        st.keywords.check(updates.iter().map(|(_, f)| f))?;
         for (uid, flags) in updates {
             if st.index_of(*uid).is_none() {
                 continue;
@@ -656,7 +610,7 @@ impl Store {
                 flags: &flags.names(),
             })?;
             if let Some(i) = st.index_of(*uid) {
-                st.define_keywords(flags);
+                st.keywords.define(flags);
                 st.messages[i].flags = flags.clone();
                 st.push_change(Change::Flags(*uid, by_session));
             }
@@ -740,7 +694,7 @@ impl Store {
                     let mut st = mb.lock();
                     if let Some(i) = st.index_of(uid) {
                         let f = FlagSet::from_names(flags.iter().map(String::as_str));
-                        st.define_keywords(&f);
+                        st.keywords.define(&f);
                         st.messages[i].flags = f;
                     }
                 }
@@ -775,7 +729,7 @@ fn insert_message(
     date: (i64, i32),
     data: Arc<[u8]>,
 ) {
-    st.define_keywords(&flags);
+    st.keywords.define(&flags);
     let msg = Message {
         uid,
         flags,
