@@ -63,7 +63,8 @@ pub struct LimitArgs {
     /// Most simultaneous logins of one user (answered NO [LIMIT] beyond).
     #[arg(long, default_value_t = 200, value_name = "N")]
     pub max_connections_per_user: usize,
-    /// Most simultaneous IMAP connections in all; beyond, * BYE [UNAVAILABLE].
+    /// Most simultaneous IMAP connections in all; beyond, * BYE [UNAVAILABLE]
+    /// (SMTP is counted apart under the same caps, answered 421).
     #[arg(long, default_value_t = 10_000, value_name = "N")]
     pub max_connections: usize,
     /// Most simultaneous IMAP connections from one IP address.
@@ -75,7 +76,7 @@ pub struct LimitArgs {
     /// Largest literal, so largest APPENDed message.
     #[arg(long, default_value = "64M", value_name = "SIZE")]
     pub max_literal: String,
-    /// Largest command, its lines and all its literals together (at least
+    /// Largest command, its lines and all its literals together (default:
     /// --max-literal plus --max-line).
     #[arg(long, value_name = "SIZE")]
     pub max_command: Option<String>,
