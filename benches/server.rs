@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use imapspec::server::store::FlagSet;
+use imapspec::server::store::{FlagSet, SyncMode};
 use imapspec::server::{Config, Handle, Server, User};
 
 /// How big each part runs.
@@ -548,17 +548,19 @@ fn report(what: &str, mode: &str, clients: usize, lat: &mut [Duration], wall: Du
 async fn rates(
     sz: &Sizes,
     n_clients: usize,
-    data_dir: Option<&Path>,
+    data_dir: Option<(&Path, SyncMode)>,
     server_rt: &tokio::runtime::Handle,
 ) -> io::Result<()> {
     let mode = match data_dir {
-        Some(_) => "durable (--data-dir, fsync per APPEND)",
+        Some((_, SyncMode::Group)) => "durable (--data-dir, group commit)",
+        Some((_, SyncMode::PerRecord)) => "durable (--data-dir, one fsync per APPEND)",
         None => "in-memory",
     };
     let config = Config {
         imap: Some(localhost()),
         users: vec![alice()],
-        data_dir: data_dir.map(Path::to_path_buf),
+        data_dir: data_dir.map(|(d, _)| d.to_path_buf()),
+        journal_sync: data_dir.map_or(SyncMode::Group, |(_, m)| m),
         ..Config::default()
     };
     let handle = start_on(server_rt, config).await?;
@@ -910,10 +912,13 @@ fn main() {
             outcome("in-memory rates", rt.block_on(rates(&sz, n, None, srv)));
         }
         if wanted("rates durable") {
-            let data = dir.join(format!("data-{n}"));
-            let r = rt.block_on(rates(&sz, n, Some(&data), srv));
-            let _ = std::fs::remove_dir_all(&data);
-            outcome("durable rates", r);
+            // One fsync per record (the old way) and group commit, side by side.
+            for sync in [SyncMode::PerRecord, SyncMode::Group] {
+                let data = dir.join(format!("data-{n}-{sync:?}"));
+                let r = rt.block_on(rates(&sz, n, Some((&data, sync)), srv));
+                let _ = std::fs::remove_dir_all(&data);
+                outcome("durable rates", r);
+            }
         }
     }
     if wanted("idle") {

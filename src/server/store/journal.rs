@@ -660,21 +660,18 @@ impl Writer {
     fn run(&mut self, rx: mpsc::Receiver<Job>) {
         let mut batch: Vec<Job> = Vec::new();
         let mut buf: Vec<u8> = Vec::new();
+        // How many writers the last batch served, and how long its sync took.
+        let mut writers = 1usize;
+        let mut last_sync = std::time::Duration::ZERO;
         while let Ok(first) = rx.recv() {
             batch.push(first);
             if self.mode == SyncMode::Group {
-                let mut bytes = batch[0].entry.data.len();
-                while batch.len() < MAX_BATCH_RECORDS && bytes < MAX_BATCH_BYTES {
-                    match rx.try_recv() {
-                        Ok(j) => {
-                            bytes += j.entry.data.len() + j.entry.meta.len();
-                            batch.push(j);
-                        }
-                        Err(_) => break,
-                    }
-                }
+                self.gather(&rx, &mut batch, writers, last_sync);
             }
+            let t0 = std::time::Instant::now();
             let ok = self.commit(&batch, &mut buf);
+            last_sync = t0.elapsed();
+            writers = batch.len();
             for job in batch.drain(..) {
                 job.ticket.settle(if ok { DURABLE } else { FAILED });
             }
@@ -683,6 +680,44 @@ impl Writer {
             // A clean stop: the exact marks let the next start go on from the
             // very next UID.
             let _ = self.exact.save(&self.dir);
+        }
+    }
+
+    /// Adds to `batch` every record already queued; then, if the last batch
+    /// served more writers than are here, waits a little for them: the
+    /// sessions it acknowledged are sending their next command, and catching
+    /// them in this sync instead of the next one is what makes group commit pay
+    /// (PostgreSQL's `commit_delay`/`commit_siblings`, MySQL's
+    /// `binlog_group_commit_sync_delay`). The wait is at most half the last
+    /// sync's time (and 2 ms), so it never costs more than the sync it saves; a
+    /// lone writer never waits.
+    fn gather(
+        &self,
+        rx: &mpsc::Receiver<Job>,
+        batch: &mut Vec<Job>,
+        writers: usize,
+        last_sync: std::time::Duration,
+    ) {
+        let mut bytes = batch.iter().map(|j| j.entry.data.len()).sum::<usize>();
+        let wait = (last_sync / 2).min(std::time::Duration::from_millis(2));
+        let deadline = std::time::Instant::now() + wait;
+        while batch.len() < MAX_BATCH_RECORDS && bytes < MAX_BATCH_BYTES {
+            let next = match rx.try_recv() {
+                Ok(j) => Some(j),
+                Err(mpsc::TryRecvError::Disconnected) => None,
+                Err(mpsc::TryRecvError::Empty) if batch.len() < writers => {
+                    let left = deadline.saturating_duration_since(std::time::Instant::now());
+                    if left.is_zero() {
+                        None
+                    } else {
+                        rx.recv_timeout(left).ok()
+                    }
+                }
+                Err(mpsc::TryRecvError::Empty) => None,
+            };
+            let Some(j) = next else { break };
+            bytes += j.entry.data.len() + j.entry.meta.len();
+            batch.push(j);
         }
     }
 
@@ -1024,4 +1059,91 @@ fn decode<'d>(meta: &[u8], data: &'d [u8]) -> Option<Decoded<'d>> {
 /// The meta line and data of a record, for writing a fresh journal image.
 pub(crate) fn encode_for_image<'a>(r: &Record<'a>) -> (Vec<u8>, &'a [u8]) {
     encode(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn append_meta(uid: u32) -> Vec<u8> {
+        encode(&Record::Append {
+            user: "a b",
+            mailbox: "Sent Items",
+            uid_validity: 7,
+            uid,
+            flags: &["\\Seen".to_string()],
+            internal_date: 1_700_000_000,
+            zone: 3600,
+            data: &[],
+        })
+        .0
+    }
+
+    fn records_of(buf: &[u8]) -> (Vec<u64>, Vec<(u64, u64)>, ScanSummary) {
+        let mut seqs = Vec::new();
+        let mut bad = Vec::new();
+        let sum = scan(buf, &mut |s| match s {
+            Scanned::Record { seq, .. } => seqs.push(seq),
+            Scanned::Unreadable { start, end, .. } => bad.push((start, end)),
+            Scanned::LostAppend { seq, .. } => bad.push((seq, seq)),
+        });
+        (seqs, bad, sum)
+    }
+
+    #[test]
+    fn a_record_copied_into_a_message_is_not_taken_for_a_record() {
+        // Record 1 is an old record; record 3's message holds a copy of it.
+        let mut old = Vec::new();
+        encode_record(&mut old, 1, &append_meta(1), b"Subject: one\r\n\r\n1\r\n");
+        let mut buf = old.clone();
+        encode_record(&mut buf, 2, &append_meta(2), b"Subject: two\r\n\r\n2\r\n");
+        let third = buf.len();
+        let mut body = b"Subject: a journal\r\n\r\n".to_vec();
+        body.extend_from_slice(&old);
+        encode_record(&mut buf, 3, &append_meta(3), &body);
+        encode_record(&mut buf, 4, &append_meta(4), b"Subject: four\r\n\r\n4\r\n");
+        let (seqs, bad, sum) = records_of(&buf);
+        assert_eq!(seqs, vec![1, 2, 3, 4]);
+        assert!(bad.is_empty() && !sum.damaged);
+
+        // Damage record 3's head: the scan must skip the copy inside it (its
+        // number is not above 2) and pick up again at record 4.
+        let mut damaged = buf.clone();
+        damaged[third + 9] ^= 0xff;
+        let (seqs, bad, sum) = records_of(&damaged);
+        assert_eq!(seqs, vec![1, 2, 4], "{bad:?}");
+        assert_eq!(bad.len(), 1);
+        assert_eq!(bad[0].0, third as u64);
+        assert!(sum.damaged && !sum.damage_only_at_end);
+    }
+
+    #[test]
+    fn a_torn_last_record_is_named_torn_and_a_dropped_job_fails_its_ticket() {
+        let mut buf = Vec::new();
+        encode_record(&mut buf, 1, &append_meta(1), b"Subject: one\r\n\r\n1\r\n");
+        let good = buf.len();
+        encode_record(&mut buf, 2, &append_meta(2), b"Subject: two\r\n\r\n2\r\n");
+        buf.truncate(buf.len() - 3);
+        let mut torn = false;
+        let sum = scan(&buf, &mut |s| {
+            if let Scanned::Unreadable { torn: t, start, .. } = s {
+                torn = t && start == good as u64;
+            }
+        });
+        assert!(torn && sum.damage_only_at_end && sum.good_end == good as u64);
+
+        let ticket = Arc::new(Ticket::default());
+        drop(Job {
+            entry: Entry::new(
+                &Record::Expunge {
+                    user: "a",
+                    mailbox: "b",
+                    uid: 1,
+                },
+                None,
+            ),
+            ticket: Arc::clone(&ticket),
+        });
+        assert_eq!(ticket.outcome(), Some(false), "never left waiting");
+    }
 }
