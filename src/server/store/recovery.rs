@@ -276,6 +276,12 @@ fn open_store(
             let touched = if known.is_empty() || seq_after == Some(seq_before.map_or(1, |a| a + 1))
             {
                 String::new()
+            } else if known.len() > 20 {
+                format!(
+                    "; they may have changed any of the {} mailboxes, e.g. {}",
+                    known.len(),
+                    known[..20].join(", ")
+                )
             } else {
                 format!("; they may have changed any of: {}", known.join(", "))
             };
@@ -440,8 +446,13 @@ fn open_store(
         m.save(dir)
             .map_err(|e| StoreError::Io(format!("cannot save the UID marks: {e}")))?;
         if !buf.is_empty() {
+            // A second name for the old journal (a copy where links are not
+            // possible), then an atomic rename over it: `journal` exists, old
+            // or new, at every instant, so a crash here loses nothing.
             let kept = evidence_path(dir, &format!("journal.{what}-{stamp}"));
-            std::fs::rename(&path, &kept)
+            std::fs::hard_link(&path, &kept)
+                .or_else(|_| write_durably(&kept, &buf))
+                .and_then(|_| marks::sync_dir(dir))
                 .map_err(|e| StoreError::Io(format!("cannot keep {}: {e}", kept.display())))?;
             report.kept.push(kept);
         }
