@@ -545,3 +545,97 @@ fn check_store_reports_and_changes_nothing_then_reconstruct_rebuilds() {
     let (code, out) = imapspec(&["--check-store"], &dir.join("no-such-dir"));
     assert_eq!(code, 2, "{out}");
 }
+
+#[test]
+fn rename_and_delete_survive_a_restart_with_the_same_uidvalidity() {
+    let dir = fresh("rename");
+    let put = |store: &Store, mailbox: &str, i: usize| {
+        store
+            .append(
+                "alice",
+                mailbox,
+                Arc::from(body(i)),
+                FlagSet::default(),
+                (i as i64, 0),
+                false,
+            )
+            .expect("append")
+    };
+    let (work_validity, old_validity) = {
+        let store = Store::open(&dir).expect("open");
+        store.add_user("alice", "pw", None).expect("user");
+        store.create("alice", "Work").expect("create");
+        store.create("alice", "Trash").expect("create");
+        put(&store, "Work", 1);
+        put(&store, "Work", 2);
+        store.rename("alice", "Work", "Archive").expect("rename");
+        put(&store, "Archive", 3);
+        put(&store, "INBOX", 4);
+        store.rename("alice", "INBOX", "Old").expect("rename INBOX");
+        store.delete("alice", "Trash").expect("delete");
+        assert!(
+            store
+                .append(
+                    "alice",
+                    "Trash",
+                    Arc::from(body(5)),
+                    FlagSet::default(),
+                    (5, 0),
+                    false
+                )
+                .is_err(),
+            "no APPEND into a deleted mailbox"
+        );
+        let v = |m: &str| store.mailbox("alice", m).expect(m).lock().uid_validity;
+        (v("Archive"), v("Old"))
+    };
+    let (store, report) = Store::open_with(&dir, SyncMode::Group).expect("reopen");
+    assert!(report.is_clean(), "{}", report.render());
+    assert!(store.mailbox("alice", "Work").is_none() && store.mailbox("alice", "Trash").is_none());
+    let archive = store.mailbox("alice", "Archive").expect("Archive");
+    let archive = archive.lock();
+    assert_eq!(archive.messages.len(), 3);
+    assert_eq!(archive.uid_validity, work_validity);
+    let old = store.mailbox("alice", "Old").expect("Old");
+    let old = old.lock();
+    assert_eq!(old.messages.len(), 1);
+    assert_eq!(
+        old.uid_validity, old_validity,
+        "the mailbox made by renaming INBOX keeps its UIDVALIDITY across a restart"
+    );
+    let inbox = store.mailbox("alice", "INBOX").expect("INBOX");
+    assert!(inbox.lock().messages.is_empty());
+}
+
+#[test]
+fn a_replayed_inbox_rename_takes_the_uidvalidity_from_its_record() {
+    use imapspec::server::store::journal::encode_record;
+    use imapspec::server::store::marks::Marks;
+    let dir = fresh("rename-record");
+    let mut j = Vec::new();
+    let msg = body(7);
+    encode_record(&mut j, 1, b"create alice INBOX 10 1", &[]);
+    encode_record(&mut j, 2, b"append alice INBOX 10 1 % 1700000000 0", &msg);
+    // UIDVALIDITY 500 is not what a replay would pick (11, or the clock).
+    encode_record(&mut j, 3, b"rename alice INBOX Old 500", &[]);
+    std::fs::write(journal(&dir), &j).expect("journal");
+    let mut marks = Marks {
+        validity: 1000,
+        durable_seq: 3,
+        ..Marks::default()
+    };
+    marks
+        .mailboxes
+        .insert(("alice".into(), "INBOX".into()), (10, 2));
+    marks
+        .mailboxes
+        .insert(("alice".into(), "Old".into()), (500, 2));
+    marks.save(&dir).expect("marks");
+    let (store, report) = Store::open_with(&dir, SyncMode::Group).expect("open");
+    assert!(report.is_clean(), "{}", report.render());
+    let old = store.mailbox("alice", "Old").expect("Old");
+    let old = old.lock();
+    assert_eq!(old.uid_validity, 500);
+    assert_eq!(old.messages.len(), 1);
+    assert_eq!(&*old.messages[0].data, &msg[..]);
+}

@@ -479,13 +479,27 @@ impl Store {
         if name == "INBOX" {
             return Err(StoreError::Invalid("INBOX cannot be deleted".into()));
         }
-        if self.mailbox(user, &name).is_none() {
-            return Err(StoreError::NoSuchMailbox);
+        let mb = self.mailbox(user, &name).ok_or(StoreError::NoSuchMailbox)?;
+        // Marked deleted under its lock as the record is queued, so no APPEND
+        // can be journaled after the DELETE (a replay would re-make it).
+        let ticket = {
+            let mut st = mb.lock();
+            if st.deleted {
+                return Err(StoreError::NoSuchMailbox);
+            }
+            st.deleted = true;
+            let record = journal::Record::Delete {
+                user,
+                mailbox: &name,
+            };
+            self.journal
+                .as_ref()
+                .map(|j| j.submit(journal::Entry::new(&record, None)))
+        };
+        if let Some(Err(e)) = ticket.map(|t| t.wait()) {
+            mb.lock().deleted = false;
+            return Err(e);
         }
-        self.log(journal::Record::Delete {
-            user,
-            mailbox: &name,
-        })?;
         self.apply_delete(user, &name);
         Ok(())
     }
@@ -519,12 +533,35 @@ impl Store {
         } else {
             0
         };
-        self.log(journal::Record::Rename {
-            user,
-            from: &from,
-            to: &to,
-            uid_validity: validity,
-        })?;
+        let Some(mb) = self.mailbox(user, &from) else {
+            return Err(StoreError::NoSuchMailbox);
+        };
+        // The record is queued under the mailbox's lock and the mailbox takes
+        // its new name there, so every APPEND journaled after the RENAME names
+        // the new mailbox (INBOX keeps its name: its messages move instead).
+        let ticket = {
+            let mut st = mb.lock();
+            let record = journal::Record::Rename {
+                user,
+                from: &from,
+                to: &to,
+                uid_validity: validity,
+            };
+            let t = self
+                .journal
+                .as_ref()
+                .map(|j| j.submit(journal::Entry::new(&record, None)));
+            if from != "INBOX" {
+                st.name = to.clone();
+            }
+            t
+        };
+        if let Some(Err(e)) = ticket.map(|t| t.wait()) {
+            if from != "INBOX" {
+                mb.lock().name = from.clone();
+            }
+            return Err(e);
+        }
         self.apply_rename(user, &from, &to, validity);
         Ok(())
     }
@@ -625,6 +662,9 @@ impl Store {
             }
         }
         let mut st = mb.lock();
+        if st.deleted {
+            return Err(StoreError::NoSuchMailbox);
+        }
         let reuse_uid = reuse_uid || self.reuse_uids.load(std::sync::atomic::Ordering::Relaxed);
         let uid = if reuse_uid && st.last_expunged != 0 {
             st.last_expunged
