@@ -51,6 +51,14 @@ pub struct ServeArgs {
     /// Inactivity autologout (never below 30m; use --fault autologout=D for less).
     #[arg(long, value_name = "DURATION", default_value = "30m")]
     pub autologout: String,
+    /// Check the durable store in DIR, report any damage and exit (0 clean,
+    /// 1 damaged); changes nothing. No listener is started.
+    #[arg(long, value_name = "DIR", conflicts_with = "reconstruct")]
+    pub check_store: Option<PathBuf>,
+    /// Rebuild the durable store in DIR from what its journal proves (the old
+    /// journal is kept beside it), report, and exit. No listener is started.
+    #[arg(long, value_name = "DIR")]
+    pub reconstruct: Option<PathBuf>,
     #[command(flatten)]
     pub limits: LimitArgs,
 }
@@ -144,6 +152,42 @@ impl LimitArgs {
             ..Default::default()
         })
     }
+}
+
+/// `--check-store` and `--reconstruct`: the offline store tools.
+fn store_tool(args: &ServeArgs) -> Option<Exit> {
+    use crate::server::store::recovery;
+    let (dir, result) = match (&args.check_store, &args.reconstruct) {
+        (Some(d), _) => (d, recovery::check_store(d)),
+        (None, Some(d)) => (d, recovery::reconstruct(d)),
+        (None, None) => return None,
+    };
+    Some(match result {
+        Ok(report) => {
+            super::outf!("{}", report.render());
+            if args.check_store.is_some() && !report.is_clean() {
+                super::outf!(
+                    "result: DAMAGED; `imapspec serve --reconstruct {}` rebuilds it from what is proven\n",
+                    dir.display()
+                );
+                Exit::Failed
+            } else {
+                super::outf!(
+                    "result: {}\n",
+                    if args.reconstruct.is_some() {
+                        "rebuilt"
+                    } else {
+                        "clean"
+                    }
+                );
+                Exit::Ok
+            }
+        }
+        Err(e) => {
+            eprintln!("error: store {}: {e}", dir.display());
+            Exit::Usage
+        }
+    })
 }
 
 fn fault_help() -> String {
@@ -268,6 +312,9 @@ pub fn raise_nofile_limit() -> Option<libc::rlim_t> {
 }
 
 pub fn run(args: &ServeArgs) -> Exit {
+    if let Some(exit) = store_tool(args) {
+        return exit;
+    }
     raise_nofile_limit();
     let config = match config(args) {
         Ok(c) => c,

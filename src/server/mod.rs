@@ -59,6 +59,9 @@ pub struct Config {
     /// (then into `preload_user`'s INBOX).
     pub preload: Option<PathBuf>,
     pub limits: ServerLimits,
+    /// How the durable store syncs its journal (group commit unless a
+    /// benchmark asks for one fsync per record).
+    pub journal_sync: store::SyncMode,
 }
 
 impl Default for Config {
@@ -77,6 +80,7 @@ impl Default for Config {
             tls_cert: None,
             preload: None,
             limits: ServerLimits::default(),
+            journal_sync: store::SyncMode::Group,
         }
     }
 }
@@ -142,8 +146,11 @@ pub struct Server;
 impl Server {
     pub async fn start(config: Config) -> Result<Handle, ServerError> {
         let store = match &config.data_dir {
-            Some(dir) => Store::open(dir)
-                .map_err(|e| ServerError(format!("data dir {}: {e}", dir.display())))?,
+            Some(dir) => {
+                Store::open_with(dir, config.journal_sync)
+                    .map_err(|e| ServerError(format!("data dir {}: {e}", dir.display())))?
+                    .0
+            }
             None => Store::memory(),
         };
         let store = Arc::new(store);
