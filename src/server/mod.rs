@@ -63,6 +63,9 @@ pub struct Config {
     /// Courier and Cyrus without altnamespace have: NAMESPACE and LIST report
     /// it, and CREATE outside it is refused. None: `(("" "/"))`.
     pub personal_namespace: Option<String>,
+    /// How the durable store syncs its journal (group commit unless a
+    /// benchmark asks for one fsync per record).
+    pub journal_sync: store::SyncMode,
 }
 
 impl Default for Config {
@@ -82,6 +85,7 @@ impl Default for Config {
             preload: None,
             limits: ServerLimits::default(),
             personal_namespace: None,
+            journal_sync: store::SyncMode::Group,
         }
     }
 }
@@ -93,6 +97,7 @@ pub struct Handle {
     pub smtp: Option<SocketAddr>,
     pub store: Arc<Store>,
     pub clock: Clock,
+    admission: Arc<imap::admission::Admission>,
     shutdown: tokio::sync::watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -111,6 +116,11 @@ impl Handle {
             }
         }
         s
+    }
+
+    /// IMAP and IMAPS connections open now (as the connection caps count them).
+    pub fn imap_connections(&self) -> usize {
+        self.admission.open()
     }
 
     /// Tells every connection to say BYE and stop, and stops the listeners.
@@ -141,8 +151,11 @@ pub struct Server;
 impl Server {
     pub async fn start(config: Config) -> Result<Handle, ServerError> {
         let store = match &config.data_dir {
-            Some(dir) => Store::open(dir)
-                .map_err(|e| ServerError(format!("data dir {}: {e}", dir.display())))?,
+            Some(dir) => {
+                Store::open_with(dir, config.journal_sync)
+                    .map_err(|e| ServerError(format!("data dir {}: {e}", dir.display())))?
+                    .0
+            }
             None => Store::memory(),
         };
         let store = Arc::new(store);
@@ -184,9 +197,12 @@ impl Server {
                 0 | 1 => {
                     let ctx = Arc::clone(&ctx);
                     let implicit = i == 1;
-                    tokio::spawn(accept_loop(listener, move |sock| {
+                    tokio::spawn(accept_loop(listener, move |sock, peer| {
+                        // Counted from accept on: the caps bound sockets held,
+                        // TLS handshakes and greetings included.
+                        let admitted = ctx.admission.admit(peer.ip());
                         let ctx = Arc::clone(&ctx);
-                        tokio::spawn(imap::serve_connection(sock, ctx, implicit));
+                        tokio::spawn(imap::serve_connection(sock, ctx, implicit, admitted));
                     }))
                 }
                 _ => {
@@ -199,10 +215,20 @@ impl Server {
                         ..smtp::SmtpConfig::new("localhost")
                     });
                     let rx = rx.clone();
-                    tokio::spawn(accept_loop(listener, move |sock| {
+                    // SMTP has its own places under the same caps as IMAP.
+                    let admission = imap::admission::Admission::new(
+                        config.limits.max_connections,
+                        config.limits.max_connections_per_ip,
+                    );
+                    let write_timeout = config.limits.write_timeout;
+                    tokio::spawn(accept_loop(listener, move |sock, peer| {
+                        let admitted = admission.admit(peer.ip());
                         let (d, c, mut rx) =
                             (Arc::clone(&delivery), Arc::clone(&smtp_cfg), rx.clone());
                         tokio::spawn(async move {
+                            let Ok(_permit) = admitted else {
+                                return refuse_smtp(sock, write_timeout).await;
+                            };
                             let _ = smtp::serve_connection(sock, c, d, async move {
                                 let _ = rx.changed().await;
                             })
@@ -219,6 +245,7 @@ impl Server {
             smtp: bound[2],
             store,
             clock: config.clock.clone(),
+            admission: Arc::clone(&ctx.admission),
             shutdown: tx,
             tasks,
         };
@@ -251,14 +278,14 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
 /// backs off instead of spinning.
 async fn accept_loop(
     listener: TcpListener,
-    mut on: impl FnMut(tokio::net::TcpStream) + Send + 'static,
+    mut on: impl FnMut(tokio::net::TcpStream, SocketAddr) + Send + 'static,
 ) {
     let mut backoff = Duration::from_millis(10);
     loop {
         match listener.accept().await {
-            Ok((sock, _)) => {
+            Ok((sock, peer)) => {
                 backoff = Duration::from_millis(10);
-                on(sock);
+                on(sock, peer);
             }
             Err(_) => {
                 tokio::time::sleep(backoff).await;
@@ -266,6 +293,19 @@ async fn accept_loop(
             }
         }
     }
+}
+
+/// An SMTP connection over the caps: RFC 5321 3.1 lets a server that will not
+/// serve a client open with 421 ("Service not available, closing transmission
+/// channel") and close; 4.x.x so the sender retries later.
+async fn refuse_smtp(mut sock: tokio::net::TcpStream, write_timeout: Duration) {
+    use tokio::io::AsyncWriteExt as _;
+    let reply = b"421 4.7.0 Too many connections; try again later\r\n";
+    let _ = tokio::time::timeout(write_timeout, async {
+        let _ = sock.write_all(reply).await;
+        let _ = sock.shutdown().await;
+    })
+    .await;
 }
 
 /// SMTP delivery into the store's INBOX.

@@ -2,20 +2,29 @@
 //! feed that tells every session on a mailbox what the others did.
 //!
 //! All state lives in memory behind one `Mutex` per mailbox (never held across an
-//! `.await`). With `--data-dir` every change is first written to an append-only
-//! `Journal` and fsynced, then applied, so what a client was told is on disk; on
-//! start the journal is replayed, and a torn last record (a crash mid-write) is
-//! cut off. UIDs are never given twice: UIDNEXT only grows, and a mailbox
-//! deleted and created again gets a new UIDVALIDITY.
+//! `.await`). With `--data-dir` every change is first queued to the `Journal`'s
+//! writer (group commit: one fdatasync per batch) and applied only once its
+//! record is on disk, in journal order, so what any client sees is on disk.
+//! `recovery` replays the journal on start, reports and keeps damage, and uses
+//! the `marks` so a UID is never given twice: UIDNEXT only grows, and a mailbox
+//! deleted and created again (or whose UIDs cannot be proven) gets a new
+//! UIDVALIDITY.
 
 pub mod journal;
+mod keywords;
+pub mod marks;
+pub mod recovery;
+mod views;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rustc_hash::FxHashMap;
 
-pub use journal::Journal;
+pub use journal::{Journal, SyncMode};
+pub use keywords::{Keywords, MAX_KEYWORDS};
+pub use recovery::StoreReport;
+pub use views::Views;
 
 /// System flags as bits; keywords are kept by name.
 pub mod flags {
@@ -98,7 +107,12 @@ pub struct Message {
     pub internal_date: i64,
     pub zone: i32,
     pub data: Arc<[u8]>,
-    /// The session that has this message as \Recent (0: none yet).
+    /// The selection (a `Views::open` token) that took this message's \Recent
+    /// flag; 0 while no read-write selection has been told of it (RFC 3501
+    /// 2.3.2), which is also what every message is after a restart ("If it is
+    /// not possible to determine whether or not this session is the first
+    /// session to be notified about a message, then that message SHOULD be
+    /// considered recent.").
     pub recent_owner: u64,
 }
 
@@ -128,6 +142,39 @@ pub struct MailboxState {
     pub deleted: bool,
     /// Total size of the messages, kept up to date (quota, STATUS SIZE).
     pub bytes: u64,
+    /// Keywords used in this mailbox (FLAGS, PERMANENTFLAGS).
+    pub keywords: Keywords,
+    /// The sessions that have this mailbox selected, and the expunged
+    /// messages some of them have not been told about yet.
+    pub views: Views,
+    /// Changes queued to the journal, in journal order, not yet applied.
+    pending: VecDeque<Pending>,
+}
+
+/// A change whose journal record is queued; it is applied (and becomes visible
+/// to every session) only once the record is on disk.
+#[derive(Debug)]
+struct Pending {
+    ticket: Arc<journal::Ticket>,
+    op: PendingOp,
+}
+
+#[derive(Debug)]
+enum PendingOp {
+    Append {
+        uid: u32,
+        flags: FlagSet,
+        date: (i64, i32),
+        data: Arc<[u8]>,
+    },
+    Flags {
+        uid: u32,
+        flags: FlagSet,
+        by_session: u64,
+    },
+    Expunge {
+        uid: u32,
+    },
 }
 
 impl MailboxState {
@@ -147,8 +194,97 @@ impl MailboxState {
         self.messages.binary_search_by_key(&uid, |m| m.uid).ok()
     }
 
+    /// The message with this UID, or the expunged one some selection has not
+    /// been told about yet (see `Views`).
+    pub fn visible(&self, uid: u32) -> Option<&Message> {
+        match self.index_of(uid) {
+            Some(i) => Some(&self.messages[i]),
+            None => self.views.kept(uid),
+        }
+    }
+
     pub fn size(&self) -> u64 {
         self.bytes
+    }
+
+    /// Refuses flags that would take the mailbox past `MAX_KEYWORDS`, counting
+    /// the keywords of changes queued but not yet applied (each is checked
+    /// before it is journaled, so two at once must not both pass the limit).
+    fn check_keywords<'f>(
+        &'f self,
+        flags: impl IntoIterator<Item = &'f FlagSet>,
+    ) -> Result<(), StoreError> {
+        let queued = self.pending.iter().filter_map(|p| match &p.op {
+            PendingOp::Append { flags, .. } | PendingOp::Flags { flags, .. } => Some(flags),
+            PendingOp::Expunge { .. } => None,
+        });
+        self.keywords.check(queued.chain(flags))
+    }
+
+    /// Applies, in journal order, every queued change whose record is settled
+    /// (dropping those that failed). The journal writes records in queue order,
+    /// so once one is on disk all before it are too.
+    fn settle(&mut self) {
+        while let Some(outcome) = self.pending.front().map(|p| p.ticket.outcome()) {
+            let Some(durable) = outcome else { break };
+            let Some(p) = self.pending.pop_front() else {
+                break;
+            };
+            if durable {
+                self.apply(p.op);
+            }
+        }
+    }
+
+    fn apply(&mut self, op: PendingOp) {
+        match op {
+            PendingOp::Append {
+                uid,
+                flags,
+                date,
+                data,
+            } => insert_message(self, uid, flags, date, data),
+            PendingOp::Flags {
+                uid,
+                flags,
+                by_session,
+            } => {
+                if let Some(i) = self.index_of(uid) {
+                    self.keywords.define(&flags);
+                    self.messages[i].flags = flags;
+                    self.push_change(Change::Flags(uid, by_session));
+                }
+            }
+            PendingOp::Expunge { uid } => {
+                if let Some(i) = self.index_of(uid) {
+                    self.expunge_at(i);
+                }
+            }
+        }
+    }
+
+    /// Journals `op` (or, in memory, applies it at once). Returns the ticket to
+    /// wait on, with the mailbox lock released, before calling `settle`.
+    fn queue(
+        &mut self,
+        journal: Option<&Journal>,
+        entry: impl FnOnce(&str) -> journal::Entry,
+        op: PendingOp,
+    ) -> Option<Arc<journal::Ticket>> {
+        match journal {
+            None => {
+                self.apply(op);
+                None
+            }
+            Some(j) => {
+                let ticket = j.submit(entry(&self.name));
+                self.pending.push_back(Pending {
+                    ticket: Arc::clone(&ticket),
+                    op,
+                });
+                Some(ticket)
+            }
+        }
     }
 
     pub fn remove_at(&mut self, i: usize) -> Message {
@@ -156,6 +292,16 @@ impl MailboxState {
         self.bytes = self.bytes.saturating_sub(m.data.len() as u64);
         self.last_expunged = m.uid;
         m
+    }
+
+    /// Expunges the message at `i`: removed, the change fed, and kept for the
+    /// selections that have not been told yet.
+    pub fn expunge_at(&mut self, i: usize) {
+        let m = self.remove_at(i);
+        let uid = m.uid;
+        let change = self.change_end();
+        self.views.keep(change, m);
+        self.push_change(Change::Expunged(uid));
     }
 }
 
@@ -193,6 +339,8 @@ pub enum StoreError {
     NoSuchMailbox,
     Exists,
     OverQuota,
+    /// An implementation limit (RFC 5530 `LIMIT`).
+    Limit(String),
     Io(String),
     Invalid(String),
 }
@@ -203,6 +351,7 @@ impl std::fmt::Display for StoreError {
             StoreError::NoSuchMailbox => write!(f, "no such mailbox"),
             StoreError::Exists => write!(f, "mailbox already exists"),
             StoreError::OverQuota => write!(f, "over quota"),
+            StoreError::Limit(e) => write!(f, "{e}"),
             StoreError::Io(e) => write!(f, "storage error: {e}"),
             StoreError::Invalid(e) => write!(f, "{e}"),
         }
@@ -220,7 +369,7 @@ pub fn normalize(name: &str) -> String {
 
 pub struct Store {
     accounts: Mutex<FxHashMap<String, Account>>,
-    journal: Option<Mutex<Journal>>,
+    journal: Option<Journal>,
     /// Next UIDVALIDITY to hand out.
     next_validity: Mutex<u32>,
     /// The `uid-reuse` fault: every delivery path gives out the last expunged UID.
@@ -244,21 +393,6 @@ impl Store {
             .store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// A durable store in `dir`: replays the journal found there.
-    pub fn open(dir: &std::path::Path) -> Result<Self, StoreError> {
-        let store = Store {
-            accounts: Mutex::new(FxHashMap::default()),
-            journal: None,
-            next_validity: Mutex::new(validity_seed()),
-            reuse_uids: Default::default(),
-        };
-        let journal = Journal::open(dir, &mut |rec| store.replay(rec))?;
-        Ok(Store {
-            journal: Some(Mutex::new(journal)),
-            ..store
-        })
-    }
-
     fn accounts(&self) -> MutexGuard<'_, FxHashMap<String, Account>> {
         self.accounts.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -266,7 +400,7 @@ impl Store {
     fn log(&self, record: journal::Record<'_>) -> Result<(), StoreError> {
         match &self.journal {
             None => Ok(()),
-            Some(j) => j.lock().unwrap_or_else(|p| p.into_inner()).write(&record),
+            Some(j) => j.write(journal::Entry::new(&record, None)),
         }
     }
 
@@ -346,7 +480,9 @@ impl Store {
 
     pub fn create(&self, user: &str, name: &str) -> Result<(), StoreError> {
         let name = normalize(name);
-        if name.is_empty() || name.len() > 1000 || name.contains(['\r', '\n', '\0']) {
+        // The length limit is the session's (`ServerLimits::max_mailbox_name`,
+        // checked for every command alike); the store refuses what no name is.
+        if name.is_empty() || name.contains(['\r', '\n', '\0']) {
             return Err(StoreError::Invalid("invalid mailbox name".into()));
         }
         if self.mailbox(user, &name).is_some() {
@@ -381,6 +517,9 @@ impl Store {
                     last_expunged: 0,
                     deleted: false,
                     bytes: 0,
+                    keywords: Keywords::default(),
+                    views: Views::default(),
+                    pending: VecDeque::new(),
                 }),
                 notify: tokio::sync::Notify::new(),
             }),
@@ -394,13 +533,27 @@ impl Store {
         if name == "INBOX" {
             return Err(StoreError::Invalid("INBOX cannot be deleted".into()));
         }
-        if self.mailbox(user, &name).is_none() {
-            return Err(StoreError::NoSuchMailbox);
+        let mb = self.mailbox(user, &name).ok_or(StoreError::NoSuchMailbox)?;
+        // Marked deleted under its lock as the record is queued, so no APPEND
+        // can be journaled after the DELETE (a replay would re-make it).
+        let ticket = {
+            let mut st = mb.lock();
+            if st.deleted {
+                return Err(StoreError::NoSuchMailbox);
+            }
+            st.deleted = true;
+            let record = journal::Record::Delete {
+                user,
+                mailbox: &name,
+            };
+            self.journal
+                .as_ref()
+                .map(|j| j.submit(journal::Entry::new(&record, None)))
+        };
+        if let Some(Err(e)) = ticket.map(|t| t.wait()) {
+            mb.lock().deleted = false;
+            return Err(e);
         }
-        self.log(journal::Record::Delete {
-            user,
-            mailbox: &name,
-        })?;
         self.apply_delete(user, &name);
         Ok(())
     }
@@ -427,16 +580,48 @@ impl Store {
         if to.is_empty() || to.contains(['\r', '\n', '\0']) {
             return Err(StoreError::Invalid("invalid mailbox name".into()));
         }
-        self.log(journal::Record::Rename {
-            user,
-            from: &from,
-            to: &to,
-        })?;
-        self.apply_rename(user, &from, &to);
+        // Renaming INBOX makes a new mailbox: its UIDVALIDITY goes in the record
+        // so a replay gives it the same one.
+        let validity = if from == "INBOX" {
+            self.new_validity()
+        } else {
+            0
+        };
+        let Some(mb) = self.mailbox(user, &from) else {
+            return Err(StoreError::NoSuchMailbox);
+        };
+        // The record is queued under the mailbox's lock and the mailbox takes
+        // its new name there, so every APPEND journaled after the RENAME names
+        // the new mailbox (INBOX keeps its name: its messages move instead).
+        let ticket = {
+            let mut st = mb.lock();
+            let record = journal::Record::Rename {
+                user,
+                from: &from,
+                to: &to,
+                uid_validity: validity,
+            };
+            let t = self
+                .journal
+                .as_ref()
+                .map(|j| j.submit(journal::Entry::new(&record, None)));
+            if from != "INBOX" {
+                st.name = to.clone();
+            }
+            t
+        };
+        if let Some(Err(e)) = ticket.map(|t| t.wait()) {
+            if from != "INBOX" {
+                mb.lock().name = from.clone();
+            }
+            return Err(e);
+        }
+        self.apply_rename(user, &from, &to, validity);
         Ok(())
     }
 
-    fn apply_rename(&self, user: &str, from: &str, to: &str) {
+    /// `validity` is the new mailbox's when INBOX is renamed (0: pick one).
+    fn apply_rename(&self, user: &str, from: &str, to: &str, validity: u32) {
         let mut accounts = self.accounts();
         let Some(a) = accounts.get_mut(user) else {
             return;
@@ -459,10 +644,19 @@ impl Store {
             a.mailboxes.insert(from.to_string(), mb.clone());
             let validity = {
                 let mut v = self.next_validity.lock().unwrap_or_else(|p| p.into_inner());
-                *v = v.wrapping_add(1).max(1);
-                *v
+                if validity == 0 {
+                    *v = v.wrapping_add(1).max(1);
+                } else {
+                    *v = (*v).max(validity);
+                }
+                if validity == 0 {
+                    *v
+                } else {
+                    validity
+                }
             };
             let next = moved.last().map_or(1, |m| m.uid + 1);
+            let keywords = mb.lock().keywords.clone();
             let bytes = moved.iter().map(|m| m.data.len() as u64).sum();
             a.mailboxes.insert(
                 to.to_string(),
@@ -477,6 +671,9 @@ impl Store {
                         last_expunged: 0,
                         deleted: false,
                         bytes,
+                        keywords,
+                        views: Views::default(),
+                        pending: VecDeque::new(),
                     }),
                     notify: tokio::sync::Notify::new(),
                 }),
@@ -522,27 +719,49 @@ impl Store {
             }
         }
         let mut st = mb.lock();
+        if st.deleted {
+            return Err(StoreError::NoSuchMailbox);
+        }
+        st.check_keywords([&flags])?;
         let reuse_uid = reuse_uid || self.reuse_uids.load(std::sync::atomic::Ordering::Relaxed);
         let uid = if reuse_uid && st.last_expunged != 0 {
             st.last_expunged
         } else {
             st.uid_next
         };
-        self.log(journal::Record::Append {
-            user,
-            mailbox: &st.name,
-            uid_validity: st.uid_validity,
-            uid,
-            flags: &flags.names(),
-            internal_date: internal_date.0,
-            zone: internal_date.1,
-            data: &data,
-        })?;
         let validity = st.uid_validity;
-        insert_message(&mut st, uid, flags, internal_date, data);
+        // The UID is taken now (the next APPEND gets the one after, even before
+        // this one is on disk); the message appears once its record is.
+        st.uid_next = st.uid_next.max(uid.saturating_add(1));
+        let names = flags.names();
+        let ticket = st.queue(
+            self.journal.as_ref(),
+            |name| {
+                journal::Entry::new(
+                    &journal::Record::Append {
+                        user,
+                        mailbox: name,
+                        uid_validity: validity,
+                        uid,
+                        flags: &names,
+                        internal_date: internal_date.0,
+                        zone: internal_date.1,
+                        data: &data,
+                    },
+                    Some(Arc::clone(&data)),
+                )
+            },
+            PendingOp::Append {
+                uid,
+                flags,
+                date: internal_date,
+                data: Arc::clone(&data),
+            },
+        );
         drop(st);
+        let written = wait_and_settle(&mb, ticket);
         mb.notify.notify_waiters();
-        Ok((validity, uid))
+        written.map(|()| (validity, uid))
     }
 
     /// Replaces, adds or removes flags on the messages with these UIDs.
@@ -554,114 +773,63 @@ impl Store {
         by_session: u64,
     ) -> Result<(), StoreError> {
         let mut st = mb.lock();
+        st.check_keywords(updates.iter().map(|(_, f)| f))?;
+        let mut last = None;
         for (uid, flags) in updates {
             if st.index_of(*uid).is_none() {
                 continue;
             }
-            self.log(journal::Record::Flags {
-                user,
-                mailbox: &st.name,
+            let names = flags.names();
+            let op = PendingOp::Flags {
                 uid: *uid,
-                flags: &flags.names(),
-            })?;
-            if let Some(i) = st.index_of(*uid) {
-                st.messages[i].flags = flags.clone();
-                st.push_change(Change::Flags(*uid, by_session));
-            }
+                flags: flags.clone(),
+                by_session,
+            };
+            let entry = |name: &str| {
+                journal::Entry::new(
+                    &journal::Record::Flags {
+                        user,
+                        mailbox: name,
+                        uid: *uid,
+                        flags: &names,
+                    },
+                    None,
+                )
+            };
+            last = st.queue(self.journal.as_ref(), entry, op).or(last);
         }
         drop(st);
+        let written = wait_and_settle(mb, last);
         mb.notify.notify_waiters();
-        Ok(())
+        written
     }
 
     /// Removes the messages with these UIDs.
     pub fn expunge(&self, user: &str, mb: &Mailbox, uids: &[u32]) -> Result<(), StoreError> {
         let mut st = mb.lock();
+        let mut last = None;
         for &uid in uids {
             if st.index_of(uid).is_none() {
                 continue;
             }
-            self.log(journal::Record::Expunge {
-                user,
-                mailbox: &st.name,
-                uid,
-            })?;
-            if let Some(i) = st.index_of(uid) {
-                st.remove_at(i);
-                st.push_change(Change::Expunged(uid));
-            }
+            let entry = |name: &str| {
+                journal::Entry::new(
+                    &journal::Record::Expunge {
+                        user,
+                        mailbox: name,
+                        uid,
+                    },
+                    None,
+                )
+            };
+            last = st
+                .queue(self.journal.as_ref(), entry, PendingOp::Expunge { uid })
+                .or(last);
         }
         drop(st);
+        let written = wait_and_settle(mb, last);
         mb.notify.notify_waiters();
-        Ok(())
-    }
-
-    /// Applies one journal record while replaying.
-    fn replay(&self, rec: journal::Record<'_>) {
-        match rec {
-            journal::Record::Create {
-                user,
-                mailbox,
-                uid_validity,
-                uid_next,
-            } => {
-                self.ensure_account(user);
-                self.apply_create(user, mailbox, uid_validity, uid_next);
-            }
-            journal::Record::Delete { user, mailbox } => self.apply_delete(user, mailbox),
-            journal::Record::Rename { user, from, to } => self.apply_rename(user, from, to),
-            journal::Record::Subscribe { user, mailbox, on } => {
-                if let Some(a) = self.accounts().get_mut(user) {
-                    if on {
-                        a.subscribed.insert(mailbox.to_string());
-                    } else {
-                        a.subscribed.remove(mailbox);
-                    }
-                }
-            }
-            journal::Record::Append {
-                user,
-                mailbox,
-                uid_validity,
-                uid,
-                flags,
-                internal_date,
-                zone,
-                data,
-            } => {
-                if let Some(mb) = self.mailbox(user, mailbox) {
-                    let mut st = mb.lock();
-                    if st.uid_validity == uid_validity {
-                        let f = FlagSet::from_names(flags.iter().map(String::as_str));
-                        insert_message(&mut st, uid, f, (internal_date, zone), Arc::from(data));
-                        st.changes.clear();
-                        st.change_base = 0;
-                    }
-                }
-            }
-            journal::Record::Flags {
-                user,
-                mailbox,
-                uid,
-                flags,
-            } => {
-                if let Some(mb) = self.mailbox(user, mailbox) {
-                    let mut st = mb.lock();
-                    if let Some(i) = st.index_of(uid) {
-                        st.messages[i].flags =
-                            FlagSet::from_names(flags.iter().map(String::as_str));
-                    }
-                }
-            }
-            journal::Record::Expunge { user, mailbox, uid } => {
-                if let Some(mb) = self.mailbox(user, mailbox) {
-                    let mut st = mb.lock();
-                    if let Some(i) = st.index_of(uid) {
-                        st.remove_at(i);
-                    }
-                }
-            }
-        }
+        written
     }
 
     fn ensure_account(&self, user: &str) {
@@ -676,6 +844,16 @@ impl Store {
     }
 }
 
+/// Waits (lock released) until the last queued record is on disk, then applies
+/// what is settled. Every record of the command was queued before `last`, so
+/// they are all settled by then.
+fn wait_and_settle(mb: &Mailbox, last: Option<Arc<journal::Ticket>>) -> Result<(), StoreError> {
+    let Some(ticket) = last else { return Ok(()) };
+    let written = ticket.wait();
+    mb.lock().settle();
+    written
+}
+
 fn insert_message(
     st: &mut MailboxState,
     uid: u32,
@@ -683,6 +861,7 @@ fn insert_message(
     date: (i64, i32),
     data: Arc<[u8]>,
 ) {
+    st.keywords.define(&flags);
     let msg = Message {
         uid,
         flags,
