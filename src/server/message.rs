@@ -6,21 +6,46 @@
 //! without a bounds check; malformed input degrades to the RFC 2045 defaults
 //! (text/plain; charset=us-ascii, 7BIT) instead of failing.
 //!
-//! The MIME tree is built by a small parser of our own that records octet
-//! offsets into the raw message, because IMAP needs exact ranges (sizes, line
-//! counts, `BODY[1.2.MIME]`) and RFC 3501 part numbering, which mail-parser's
-//! decoded tree does not give. mail-parser is used only for what it does well:
-//! RFC 2047 encoded words, dates, and transfer/charset decoding (for SEARCH).
+//! mail-parser does the MIME work: it splits header fields (with their octet
+//! offsets), finds multipart boundaries and nested messages, and gives every
+//! part its `offset_header`/`offset_body`/`offset_end` in the raw message. It
+//! also decodes RFC 2047 encoded words, dates, and transfer/charset encodings
+//! (for SEARCH). This module keeps only what IMAP adds on top: part numbering
+//! and section resolution (RFC 3501 6.4.5), and rendering ENVELOPE and
+//! BODYSTRUCTURE, whose strings IMAP sends *as written* in the header (raw
+//! parameter lists, undecoded names, source routes), which is why the small
+//! lexer for structured field values below is ours and not mail-parser's
+//! decoding one.
+
+use std::sync::LazyLock;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone};
 use imap_codec::imap_types::fetch::{Part, Section};
 use mail_parser::parsers::MessageStream;
-use mail_parser::HeaderValue;
+use mail_parser::{Encoding, HeaderName, HeaderValue, MessageParser, PartType};
 
 /// Deeper MIME nesting than this is reported as an opaque
 /// application/octet-stream leaf: it bounds the recursion (stack) a hostile
 /// message can cause, and no real mail nests anywhere near this deep.
 const MAX_DEPTH: usize = 32;
+
+/// mail-parser configured to parse only what the MIME structure depends on
+/// (Content-Type: boundaries, digest defaults); every other field is kept
+/// raw, which is cheap and is what IMAP renders anyway.
+///
+/// Content-Transfer-Encoding is deliberately *not* parsed as text: mail-parser
+/// then sees no encoding and leaves every body as the borrowed octets it is,
+/// instead of base64/quoted-printable-decoding each attachment on every
+/// BODYSTRUCTURE (IMAP sections are the stored octets; SEARCH decodes the
+/// text parts it needs itself). It also keeps an attached message that
+/// is (against RFC 2046 5.2.1) transfer-encoded in place, so its offsets stay
+/// offsets into the stored message.
+static PARSER: LazyLock<MessageParser> = LazyLock::new(|| {
+    MessageParser::new()
+        .header_content_type(HeaderName::ContentType)
+        .header_comma_separated(HeaderName::ContentTransferEncoding)
+        .default_header_raw()
+});
 
 /// Parsed once at APPEND/delivery time, cheap to keep.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,25 +60,24 @@ pub struct MessageInfo {
 
 /// Parse what is worth caching about a message.
 pub fn parse(raw: &[u8]) -> MessageInfo {
-    let (_, body_start, _) = find_header_end(raw, 0, raw.len());
+    let top = TopHeader::parse(raw);
     MessageInfo {
         size: to_u32(raw.len()),
-        header_size: to_u32(body_start),
-        sent_date: sent_date(raw),
+        header_size: to_u32(top.body_start),
+        sent_date: date_of(&top.fields),
     }
 }
 
 /// The ENVELOPE item value, IMAP syntax, e.g.
 /// `("Mon, 7 Feb 1994 21:52:25 -0800" "subject" (("Name" NIL "user" "host")) ... "<msgid>")`.
 pub fn envelope(raw: &[u8]) -> String {
-    let (fields_end, _, _) = find_header_end(raw, 0, raw.len());
-    envelope_of(&header_fields(sub(raw, 0, fields_end)))
+    envelope_of(&TopHeader::parse(raw).fields)
 }
 
 /// BODYSTRUCTURE (`extensible = true`) or BODY (`extensible = false`), IMAP
 /// syntax, single-part and multipart (recursive, message/rfc822 included).
 pub fn body_structure(raw: &[u8], extensible: bool) -> String {
-    let root = parse_entity(raw, 0, raw.len(), false, 0);
+    let root = parse_tree(raw);
     let mut out = String::new();
     write_body(&mut out, raw, &root, extensible);
     out
@@ -66,7 +90,11 @@ pub fn section(raw: &[u8], section: Option<&Section<'_>>) -> Vec<u8> {
     let Some(section) = section else {
         return raw.to_vec();
     };
-    let root = parse_entity(raw, 0, raw.len(), false, 0);
+    if let Section::Header(None) = section {
+        // The commonest section (RFC822.HEADER) needs no MIME tree.
+        return raw_header(raw).to_vec();
+    }
+    let root = parse_tree(raw);
     let bytes =
         match section {
             Section::Part(part) => resolve(&root, part).map(|e| body_bytes(raw, e).to_vec()),
@@ -90,8 +118,8 @@ pub fn section(raw: &[u8], section: Option<&Section<'_>>) -> Vec<u8> {
 /// trimmed, for SEARCH HEADER/FROM/SUBJECT etc. Field names match
 /// case-insensitively.
 pub fn header_value(raw: &[u8], name: &str) -> Option<String> {
-    let (fields_end, _, _) = find_header_end(raw, 0, raw.len());
-    header_fields(sub(raw, 0, fields_end))
+    TopHeader::parse(raw)
+        .fields
         .iter()
         .find(|f| f.is(name))
         .map(|f| decode_header_text(f.value))
@@ -99,10 +127,7 @@ pub fn header_value(raw: &[u8], name: &str) -> Option<String> {
 
 /// The Date: header as a chrono DateTime, for SEARCH SENTBEFORE etc.
 pub fn sent_date(raw: &[u8]) -> Option<DateTime<FixedOffset>> {
-    let (fields_end, _, _) = find_header_end(raw, 0, raw.len());
-    let fields = header_fields(sub(raw, 0, fields_end));
-    let value = unfold(fields.iter().find(|f| f.is("date"))?.value);
-    parse_date(&value)
+    date_of(&TopHeader::parse(raw).fields)
 }
 
 /// Quote a string for IMAP output: NIL for None, a quoted string when
@@ -141,10 +166,9 @@ pub fn nstring(s: Option<&str>) -> String {
 /// value RFC 2047-decoded, unfolded and trimmed. SEARCH matches any
 /// occurrence of a repeated field, so it needs them all.
 pub(crate) fn header_fields_decoded(raw: &[u8]) -> Vec<(String, String)> {
-    let (fields_end, _, _) = find_header_end(raw, 0, raw.len());
-    header_fields(sub(raw, 0, fields_end))
+    TopHeader::parse(raw)
+        .fields
         .iter()
-        .filter(|f| !f.name.is_empty())
         .map(|f| {
             (
                 String::from_utf8_lossy(f.name).into_owned(),
@@ -157,8 +181,7 @@ pub(crate) fn header_fields_decoded(raw: &[u8]) -> Vec<(String, String)> {
 /// The top-level header as text for SEARCH TEXT: each field as
 /// `name: decoded value`, one per line.
 pub(crate) fn header_search_text(raw: &[u8]) -> String {
-    let (fields_end, _, _) = find_header_end(raw, 0, raw.len());
-    fields_as_text(&header_fields(sub(raw, 0, fields_end)))
+    fields_as_text(&TopHeader::parse(raw).fields)
 }
 
 /// The body as text for SEARCH BODY/TEXT: the decoded (transfer encoding and
@@ -167,7 +190,7 @@ pub(crate) fn header_search_text(raw: &[u8]) -> String {
 /// (images, archives) are skipped: their encoded form is not text anyone
 /// searches for.
 pub(crate) fn body_search_text(raw: &[u8]) -> String {
-    let root = parse_entity(raw, 0, raw.len(), false, 0);
+    let root = parse_tree(raw);
     let mut out = String::new();
     collect_text(raw, &root, &mut out);
     out
@@ -175,15 +198,13 @@ pub(crate) fn body_search_text(raw: &[u8]) -> String {
 
 /// The raw top-level header octets, blank line included.
 pub(crate) fn raw_header(raw: &[u8]) -> &[u8] {
-    let (_, body_start, _) = find_header_end(raw, 0, raw.len());
-    sub(raw, 0, body_start)
+    sub(raw, 0, TopHeader::parse(raw).body_start)
 }
 
 /// The raw body octets (after the top-level header), for a plain substring
 /// fallback when decoding is not possible.
 pub(crate) fn raw_body(raw: &[u8]) -> &[u8] {
-    let (_, body_start, _) = find_header_end(raw, 0, raw.len());
-    sub(raw, body_start, raw.len())
+    sub(raw, TopHeader::parse(raw).body_start, raw.len())
 }
 
 // ---------------------------------------------------------------------------
@@ -198,16 +219,8 @@ fn to_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-/// The end (exclusive, after the LF) of the line starting at `pos`, or `end`.
-fn line_end(raw: &[u8], pos: usize, end: usize) -> usize {
-    match memchr::memchr(b'\n', sub(raw, pos, end)) {
-        Some(i) => pos + i + 1,
-        None => end.max(pos),
-    }
-}
-
-fn is_blank(line: &[u8]) -> bool {
-    line == b"\r\n" || line == b"\n"
+fn to_usize(n: u32) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
 }
 
 /// Lines in a body, as BODYSTRUCTURE counts them: each LF ends one, and a
@@ -220,23 +233,12 @@ fn count_lines(body: &[u8]) -> u32 {
     to_u32(n)
 }
 
-/// `Name:` with a valid RFC 5322 field name (printable ASCII except colon),
-/// tolerating obsolete whitespace before the colon.
-fn field_name_len(line: &[u8]) -> Option<usize> {
-    let colon = memchr::memchr(b':', line)?;
-    let name = sub(line, 0, colon);
-    let trimmed = name.trim_ascii_end();
-    if trimmed.is_empty() || !trimmed.iter().all(|&b| (33..=126).contains(&b)) {
-        return None;
-    }
-    Some(colon)
-}
-
 // ---------------------------------------------------------------------------
 // Headers.
 
-/// One header field: its name, its raw value (after the colon, folding and
-/// final line end included) and its raw lines (for HEADER.FIELDS).
+/// One header field as mail-parser found it, as slices of the raw message:
+/// its name as written, its raw value (after the colon, folding and final
+/// line end included) and its raw lines (for HEADER.FIELDS).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Field<'a> {
     name: &'a [u8],
@@ -246,81 +248,81 @@ pub(crate) struct Field<'a> {
 
 impl Field<'_> {
     fn is(&self, name: &str) -> bool {
-        !self.name.is_empty() && self.name.eq_ignore_ascii_case(name.as_bytes())
+        self.name.eq_ignore_ascii_case(name.as_bytes())
     }
 }
 
-/// Where an entity's header ends: (end of the fields, start of the body,
-/// whether a blank line separated them). The blank line is
-/// `fields_end..body_start`.
-///
-/// An entity whose first line is not a header field has no header at all
-/// (RFC 2046: a body part may start directly with content after its blank
-/// line, and broken mailers omit the blank line); one with no blank line is
-/// all header (RFC 3501: "a message which has no body and no blank line").
-fn find_header_end(raw: &[u8], start: usize, end: usize) -> (usize, usize, bool) {
-    let end = end.min(raw.len());
-    if start >= end {
-        return (end, end, false);
-    }
-    let first_end = line_end(raw, start, end);
-    let first = sub(raw, start, first_end);
-    if is_blank(first) {
-        return (start, first_end, true);
-    }
-    if field_name_len(first).is_none() {
-        return (start, start, false);
-    }
-    let mut pos = first_end;
-    while pos < end {
-        let le = line_end(raw, pos, end);
-        if is_blank(sub(raw, pos, le)) {
-            return (pos, le, true);
-        }
-        pos = le;
-    }
-    (end, end, false)
-}
-
-/// Split a header block into fields. Continuation lines (leading WSP) extend
-/// the previous field; lines that are not `name:` become nameless fields that
-/// no HEADER.FIELDS list can select.
-fn header_fields(header: &[u8]) -> Vec<Field<'_>> {
-    // (start, value_start, end, named) as offsets, so continuation lines can
-    // extend the previous field before the slices are taken.
-    let mut spans: Vec<(usize, usize, usize, bool)> = Vec::new();
-    let mut pos = 0;
-    while pos < header.len() {
-        let le = line_end(header, pos, header.len());
-        let line = sub(header, pos, le);
-        if is_blank(line) {
-            break;
-        }
-        let continuation = matches!(line.first(), Some(b' ' | b'\t'));
-        match spans.last_mut() {
-            Some(last) if continuation => last.2 = le,
-            _ => match field_name_len(line) {
-                Some(colon) => spans.push((pos, pos + colon + 1, le, true)),
-                None => spans.push((pos, pos, le, false)),
-            },
-        }
-        pos = le;
-    }
-    spans
-        .into_iter()
-        .map(|(start, value_start, end, named)| {
-            let name = if named {
-                sub(header, start, value_start.saturating_sub(1)).trim_ascii_end()
-            } else {
-                &[]
-            };
-            Field {
-                name,
-                value: sub(header, value_start, end),
-                raw: sub(header, start, end),
+/// mail-parser's header fields of the entity whose header starts at `base`,
+/// turned into slices of `raw`. Its offsets are relative to the bytes it
+/// parsed, which start at `base`.
+fn fields_from<'a>(raw: &'a [u8], base: usize, headers: &[mail_parser::Header<'_>]) -> Vec<Field<'a>> {
+    headers
+        .iter()
+        .filter_map(|h| {
+            let field = base.saturating_add(to_usize(h.offset_field));
+            let value = base.saturating_add(to_usize(h.offset_start));
+            let end = base.saturating_add(to_usize(h.offset_end));
+            // The name is what precedes the colon, which mail-parser consumed
+            // just before the value starts. A last line cut off at the end
+            // of input has no colon, and mail-parser still reports its text
+            // as a name: that is no field (RFC 5322 2.2: "Header fields are
+            // lines beginning with a field name, followed by a colon").
+            let colon = value.checked_sub(1)?;
+            if raw.get(colon) != Some(&b':') {
+                return None;
             }
+            Some(Field {
+                name: sub(raw, field, colon).trim_ascii(),
+                value: sub(raw, value, end),
+                raw: sub(raw, field, end),
+            })
         })
         .collect()
+}
+
+/// The start of the blank line that ends the header `start..body_start`, or
+/// `body_start` when the header ran to the end without one (RFC 3501: "a
+/// message which has no body and no blank line").
+fn blank_line_start(raw: &[u8], start: usize, body_start: usize) -> usize {
+    let header = sub(raw, start, body_start);
+    let Some(without_lf) = header.strip_suffix(b"\n") else {
+        return body_start;
+    };
+    let line_start = memchr::memrchr(b'\n', without_lf).map_or(0, |i| i + 1);
+    if sub(without_lf, line_start, without_lf.len()).trim_ascii().is_empty() {
+        start + line_start
+    } else {
+        body_start
+    }
+}
+
+/// The top-level header alone, without the MIME tree (ENVELOPE, SEARCH and
+/// RFC822.HEADER need no more).
+struct TopHeader<'a> {
+    fields: Vec<Field<'a>>,
+    body_start: usize,
+}
+
+impl<'a> TopHeader<'a> {
+    fn parse(raw: &'a [u8]) -> Self {
+        let mut stream = MessageStream::new(raw);
+        let mut headers = Vec::new();
+        let complete = stream.parse_headers(&PARSER, &mut headers);
+        // Without a blank line the header runs to the end (mail-parser says
+        // so by returning false at end of input), unless it held no field
+        // at all: then there is no header, only body (as in the MIME tree).
+        let body_start = if complete {
+            stream.offset().min(raw.len())
+        } else if headers.is_empty() {
+            0
+        } else {
+            raw.len()
+        };
+        TopHeader {
+            fields: fields_from(raw, 0, &headers),
+            body_start,
+        }
+    }
 }
 
 fn first_field<'f, 'a>(fields: &'f [Field<'a>], name: &str) -> Option<&'f Field<'a>> {
@@ -362,13 +364,11 @@ fn fields_as_text(fields: &[Field<'_>]) -> String {
     out
 }
 
-/// RFC 5322 date, strictly (chrono) and then leniently (mail-parser, which
-/// copes with missing weekdays, odd zones and comments).
-fn parse_date(value: &str) -> Option<DateTime<FixedOffset>> {
-    if let Ok(dt) = DateTime::parse_from_rfc2822(value) {
-        return Some(dt);
-    }
-    let dt = mail_parser::DateTime::parse_rfc822(value)?;
+/// The first Date: field, parsed by mail-parser (RFC 5322 3.3, obsolete
+/// forms, comments and odd zones tolerated).
+fn date_of(fields: &[Field<'_>]) -> Option<DateTime<FixedOffset>> {
+    let value = unfold(first_field(fields, "date")?.value);
+    let dt = mail_parser::DateTime::parse_rfc822(&value)?;
     let offset_secs = i32::from(dt.tz_hour) * 3600 + i32::from(dt.tz_minute) * 60;
     let offset = FixedOffset::east_opt(if dt.tz_before_gmt {
         -offset_secs
@@ -386,7 +386,11 @@ fn parse_date(value: &str) -> Option<DateTime<FixedOffset>> {
 }
 
 // ---------------------------------------------------------------------------
-// Structured field values (Content-Type and friends, RFC 2045/2183).
+// Structured field values (Content-Type and friends, RFC 2045/2183), lexed
+// as written because BODYSTRUCTURE sends them so: mail-parser's own
+// Content-Type parser lowercases names, joins RFC 2231 continuations and
+// decodes values, none of which RFC 3501 asks for ("body-fld-param" is the
+// parameter list of [MIME-IMB] as it stands in the header).
 
 /// A tolerant lexer over a structured field value: skips CFWS (whitespace
 /// and nested comments) and reads tokens and quoted strings.
@@ -646,8 +650,9 @@ fn parse_languages(value: &str) -> Vec<String> {
     out
 }
 
+
 // ---------------------------------------------------------------------------
-// The MIME tree.
+// The MIME tree, as IMAP numbers it.
 
 /// One MIME entity (the message itself, a body part, or an attached
 /// message), as offsets into the raw message.
@@ -669,171 +674,143 @@ pub(crate) struct Entity<'a> {
 #[derive(Debug)]
 enum Kind<'a> {
     Leaf,
-    /// multipart/*: never empty (an empty one gets a synthetic empty part,
-    /// because BODYSTRUCTURE's grammar needs at least one).
+    /// multipart/*: never empty (BODYSTRUCTURE's grammar needs at least one
+    /// part, so an empty one gets a synthetic empty part).
     Multi(Vec<Entity<'a>>),
     /// message/rfc822: the encapsulated message, spanning this entity's body.
     Message(Box<Entity<'a>>),
 }
 
-fn parse_entity(raw: &[u8], start: usize, end: usize, in_digest: bool, depth: usize) -> Entity<'_> {
-    let end = end.min(raw.len());
-    let start = start.min(end);
-    let (fields_end, body_start, _) = find_header_end(raw, start, end);
-    let fields = header_fields(sub(raw, start, fields_end));
-    let mut ctype = match first_field(&fields, "content-type") {
-        Some(f) => MediaType::parse(&unfold(f.value)).unwrap_or_else(MediaType::text_plain),
-        None if in_digest => MediaType::message_rfc822(),
-        None => MediaType::text_plain(),
-    };
-    let kind = if ctype.ty.eq_ignore_ascii_case("multipart") {
-        match ctype
-            .param("boundary")
-            .filter(|b| !b.is_empty())
-            .map(str::to_owned)
-        {
-            Some(_) if depth >= MAX_DEPTH => {
-                ctype = MediaType::octet_stream();
-                Kind::Leaf
-            }
-            Some(boundary) => {
-                let digest = ctype.subtype.eq_ignore_ascii_case("digest");
-                Kind::Multi(parse_multipart(
-                    raw,
-                    body_start,
-                    end,
-                    boundary.as_bytes(),
-                    digest,
-                    depth + 1,
-                ))
-            }
-            // A multipart without a boundary cannot be split; RFC 2045 5.2
-            // says to treat an invalid Content-Type as text/plain.
-            None => {
-                ctype = MediaType::text_plain();
-                Kind::Leaf
-            }
+impl Entity<'_> {
+    /// An entity with no header at all, all body (or empty).
+    fn headerless(start: usize, end: usize) -> Self {
+        Entity {
+            start,
+            fields_end: start,
+            body_start: start,
+            end,
+            fields: Vec::new(),
+            ctype: MediaType::text_plain(),
+            kind: Kind::Leaf,
         }
-    } else if ctype.is("message", "rfc822") {
-        if depth >= MAX_DEPTH {
-            ctype = MediaType::octet_stream();
-            Kind::Leaf
-        } else {
-            Kind::Message(Box::new(parse_entity(
-                raw,
-                body_start,
-                end,
-                false,
-                depth + 1,
-            )))
-        }
-    } else {
-        Kind::Leaf
-    };
-    Entity {
-        start,
-        fields_end,
-        body_start,
-        end,
-        fields,
-        ctype,
-        kind,
     }
 }
 
-/// Split a multipart body at its delimiter lines (RFC 2046 5.1.1). The line
-/// break before a delimiter belongs to the delimiter, not to the part; the
-/// preamble and epilogue belong to no part; a missing close delimiter ends
-/// the last part at the end of the body.
-fn parse_multipart<'a>(
-    raw: &'a [u8],
-    body_start: usize,
-    end: usize,
-    boundary: &[u8],
-    digest: bool,
-    depth: usize,
-) -> Vec<Entity<'a>> {
-    let body = sub(raw, body_start, end);
-    let mut delim = Vec::with_capacity(boundary.len() + 2);
-    delim.extend_from_slice(b"--");
-    delim.extend_from_slice(boundary);
-    let finder = memchr::memmem::Finder::new(&delim);
+/// The whole message's tree.
+fn parse_tree(raw: &[u8]) -> Entity<'_> {
+    parse_message(raw, 0, raw.len(), 0)
+}
 
-    let mut parts = Vec::new();
-    let mut part_start: Option<usize> = None;
-    let mut from = 0;
-    while let Some(i) = finder.find(sub(body, from, body.len())) {
-        let at = from + i;
-        from = at + 1;
-        // A delimiter starts a line.
-        if at > 0 && body.get(at - 1) != Some(&b'\n') {
-            continue;
+/// Parse `raw[start..end]` as a message (the top level, or an attached one
+/// mail-parser did not descend into in place) and convert it.
+fn parse_message(raw: &[u8], start: usize, end: usize, depth: usize) -> Entity<'_> {
+    let end = end.min(raw.len());
+    let start = start.min(end);
+    match PARSER.parse(sub(raw, start, end)) {
+        Some(msg) if !msg.parts.is_empty() => {
+            let cx = Convert { raw, base: start };
+            cx.entity(&msg, 0, Some(end), false, depth)
         }
-        let mut p = at + delim.len();
-        let close = sub(body, p, p + 2) == b"--";
-        if close {
-            p += 2;
-        }
-        // Transport padding, then the line end (or the end of the body).
-        while matches!(body.get(p), Some(b' ' | b'\t')) {
-            p += 1;
-        }
-        let line_end = if p >= body.len() {
-            body.len()
-        } else if sub(body, p, p + 2) == b"\r\n" {
-            p + 2
-        } else if body.get(p) == Some(&b'\n') {
-            p + 1
-        } else {
-            // `--boundaryX`: a longer boundary, not ours.
-            continue;
+        // mail-parser finds no header field at all: RFC 3501 still numbers
+        // the body as part 1, and HEADER is empty.
+        _ => Entity::headerless(start, end),
+    }
+}
+
+/// Turns mail-parser's flat part list into IMAP's tree. `base` is where the
+/// bytes mail-parser parsed start in `raw` (its offsets are relative to them).
+struct Convert<'a> {
+    raw: &'a [u8],
+    base: usize,
+}
+
+impl<'a> Convert<'a> {
+    fn at(&self, offset: u32) -> usize {
+        self.base.saturating_add(to_usize(offset)).min(self.raw.len())
+    }
+
+    /// Part `id` of `msg`; `end` overrides where it ends (a message's root
+    /// part ends where the message does).
+    fn entity(
+        &self,
+        msg: &mail_parser::Message<'_>,
+        id: usize,
+        end: Option<usize>,
+        in_digest: bool,
+        depth: usize,
+    ) -> Entity<'a> {
+        let Some(part) = msg.parts.get(id) else {
+            return Entity::headerless(self.raw.len(), self.raw.len());
         };
-        if let Some(s) = part_start {
-            let mut e = at;
-            if e >= s + 2 && sub(body, e - 2, e) == b"\r\n" {
-                e -= 2;
-            } else if e > s && body.get(e - 1) == Some(&b'\n') {
-                e -= 1;
-            }
-            parts.push(parse_entity(
-                raw,
-                body_start + s,
-                body_start + e,
-                digest,
-                depth,
-            ));
+        let start = self.at(part.offset_header);
+        let body_start = self.at(part.offset_body).max(start);
+        let end = end.unwrap_or_else(|| self.at(part.offset_end)).max(body_start);
+        let fields = fields_from(self.raw, self.base, &part.headers);
+        let ctype = match first_field(&fields, "content-type") {
+            Some(f) => MediaType::parse(&unfold(f.value)).unwrap_or_else(MediaType::text_plain),
+            // RFC 2046 5.1.5: "in a digest, the default Content-Type value
+            // for a body part is changed from "text/plain" to
+            // "message/rfc822"."
+            None if in_digest => MediaType::message_rfc822(),
+            None => MediaType::text_plain(),
+        };
+        let mut fields_end = blank_line_start(self.raw, start, body_start);
+        let mut body_start = body_start;
+        if fields.is_empty() && fields_end == body_start {
+            // No field and no blank line: mail-parser skipped lines that are
+            // not fields looking for a header; there is none, it is all body.
+            fields_end = start;
+            body_start = start;
         }
-        if close {
-            part_start = None;
-            break;
-        }
-        part_start = Some(line_end);
-        from = line_end.max(from);
-    }
-    if let Some(s) = part_start {
-        parts.push(parse_entity(
-            raw,
-            body_start + s,
-            body_start + body.len(),
-            digest,
-            depth,
-        ));
-    }
-    if parts.is_empty() {
-        let at = body_start + body.len();
-        parts.push(Entity {
-            start: at,
-            fields_end: at,
-            body_start: at,
-            end: at,
-            fields: Vec::new(),
-            // Even in a digest: a synthetic message/rfc822 would need an
-            // envelope and body of its own, so the placeholder is plain text.
-            ctype: MediaType::text_plain(),
+        let mut e = Entity {
+            start,
+            fields_end,
+            body_start,
+            end,
+            fields,
+            ctype,
             kind: Kind::Leaf,
-        });
+        };
+        let multipart = e.ctype.ty.eq_ignore_ascii_case("multipart");
+        let message = e.ctype.is("message", "rfc822");
+        if (multipart || message) && depth >= MAX_DEPTH {
+            e.ctype = MediaType::octet_stream();
+            return e;
+        }
+        match &part.body {
+            PartType::Multipart(ids) if multipart => {
+                let digest = e.ctype.subtype.eq_ignore_ascii_case("digest");
+                let mut children: Vec<Entity<'a>> = ids
+                    .iter()
+                    .map(|&c| self.entity(msg, to_usize(c), None, digest, depth + 1))
+                    .collect();
+                if children.is_empty() {
+                    children.push(Entity::headerless(end, end));
+                }
+                e.kind = Kind::Multi(children);
+            }
+            // mail-parser parsed the attached message in place, so its
+            // offsets are ours.
+            PartType::Message(inner) if message && part.encoding == Encoding::None => {
+                e.kind = Kind::Message(Box::new(self.entity(inner, 0, Some(end), false, depth + 1)));
+            }
+            // An attached message mail-parser decoded first (RFC 2046 5.2.1
+            // forbids any encoding but 7bit, 8bit or binary there) or could
+            // not parse: IMAP sections are octets of the stored message, so
+            // the body is taken as it stands.
+            _ if message => {
+                e.kind = Kind::Message(Box::new(parse_message(self.raw, body_start, end, depth + 1)));
+            }
+            // A multipart mail-parser could not split (no boundary
+            // parameter, or the boundary never appears) is one opaque
+            // text body; RFC 2045 5.2: "It is also recommended that this
+            // default be assumed when a syntactically invalid Content-Type
+            // header field is encountered."
+            _ if multipart => e.ctype = MediaType::text_plain(),
+            _ => {}
+        }
+        e
     }
-    parts
 }
 
 fn header_bytes<'r>(raw: &'r [u8], e: &Entity<'_>) -> &'r [u8] {
@@ -1396,7 +1373,7 @@ mod tests {
         }
     }
 
-    const PLAIN: &str = "Date: Mon, 7 Feb 1994 21:52:25 -0800\n\
+    pub(super) const PLAIN: &str = "Date: Mon, 7 Feb 1994 21:52:25 -0800\n\
 From: Fred Foobar <foobar@Blurdybloop.example>\n\
 Subject: afternoon meeting\n\
 To: mooch@owatagu.siam.example\n\
@@ -1454,7 +1431,7 @@ Hello Joe, do you think we can meet at 3:30 tomorrow?\n";
         );
     }
 
-    const ALTERNATIVE: &str = "From: a@example.com\n\
+    pub(super) const ALTERNATIVE: &str = "From: a@example.com\n\
 Subject: alt\n\
 MIME-Version: 1.0\n\
 Content-Type: multipart/alternative; boundary=\"b1\"\n\
@@ -1501,7 +1478,7 @@ epilogue\n";
         assert!(body_search_text(&raw).contains("Grüße"));
     }
 
-    const MIXED: &str = "From: \"Sender, The\" <s@example.com>\n\
+    pub(super) const MIXED: &str = "From: \"Sender, The\" <s@example.com>\n\
 To: r@example.com\n\
 Subject: report\n\
 Date: Tue, 1 Mar 2022 10:00:00 +0000\n\
@@ -1973,5 +1950,160 @@ Content-Type: text/html\n\
         exercise(b"Subject: \xff\xfe =?utf-8?b?////?= =?x?q?=ZZ?=\r\n\r\n");
         exercise(b"Content-Type: multipart/mixed; boundary=\"\"\r\n\r\n--\r\n--\r\n");
         exercise(b"Content-Type: text/plain; charset=\"utf-16\"\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!!\r\n");
+    }
+}
+
+/// TEMPORARY: old (hand-written parser) against new (mail-parser) over a
+/// corpus, every public output compared.
+#[cfg(test)]
+mod differential {
+    use super::super::message_old as old;
+    use imap_codec::decode::Decoder;
+    use imap_codec::imap_types::command::CommandBody;
+    use imap_codec::imap_types::fetch::{MacroOrMessageDataItemNames, MessageDataItemName};
+    use imap_codec::CommandCodec;
+
+    fn crlf(s: &str) -> Vec<u8> {
+        s.replace("\r\n", "\n").replace('\n', "\r\n").into_bytes()
+    }
+
+    fn sec(spec: &str) -> Option<imap_codec::imap_types::fetch::Section<'static>> {
+        let cmd: &'static str = Box::leak(format!("a FETCH 1 (BODY.PEEK[{spec}])\r\n").into_boxed_str());
+        let (_, cmd) = CommandCodec::default().decode(cmd.as_bytes()).ok()?;
+        match cmd.body {
+            CommandBody::Fetch {
+                macro_or_item_names: MacroOrMessageDataItemNames::MessageDataItemNames(names),
+                ..
+            } => match names.into_iter().next() {
+                Some(MessageDataItemName::BodyExt { section, .. }) => section,
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    pub(super) fn corpus() -> Vec<(&'static str, Vec<u8>)> {
+        let mut c: Vec<(&'static str, Vec<u8>)> = vec![
+            ("plain", crlf(super::tests::PLAIN)),
+            ("alternative", crlf(super::tests::ALTERNATIVE)),
+            ("mixed", crlf(super::tests::MIXED)),
+            ("server_imap fixture", crlf("From: \"Alice A.\" <alice@example.org>\r\nTo: bob@example.org, \"Carol\" <carol@example.org>\r\nSubject: hello 1\r\nDate: Mon, 7 Feb 1994 21:52:25 -0800\r\nMessage-ID: <1@x>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nplain 1\r\n--b\r\nContent-Type: text/html\r\n\r\n<p>html 1</p>\r\n--b--\r\n")),
+            ("nested multipart", crlf("From: a@b.c\nContent-Type: multipart/mixed; boundary=o\n\npre\n--o\nContent-Type: multipart/alternative; boundary=i\n\n--i\nContent-Type: text/plain\n\none\n--i\nContent-Type: multipart/related; boundary=r\n\n--r\nContent-Type: text/html\n\n<p>two</p>\n--r\nContent-Type: image/png\nContent-Transfer-Encoding: base64\nContent-ID: <img@x>\n\niVBORw0KGgo=\n--r--\n--i--\nepi-i\n--o\nContent-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: quoted-printable\n\ncaf=E9\n--o--\nepi-o\n")),
+            ("rfc822 in multipart", crlf("Subject: outer\nContent-Type: multipart/mixed; boundary=x\n\n--x\n\nintro\n--x\nContent-Type: message/rfc822\nContent-Description: fwd\n\nFrom: Inner <in@x.org>\nTo: undisclosed-recipients:;\nSubject: inner\nDate: 1 Jan 2020 00:00:00 +0000\n\ninner body\nline 2\n--x--\n")),
+            ("rfc822 top", crlf("Subject: wrap\nContent-Type: message/rfc822\n\nSubject: wrapped\nContent-Type: multipart/mixed; boundary=w\n\n--w\n\nw1\n--w\n\nw2\n--w--\n")),
+            ("single part message in multipart", crlf("Content-Type: multipart/mixed; boundary=x\n\n--x\nContent-Type: message/rfc822\n\nSubject: in\n\nbody of inner\n--x--\n")),
+            ("missing close delimiter", crlf("Content-Type: multipart/mixed; boundary=zz\n\n--zz\nContent-Type: text/plain\n\nx\n--zz\n\ny")),
+            ("boundary never appears", crlf("Content-Type: multipart/mixed; boundary=zz\n\nhello\n")),
+            ("multipart without boundary", crlf("Content-Type: multipart/mixed\n\nhello\n")),
+            ("longer look-alike boundary", crlf("Content-Type: multipart/mixed; boundary=zz\n\n--zzz\n--zz\nContent-Type: text/plain\n\nx\n--zz")),
+            ("bare LF", b"From: a@b.c\nSubject: lf\nContent-Type: multipart/mixed; boundary=q\n\n--q\nContent-Type: text/plain\n\nlf body\n--q\n\nsecond\n--q--\n".to_vec()),
+            ("bare LF plain", b"Subject: lf\n\nline1\nline2\n".to_vec()),
+            ("encoded words", crlf("From: =?utf-8?q?J=C3=B6rg?= <j@example.com>\nTo: =?iso-8859-1?b?SvZyZw==?= <k@example.com>, \"=?utf-8?q?quoted?=\" <q@x>\nSubject: =?utf-8?b?R3LDvMOfZQ==?= and =?utf-8?q?more?=\nX-Custom: =?utf-8?q?x?=\n\nbody\n")),
+            ("groups", crlf("From: a@b.c\nTo: Friends: \"Doe, John\" <john@x.org>, jane@y.org (Jane Y);, solo@z.org\nCc: undisclosed-recipients:;\nBcc: <@relay.example,@r2.example:route@dest.example>\nReply-To:\nSender:   \n\nbody\n")),
+            ("comments in addresses", crlf("From: <user-from (comment)@ (comment) domain.org>\nTo: user (Real Name) @ host.example, \"Q\" (c) <q@h>, (only comment) x@y\nCc: Fred (nick) Foobar <f@x.org> (trailing)\n\nb\n")),
+            ("no body", crlf("From: a@b.c\nSubject: no body\n")),
+            ("no body with blank", crlf("From: a@b.c\nSubject: no body\n\n")),
+            ("empty header", crlf("\nJust a body\n")),
+            ("no header at all", crlf("Just a body, no header at all\n")),
+            ("empty message", Vec::new()),
+            ("empty header field", crlf("Subject:\nFrom:\nTo: \nDate:\n\nx\n")),
+            ("8-bit headers", b"From: J\xc3\xb6rg <j@example.com>\r\nSubject: Gr\xfc\xdfe \xff\r\nX-Bin: \x01\x02\r\n\r\nbody \xe9\r\n".to_vec()),
+            ("digest", crlf("Content-Type: multipart/digest; boundary=d\n\n--d\n\nSubject: d1\n\nhi\n--d\nContent-Type: text/plain\n\nplain in digest\n--d\n\nSubject: d3\nContent-Type: multipart/alternative; boundary=e\n\n--e\n\ne1\n--e--\n--d--\n")),
+            ("invalid content-type", crlf("Content-Type: ;;;\n\nx")),
+            ("unterminated charset", crlf("Content-Type: text/plain; charset=\"unterminated\n\nx")),
+            ("empty rfc822", crlf("Content-Type: message/rfc822\n\n")),
+            ("rfc2231 params", crlf("Content-Type: text/plain; name*0=a; name*1=\"b c\"; (comment) x=y\nContent-Disposition: attachment; filename*=utf-8''Gr%C3%BC%C3%9Fe.txt\nContent-Language: en (English), de\nContent-Location: http://x/y\nContent-MD5: Q2hlY2sgSW50ZWdyaXR5IQ==\n\nx")),
+            ("case and params", crlf("CONTENT-TYPE: Text/HTML; Charset=\"UTF-8\"; Format=Flowed\ncontent-transfer-encoding: 8BIT\n\n<p>x</p>\n")),
+            ("folded", crlf("Subject: a\n  folded\n\tsubject\nX-A: 1\nFrom: A\n B <a@b.c>\n\nb\n")),
+            ("dates", crlf("Date: Tue, 1 Mar 2022 10:00:00 GMT (comment)\n\nb\n")),
+            ("date no weekday", crlf("Date: 7 Feb 1994 21:52 +0100\n\nb\n")),
+            ("date garbage", crlf("Date: garbage\n\nb\n")),
+            ("date obsolete zone", crlf("Date: Mon, 7 Feb 1994 21:52:25 EST\n\nb\n")),
+            ("repeated fields", crlf("Subject: one\nSubject: two\nFrom: a@b.c\nFrom: d@e.f\n\nb\n")),
+            ("part without header", crlf("Content-Type: multipart/mixed; boundary=p\n\n--p\nhello\n--p\nContent-Type: text/html\n\nx\n--p--\n")),
+            ("empty parts", crlf("Content-Type: multipart/mixed; boundary=p\n\n--p\n\n--p\n--p--\n")),
+            ("transport padding", crlf("Content-Type: multipart/mixed; boundary=p\n\n--p  \nContent-Type: text/plain\n\npadded\n--p-- \t\nepilogue\n")),
+            ("base64 rfc822", crlf("Content-Type: multipart/mixed; boundary=p\n\n--p\nContent-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\nU3ViamVjdDogeAoKeQo=\n--p--\n")),
+            ("message global", crlf("Content-Type: multipart/mixed; boundary=p\n\n--p\nContent-Type: message/global\n\nSubject: g\n\nglobal\n--p--\n")),
+            ("non-field junk in header", crlf("From: a@b.c\nthis is not a field\nSubject: s\n\nbody\n")),
+            ("whitespace before colon", crlf("Subject : spaced\nFrom\t: a@b.c\n\nbody\n")),
+            ("leading whitespace line", crlf(" leading\nSubject: s\n\nbody\n")),
+            ("utf-16 text", crlf("Content-Type: text/plain; charset=\"utf-16\"\nContent-Transfer-Encoding: base64\n\n//5oAGkA\n")),
+            ("deep nesting", (0..40).map(|i| format!("Content-Type: multipart/mixed; boundary=a{i}\r\n\r\n--a{i}\r\n")).collect::<String>().into_bytes()),
+            ("deep rfc822", "Content-Type: message/rfc822\r\n\r\n".repeat(40).into_bytes()),
+            ("header only no crlf", b"Subject: x".to_vec()),
+            ("cr only", b"Subject: x\rFrom: y\r\rbody".to_vec()),
+        ];
+        // Truncations of a realistic message.
+        let mixed = crlf(super::tests::MIXED);
+        for cut in [10usize, 100, 300, 500, 700, 800] {
+            let name: &'static str = Box::leak(format!("mixed cut at {cut}").into_boxed_str());
+            c.push((name, mixed[..cut.min(mixed.len())].to_vec()));
+        }
+        c
+    }
+
+    fn section_specs() -> Vec<String> {
+        let mut out = vec!["".to_string(), "HEADER".into(), "TEXT".into(),
+            "HEADER.FIELDS (Subject From Content-Type)".into(),
+            "HEADER.FIELDS.NOT (Subject From)".into()];
+        let mut paths: Vec<String> = Vec::new();
+        for a in 1..=4 {
+            paths.push(format!("{a}"));
+            for b in 1..=3 {
+                paths.push(format!("{a}.{b}"));
+                for c in 1..=3 {
+                    paths.push(format!("{a}.{b}.{c}"));
+                }
+            }
+        }
+        for p in paths {
+            for suffix in ["", ".MIME", ".HEADER", ".TEXT", ".HEADER.FIELDS (Subject content-type)", ".HEADER.FIELDS.NOT (Subject)"] {
+                out.push(format!("{p}{suffix}"));
+            }
+        }
+        out
+    }
+
+    pub(super) fn differences() -> Vec<String> {
+        let mut diffs = Vec::new();
+        let specs = section_specs();
+        for (name, raw) in corpus() {
+            let raw = raw.as_slice();
+            let mut cmp = |what: &str, o: String, n: String| {
+                if o != n {
+                    diffs.push(format!("[{name}] {what}:\n   old: {o}\n   new: {n}"));
+                }
+            };
+            cmp("ENVELOPE", old::envelope(raw), super::envelope(raw));
+            cmp("BODYSTRUCTURE", old::body_structure(raw, true), super::body_structure(raw, true));
+            cmp("BODY", old::body_structure(raw, false), super::body_structure(raw, false));
+            cmp("parse", format!("{:?}", old::parse(raw)), format!("{:?}", super::parse(raw)));
+            cmp("sent_date", format!("{:?}", old::sent_date(raw)), format!("{:?}", super::sent_date(raw)));
+            for h in ["subject", "from", "to", "x-custom", "date", "content-type"] {
+                cmp(&format!("header_value({h})"), format!("{:?}", old::header_value(raw, h)), format!("{:?}", super::header_value(raw, h)));
+            }
+            cmp("header_fields_decoded", format!("{:?}", old::header_fields_decoded(raw)), format!("{:?}", super::header_fields_decoded(raw)));
+            cmp("header_search_text", old::header_search_text(raw), super::header_search_text(raw));
+            cmp("body_search_text", old::body_search_text(raw), super::body_search_text(raw));
+            cmp("raw_header", String::from_utf8_lossy(old::raw_header(raw)).into_owned(), String::from_utf8_lossy(super::raw_header(raw)).into_owned());
+            cmp("raw_body", String::from_utf8_lossy(old::raw_body(raw)).into_owned(), String::from_utf8_lossy(super::raw_body(raw)).into_owned());
+            for spec in &specs {
+                let s = sec(spec);
+                let Some(s) = s else { continue };
+                cmp(&format!("BODY[{spec}]"), format!("{:?}", String::from_utf8_lossy(&old::section(raw, Some(&s)))), format!("{:?}", String::from_utf8_lossy(&super::section(raw, Some(&s)))));
+            }
+        }
+        diffs
+    }
+
+    #[test]
+    fn old_and_new_agree() {
+        let diffs = differences();
+        for d in &diffs {
+            println!("{d}");
+        }
+        println!("{} differences", diffs.len());
+        assert!(diffs.is_empty());
     }
 }

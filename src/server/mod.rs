@@ -11,6 +11,8 @@
 pub mod faults;
 pub mod imap;
 pub mod message;
+#[cfg(test)]
+mod message_old;
 pub mod search;
 pub mod seqset;
 pub mod smtp;
