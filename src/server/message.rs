@@ -2097,13 +2097,42 @@ mod differential {
         diffs
     }
 
+    /// Cases where old and new differ, each malformed by the RFC (so no
+    /// output is prescribed) and explained in `tests::malformed_mime_readings`.
+    const EXPLAINED: &[&str] = &[
+        "boundary never appears",
+        "empty parts",
+        "leading whitespace line",
+        "longer look-alike boundary",
+        "mixed cut at 300",
+        "mixed cut at 500",
+        "mixed cut at 700",
+        "non-field junk in header",
+        "part without header",
+    ];
+
     #[test]
     fn old_and_new_agree() {
-        let diffs = differences();
+        let diffs: Vec<String> = differences()
+            .into_iter()
+            .filter(|d| !EXPLAINED.iter().any(|e| d.starts_with(&format!("[{e}]"))))
+            .collect();
         for d in &diffs {
             println!("{d}");
         }
         println!("{} differences", diffs.len());
         assert!(diffs.is_empty());
+    }
+
+    /// Prints the old outputs of the well-formed hard cases as Rust
+    /// expectations (run with --nocapture), to keep them once old is gone.
+    #[test]
+    fn print_expectations() {
+        for (name, raw) in corpus() {
+            if EXPLAINED.contains(&name) {
+                continue;
+            }
+            println!("EXPECT {name:?} => ({:?}, {:?}, {:?});", old::envelope(&raw), old::body_structure(&raw, true), old::body_structure(&raw, false));
+        }
     }
 }
