@@ -48,12 +48,96 @@ pub struct ServeArgs {
     /// (into the first user's INBOX).
     #[arg(long, value_name = "PATH")]
     pub preload: Option<PathBuf>,
-    /// Most simultaneous logins of one user (answered NO [LIMIT] beyond).
-    #[arg(long, default_value_t = 200, value_name = "N")]
-    pub max_connections_per_user: usize,
     /// Inactivity autologout (never below 30m; use --fault autologout=D for less).
     #[arg(long, value_name = "DURATION", default_value = "30m")]
     pub autologout: String,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// The server's bounds against hostile clients (`ServerLimits`; the defaults,
+/// and why, are documented there).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Limits")]
+pub struct LimitArgs {
+    /// Most simultaneous logins of one user (answered NO [LIMIT] beyond).
+    #[arg(long, default_value_t = 200, value_name = "N")]
+    pub max_connections_per_user: usize,
+    /// Most simultaneous IMAP connections in all; beyond, * BYE [UNAVAILABLE].
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    pub max_connections: usize,
+    /// Most simultaneous IMAP connections from one IP address.
+    #[arg(long, default_value_t = 1_000, value_name = "N")]
+    pub max_connections_per_ip: usize,
+    /// Longest command line, without its literals (bytes, or with k/M/G).
+    #[arg(long, default_value = "64k", value_name = "SIZE")]
+    pub max_line: String,
+    /// Largest literal, so largest APPENDed message.
+    #[arg(long, default_value = "64M", value_name = "SIZE")]
+    pub max_literal: String,
+    /// Largest command, its lines and all its literals together (at least
+    /// --max-literal plus --max-line).
+    #[arg(long, value_name = "SIZE")]
+    pub max_command: Option<String>,
+    /// All literal bytes a connection may send before it logs in.
+    #[arg(long, default_value = "4k", value_name = "SIZE")]
+    pub max_prelogin_literals: String,
+    /// A connection not logged in within this time gets BYE.
+    #[arg(long, default_value = "60s", value_name = "DURATION")]
+    pub prelogin_timeout: String,
+    /// A connection whose client takes no output for this long is closed.
+    #[arg(long, default_value = "60s", value_name = "DURATION")]
+    pub write_timeout: String,
+    /// Longest mailbox name, in bytes.
+    #[arg(long, default_value_t = 1_000, value_name = "N")]
+    pub max_mailbox_name: usize,
+}
+
+impl LimitArgs {
+    pub fn limits(&self) -> Result<crate::server::imap::ServerLimits, String> {
+        let size = |flag: &str, v: &str| -> Result<usize, String> {
+            let n = parse_size(v).map_err(|e| format!("--{flag}: {e}"))?;
+            match usize::try_from(n) {
+                Ok(n) if n > 0 => Ok(n),
+                _ => Err(format!("--{flag} {v}: must be above 0 and fit in memory")),
+            }
+        };
+        let duration = |flag: &str, v: &str| -> Result<std::time::Duration, String> {
+            match parse_duration(v) {
+                Ok(d) if !d.is_zero() => Ok(d),
+                Ok(_) => Err(format!("--{flag} {v}: must be above 0")),
+                Err(e) => Err(format!("--{flag}: {e}")),
+            }
+        };
+        let max_line = size("max-line", &self.max_line)?;
+        let max_literal = size("max-literal", &self.max_literal)?;
+        let max_command = match &self.max_command {
+            Some(v) => size("max-command", v)?,
+            None => max_literal.saturating_add(max_line),
+        };
+        if max_command < max_line {
+            return Err(format!(
+                "--max-command {} is below --max-line {}: no command could be read",
+                max_command, max_line
+            ));
+        }
+        Ok(crate::server::imap::ServerLimits {
+            max_line,
+            max_literal,
+            max_command,
+            max_prelogin_literals: parse_size(&self.max_prelogin_literals)
+                .map_err(|e| format!("--max-prelogin-literals: {e}"))?
+                .try_into()
+                .unwrap_or(usize::MAX),
+            prelogin_timeout: duration("prelogin-timeout", &self.prelogin_timeout)?,
+            write_timeout: duration("write-timeout", &self.write_timeout)?,
+            max_connections: self.max_connections.max(1),
+            max_connections_per_ip: self.max_connections_per_ip.max(1),
+            max_connections_per_user: self.max_connections_per_user.max(1),
+            max_mailbox_name: self.max_mailbox_name.max(1),
+            ..Default::default()
+        })
+    }
 }
 
 fn fault_help() -> String {
@@ -147,10 +231,7 @@ pub fn config(args: &ServeArgs) -> Result<Config, String> {
         autologout,
         tls_cert: args.tls_cert.clone().zip(args.tls_key.clone()),
         preload: args.preload.clone(),
-        limits: crate::server::imap::ServerLimits {
-            max_connections_per_user: args.max_connections_per_user.max(1),
-            ..Default::default()
-        },
+        limits: args.limits.limits()?,
         ..Config::default()
     })
 }
@@ -219,4 +300,42 @@ pub fn run(args: &ServeArgs) -> Exit {
         handle.shutdown().await;
         Exit::Ok
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    #[test]
+    fn limit_flags_default_to_server_limits_and_parse() {
+        let cli = Cli::try_parse_from(["serve", "--imap", "127.0.0.1:0"]).unwrap();
+        assert_eq!(
+            cli.serve.limits.limits().unwrap(),
+            crate::server::imap::ServerLimits::default()
+        );
+        let cli = Cli::try_parse_from([
+            "serve",
+            "--max-literal",
+            "1M",
+            "--prelogin-timeout",
+            "5s",
+            "--max-connections-per-ip",
+            "3",
+        ])
+        .unwrap();
+        let l = cli.serve.limits.limits().unwrap();
+        assert_eq!(l.max_literal, 1024 * 1024);
+        assert_eq!(l.max_command, 1024 * 1024 + 64 * 1024);
+        assert_eq!(l.prelogin_timeout, std::time::Duration::from_secs(5));
+        assert_eq!(l.max_connections_per_ip, 3);
+        let bad = Cli::try_parse_from(["serve", "--write-timeout", "0s"]).unwrap();
+        assert!(bad.serve.limits.limits().is_err());
+    }
 }

@@ -90,6 +90,7 @@ pub struct Handle {
     pub smtp: Option<SocketAddr>,
     pub store: Arc<Store>,
     pub clock: Clock,
+    admission: Arc<imap::admission::Admission>,
     shutdown: tokio::sync::watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -108,6 +109,11 @@ impl Handle {
             }
         }
         s
+    }
+
+    /// IMAP and IMAPS connections open now (as the connection caps count them).
+    pub fn imap_connections(&self) -> usize {
+        self.admission.open()
     }
 
     /// Tells every connection to say BYE and stop, and stops the listeners.
@@ -179,9 +185,12 @@ impl Server {
                 0 | 1 => {
                     let ctx = Arc::clone(&ctx);
                     let implicit = i == 1;
-                    tokio::spawn(accept_loop(listener, move |sock| {
+                    tokio::spawn(accept_loop(listener, move |sock, peer| {
+                        // Counted from accept on: the caps bound sockets held,
+                        // TLS handshakes and greetings included.
+                        let admitted = ctx.admission.admit(peer.ip());
                         let ctx = Arc::clone(&ctx);
-                        tokio::spawn(imap::serve_connection(sock, ctx, implicit));
+                        tokio::spawn(imap::serve_connection(sock, ctx, implicit, admitted));
                     }))
                 }
                 _ => {
@@ -194,7 +203,7 @@ impl Server {
                         ..smtp::SmtpConfig::new("localhost")
                     });
                     let rx = rx.clone();
-                    tokio::spawn(accept_loop(listener, move |sock| {
+                    tokio::spawn(accept_loop(listener, move |sock, _peer| {
                         let (d, c, mut rx) =
                             (Arc::clone(&delivery), Arc::clone(&smtp_cfg), rx.clone());
                         tokio::spawn(async move {
@@ -214,6 +223,7 @@ impl Server {
             smtp: bound[2],
             store,
             clock: config.clock.clone(),
+            admission: Arc::clone(&ctx.admission),
             shutdown: tx,
             tasks,
         };
@@ -246,14 +256,14 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
 /// backs off instead of spinning.
 async fn accept_loop(
     listener: TcpListener,
-    mut on: impl FnMut(tokio::net::TcpStream) + Send + 'static,
+    mut on: impl FnMut(tokio::net::TcpStream, SocketAddr) + Send + 'static,
 ) {
     let mut backoff = Duration::from_millis(10);
     loop {
         match listener.accept().await {
-            Ok((sock, _)) => {
+            Ok((sock, peer)) => {
                 backoff = Duration::from_millis(10);
-                on(sock);
+                on(sock, peer);
             }
             Err(_) => {
                 tokio::time::sleep(backoff).await;

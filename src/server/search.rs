@@ -8,10 +8,13 @@
 //! header for SENT*. Decoding a message is the expensive part, so each is
 //! done at most once per `matches` call, however often the key tree needs it.
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use imap_codec::imap_types::search::SearchKey;
+use imap_codec::imap_types::sequence::SequenceSet;
 
 use crate::server::message;
 use crate::server::seqset::{contains, ranges};
@@ -29,11 +32,37 @@ pub struct Candidate<'a> {
     pub raw: &'a [u8],
 }
 
+/// A sequence set's normalised ranges (`seqset::ranges`).
+type Ranges = Rc<[(u32, u32)]>;
+
 /// What `*` means in sequence sets: the highest sequence number and the
-/// highest UID in the mailbox.
+/// highest UID in the mailbox; and each sequence-set key's normalised ranges,
+/// worked out once per SEARCH rather than once per message.
 pub struct SearchContext {
     pub max_seq: u32,
     pub max_uid: u32,
+    /// By the address of the key's set, which lives as long as the SEARCH.
+    ranges: RefCell<HashMap<(usize, bool), Ranges>>,
+}
+
+impl SearchContext {
+    pub fn new(max_seq: u32, max_uid: u32) -> Self {
+        SearchContext {
+            max_seq,
+            max_uid,
+            ranges: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// Whether `n` is in `set` (UIDs if `uid`, else sequence numbers).
+    fn in_set(&self, set: &SequenceSet, uid: bool, n: u32) -> bool {
+        let key = (std::ptr::from_ref(set) as usize, uid);
+        let r =
+            Rc::clone(self.ranges.borrow_mut().entry(key).or_insert_with(|| {
+                ranges(set, if uid { self.max_uid } else { self.max_seq }).into()
+            }));
+        contains(&r, n)
+    }
 }
 
 /// True if the message matches the key.
@@ -73,8 +102,8 @@ impl Eval<'_, '_> {
             K::Or(a, b) => self.matches(a) || self.matches(b),
             K::Not(k) => !self.matches(k),
             K::All => true,
-            K::SequenceSet(set) => contains(&ranges(set, self.cx.max_seq), c.seq),
-            K::Uid(set) => contains(&ranges(set, self.cx.max_uid), c.uid),
+            K::SequenceSet(set) => self.cx.in_set(set, false, c.seq),
+            K::Uid(set) => self.cx.in_set(set, true, c.uid),
 
             K::Answered => self.flag("\\Answered"),
             K::Deleted => self.flag("\\Deleted"),
@@ -105,10 +134,10 @@ impl Eval<'_, '_> {
             K::SentOn(d) => self.sent().is_some_and(|s| s == *d.as_ref()),
             K::SentSince(d) => self.sent().is_some_and(|s| s >= *d.as_ref()),
 
-            K::Bcc(s) => self.header_contains("bcc", s.as_ref()),
-            K::Cc(s) => self.header_contains("cc", s.as_ref()),
-            K::From(s) => self.header_contains("from", s.as_ref()),
-            K::To(s) => self.header_contains("to", s.as_ref()),
+            K::Bcc(s) => self.address_contains("bcc", s.as_ref()),
+            K::Cc(s) => self.address_contains("cc", s.as_ref()),
+            K::From(s) => self.address_contains("from", s.as_ref()),
+            K::To(s) => self.address_contains("to", s.as_ref()),
             K::Subject(s) => self.header_contains("subject", s.as_ref()),
             K::Header(name, s) => {
                 let name = String::from_utf8_lossy(name.as_ref());
@@ -158,6 +187,21 @@ impl Eval<'_, '_> {
         self.headers()
             .iter()
             .any(|(k, v)| *k == name && v.contains(&n))
+    }
+
+    /// RFC 3501 6.4.4: FROM is "the specified string in the envelope
+    /// structure's FROM field" (likewise TO, CC, BCC). The envelope is the
+    /// parsed address (`<user (comment)@ (comment) domain.org>` is
+    /// `user@domain.org` there), so that form matches; the field as written
+    /// still matches too, for clients that search for what they see.
+    fn address_contains(&self, name: &str, s: &[u8]) -> bool {
+        if self.header_contains(name, s) {
+            return true;
+        }
+        let n = needle(s);
+        message::address_search_forms(self.c.raw, name)
+            .iter()
+            .any(|form| form.to_lowercase().contains(&n))
     }
 
     fn header_text(&self) -> &str {
@@ -238,11 +282,6 @@ Caf=E9 au lait\r\n\
         }
     }
 
-    const CX: SearchContext = SearchContext {
-        max_seq: 5,
-        max_uid: 50,
-    };
-
     /// Evaluate `SEARCH <criteria>` as imap-codec parses it from a command.
     fn search(c: &Candidate<'_>, criteria: &str) -> bool {
         let line = format!("a SEARCH {criteria}\r\n");
@@ -252,7 +291,8 @@ Caf=E9 au lait\r\n\
         let CommandBody::Search { criteria: keys, .. } = cmd.body else {
             panic!("not a SEARCH: {criteria}");
         };
-        keys.as_ref().iter().all(|k| matches(k, c, &CX))
+        let cx = SearchContext::new(5, 50);
+        keys.as_ref().iter().all(|k| matches(k, c, &cx))
     }
 
     #[test]

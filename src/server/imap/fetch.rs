@@ -1,4 +1,10 @@
 //! FETCH and UID FETCH: every RFC 3501 data item, rendered from the stored bytes.
+//!
+//! The answer is streamed: it is written out whenever `ServerLimits::output_buffer`
+//! bytes are buffered, literals in pieces, so one connection's memory stays
+//! bounded whatever the items (`BODY[]` of 200 big messages, or `BODY.PEEK[]`
+//! named 2,000 times) and a client that does not read stalls only itself, until
+//! the write timeout ends its connection.
 
 use std::sync::Arc;
 
@@ -12,9 +18,14 @@ use crate::server::faults::Fault;
 use crate::server::message;
 use crate::server::store::{flags as fl, FlagSet, Message};
 
-/// Messages rendered per hold of the mailbox lock, so other sessions are not
+/// Messages taken per hold of the mailbox lock, so other sessions are not
 /// blocked for the whole of a million-message FETCH.
 const CHUNK: usize = 4096;
+/// The same when the items carry message text: fewer messages kept alive by
+/// one stalled answer if other sessions expunge them meanwhile.
+const CHUNK_WITH_TEXT: usize = 16;
+/// Literal data is buffered in pieces of this size.
+const LITERAL_PIECE: usize = 64 * 1024;
 
 pub async fn fetch(
     session: &mut Session,
@@ -101,31 +112,88 @@ pub async fn fetch(
         }
     }
     let expunge_inside = !uid && session.ctx.faults.has(&Fault::ExpungeDuringFetch);
+    let limit = session.ctx.limits.output_buffer;
     let mut missing = false;
-    let mut done = 0;
-    for chunk in targets.chunks(CHUNK) {
-        // Send what is ready before rendering more: the first bytes go out at
-        // once and a million-line answer never sits whole in memory.
-        if io.out.len() > 256 * 1024 && io.flush().await.is_err() {
-            return;
+    if !names.iter().any(carries_text) {
+        // Line-sized items (UID, FLAGS, ...): rendered under the lock, a chunk
+        // at a time, written out whenever the buffer is full.
+        let mut next = 0;
+        while next < targets.len() {
+            {
+                let st = mb.lock();
+                // A keyword another session added since the FETCH began is
+                // announced before the FLAGS that show it.
+                session.announce_keywords(&st, io);
+                let end = (next + CHUNK).min(targets.len());
+                while next < end && io.out.len() < limit {
+                    let (seq, u) = targets[next];
+                    next += 1;
+                    // Expunged by another session but not yet reported here:
+                    // still served (RFC 2180 4.1.1, see `store::Views`). Only
+                    // one dropped from that keep (past its bounds) is missing.
+                    let Some(m) = st.visible(u) else {
+                        missing = true;
+                        continue;
+                    };
+                    render_lines(session, seq, m, &names, io);
+                    if expunge_inside {
+                        // The fault: pending EXPUNGEs go out in the middle of
+                        // the answer.
+                        drop(st);
+                        session.sync(true, false, io);
+                        return finish(tag, uid, missing, io);
+                    }
+                }
+            }
+            if io.flush_over(limit).await.is_err() {
+                return;
+            }
         }
-        let st = mb.lock();
-        for &(seq, u) in chunk {
-            let Some(i) = st.index_of(u) else {
+        return finish(tag, uid, missing, io);
+    }
+    let mut done = 0;
+    for chunk in targets.chunks(CHUNK_WITH_TEXT) {
+        // Copies of the messages (their bytes are shared, not copied), so the
+        // lock is not held while the answer waits for the client.
+        let messages: Vec<(u32, Option<Message>)> = {
+            let st = mb.lock();
+            session.announce_keywords(&st, io);
+            chunk
+                .iter()
+                .map(|&(seq, u)| (seq, st.visible(u).cloned()))
+                .collect()
+        };
+        for (seq, m) in messages {
+            let Some(m) = m else {
                 missing = true;
                 continue;
             };
-            render(session, seq, &st.messages[i], &names, io);
+            if render(session, seq, &m, &names, limit, io).await.is_err() {
+                return;
+            }
             done += 1;
             if expunge_inside && done == 1 {
                 // The fault: pending EXPUNGEs go out in the middle of the answer.
-                drop(st);
                 session.sync(true, false, io);
                 return finish(tag, uid, missing, io);
             }
         }
     }
     finish(tag, uid, missing, io)
+}
+
+/// Items whose size is the message's, not a line's.
+fn carries_text(n: &MessageDataItemName<'_>) -> bool {
+    matches!(
+        n,
+        MessageDataItemName::BodyExt { .. }
+            | MessageDataItemName::Rfc822
+            | MessageDataItemName::Rfc822Header
+            | MessageDataItemName::Rfc822Text
+            | MessageDataItemName::Envelope
+            | MessageDataItemName::Body
+            | MessageDataItemName::BodyStructure
+    )
 }
 
 fn finish(tag: &str, uid: bool, missing: bool, io: &mut Io) {
@@ -140,31 +208,22 @@ fn finish(tag: &str, uid: bool, missing: bool, io: &mut Io) {
     }
 }
 
-fn render(
+/// One message's FETCH response, written out whenever `limit` bytes are
+/// buffered; fails when the client is gone or stopped reading.
+async fn render(
     session: &Session,
     seq: u32,
     m: &Message,
     names: &[MessageDataItemName<'_>],
+    limit: usize,
     io: &mut Io,
-) {
+) -> std::io::Result<()> {
     io.write(&format!("* {seq} FETCH ("));
     for (k, name) in names.iter().enumerate() {
         if k > 0 {
             io.write(" ");
         }
         match name {
-            MessageDataItemName::Uid => io.write(&format!("UID {}", m.uid)),
-            MessageDataItemName::Flags => {
-                let mut f = m.flags.names();
-                if m.recent_owner == session.id {
-                    f.push("\\Recent".into());
-                }
-                io.write(&format!("FLAGS {}", session.flag_list(&f)));
-            }
-            MessageDataItemName::InternalDate => {
-                io.write(&format!("INTERNALDATE \"{}\"", internal_date(m)))
-            }
-            MessageDataItemName::Rfc822Size => io.write(&format!("RFC822.SIZE {}", m.data.len())),
             MessageDataItemName::Envelope => {
                 io.write(&format!("ENVELOPE {}", message::envelope(&m.data)))
             }
@@ -178,42 +237,96 @@ fn render(
             MessageDataItemName::BodyExt {
                 section, partial, ..
             } => {
-                let bytes = message::section(&m.data, section.as_ref());
+                // The whole message is sent from the stored bytes, uncopied.
+                let copied;
+                let bytes: &[u8] = match section {
+                    None => &m.data,
+                    Some(s) => {
+                        copied = message::section(&m.data, Some(s));
+                        &copied
+                    }
+                };
                 let spec = section.as_ref().map(section_text).unwrap_or_default();
                 match partial {
                     Some((start, count)) => {
                         let s = (*start as usize).min(bytes.len());
                         let e = s.saturating_add(count.get() as usize).min(bytes.len());
                         io.write(&format!("BODY[{spec}]<{start}> "));
-                        literal(&bytes[s..e], io);
+                        literal(&bytes[s..e], limit, io).await?;
                     }
                     None => {
                         io.write(&format!("BODY[{spec}] "));
-                        literal(&bytes, io);
+                        literal(bytes, limit, io).await?;
                     }
                 }
             }
             MessageDataItemName::Rfc822 => {
                 io.write("RFC822 ");
-                literal(&m.data, io);
+                literal(&m.data, limit, io).await?;
             }
             MessageDataItemName::Rfc822Header => {
                 io.write("RFC822.HEADER ");
-                literal(&message::section(&m.data, Some(&Section::Header(None))), io);
+                let header = message::section(&m.data, Some(&Section::Header(None)));
+                literal(&header, limit, io).await?;
             }
             MessageDataItemName::Rfc822Text => {
                 io.write("RFC822.TEXT ");
-                literal(&message::section(&m.data, Some(&Section::Text(None))), io);
+                let text = message::section(&m.data, Some(&Section::Text(None)));
+                literal(&text, limit, io).await?;
             }
-            _ => io.write("UID 0"),
+            small => line_item(session, m, small, io),
         }
+        io.flush_over(limit).await?;
+    }
+    io.write(")\r\n");
+    io.flush_over(limit).await
+}
+
+/// A FETCH response of line-sized items only (no `carries_text` item).
+fn render_lines(
+    session: &Session,
+    seq: u32,
+    m: &Message,
+    names: &[MessageDataItemName<'_>],
+    io: &mut Io,
+) {
+    io.write(&format!("* {seq} FETCH ("));
+    for (k, name) in names.iter().enumerate() {
+        if k > 0 {
+            io.write(" ");
+        }
+        line_item(session, m, name, io);
     }
     io.write(")\r\n");
 }
 
-fn literal(bytes: &[u8], io: &mut Io) {
+/// One line-sized item.
+fn line_item(session: &Session, m: &Message, name: &MessageDataItemName<'_>, io: &mut Io) {
+    match name {
+        MessageDataItemName::Uid => io.write(&format!("UID {}", m.uid)),
+        MessageDataItemName::Flags => {
+            let mut f = m.flags.names();
+            if session.is_recent(m.uid) {
+                f.push("\\Recent".into());
+            }
+            io.write(&format!("FLAGS {}", session.flag_list(&f)));
+        }
+        MessageDataItemName::InternalDate => {
+            io.write(&format!("INTERNALDATE \"{}\"", internal_date(m)))
+        }
+        MessageDataItemName::Rfc822Size => io.write(&format!("RFC822.SIZE {}", m.data.len())),
+        _ => io.write("UID 0"),
+    }
+}
+
+/// A literal, buffered in pieces and written out as the buffer fills.
+async fn literal(bytes: &[u8], limit: usize, io: &mut Io) -> std::io::Result<()> {
     io.write(&format!("{{{}}}\r\n", bytes.len()));
-    io.write_bytes(bytes);
+    for piece in bytes.chunks(LITERAL_PIECE) {
+        io.write_bytes(piece);
+        io.flush_over(limit).await?;
+    }
+    Ok(())
 }
 
 fn internal_date(m: &Message) -> String {

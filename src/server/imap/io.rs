@@ -1,5 +1,8 @@
 //! The server side of one connection: bounded, cancel-safe reading of lines and
-//! literals, buffered writing, and the STARTTLS upgrade.
+//! literals, buffered writing with a write timeout, and the STARTTLS upgrade.
+//!
+//! Every write goes through `flush`, which gives up after `write_timeout` without
+//! progress: a client that never reads cannot keep a task and its buffers alive.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,15 +37,18 @@ pub struct Io {
     rbuf: Vec<u8>,
     pub out: Vec<u8>,
     clock: Clock,
+    /// Real time one flush may take (see `ServerLimits::write_timeout`).
+    write_timeout: Duration,
 }
 
 impl Io {
-    pub fn new(conn: Conn, clock: Clock) -> Self {
+    pub fn new(conn: Conn, clock: Clock, write_timeout: Duration) -> Self {
         Io {
             conn,
             rbuf: Vec::with_capacity(1024),
             out: Vec::with_capacity(1024),
             clock,
+            write_timeout,
         }
     }
 
@@ -153,26 +159,54 @@ impl Io {
         self.out.extend_from_slice(b);
     }
 
+    /// Writes out everything buffered. Fails when the connection is gone or the
+    /// client has not taken the bytes within the write timeout; either way the
+    /// caller ends the connection, and with it every buffer it holds.
     pub async fn flush(&mut self) -> std::io::Result<()> {
         if self.out.is_empty() {
             return Ok(());
         }
         let out = std::mem::take(&mut self.out);
-        let r = match &mut self.conn {
-            Conn::Plain(s) => s.write_all(&out).await,
-            Conn::Tls(s) => match s.write_all(&out).await {
-                Ok(()) => s.flush().await,
-                Err(e) => Err(e),
-            },
-            Conn::Gone => Err(std::io::Error::new(
-                std::io::ErrorKind::NotConnected,
-                "closed",
-            )),
+        let write = async {
+            match &mut self.conn {
+                Conn::Plain(s) => s.write_all(&out).await,
+                Conn::Tls(s) => match s.write_all(&out).await {
+                    Ok(()) => s.flush().await,
+                    Err(e) => Err(e),
+                },
+                Conn::Gone => Err(std::io::Error::new(
+                    std::io::ErrorKind::NotConnected,
+                    "closed",
+                )),
+            }
+        };
+        let r = match self.clock.timeout_real(self.write_timeout, write).await {
+            Ok(r) => r,
+            Err(_) => {
+                // The client stopped reading: nothing more can reach it (not
+                // even a BYE), so the connection is dropped here and now.
+                self.conn = Conn::Gone;
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "the client did not read within the write timeout",
+                ))
+            }
         };
         self.out = out;
         self.out.clear();
         self.trim();
         r
+    }
+
+    /// Flushes once `limit` bytes are buffered: a long answer goes out in pieces
+    /// and never sits whole in memory; a client that does not read stalls the
+    /// answer here (backpressure) until the write timeout ends it.
+    pub async fn flush_over(&mut self, limit: usize) -> std::io::Result<()> {
+        if self.out.len() >= limit {
+            self.flush().await
+        } else {
+            Ok(())
+        }
     }
 
     pub async fn start_tls(&mut self, config: Arc<rustls::ServerConfig>) -> Result<(), String> {
@@ -191,17 +225,47 @@ impl Io {
         Ok(())
     }
 
+    /// Ends the connection: what is buffered goes out, then a FIN, then input
+    /// is read and dropped for a moment (bounded in time and bytes). Closing a
+    /// socket with unread input makes the kernel send RST, and an RST can
+    /// destroy the BYE the client has not read yet: after a flood that is
+    /// exactly the BYE that matters.
     pub async fn shutdown(&mut self) {
         let _ = self.flush().await;
-        match &mut self.conn {
-            Conn::Plain(s) => {
-                let _ = s.shutdown().await;
+        let clock = self.clock.clone();
+        // TLS's close_notify is a write too: bounded like every other.
+        let close = async {
+            match &mut self.conn {
+                Conn::Plain(s) => {
+                    let _ = s.shutdown().await;
+                }
+                Conn::Tls(s) => {
+                    let _ = s.shutdown().await;
+                }
+                Conn::Gone => {}
             }
-            Conn::Tls(s) => {
-                let _ = s.shutdown().await;
+        };
+        let _ = clock.timeout_real(self.write_timeout, close).await;
+        let linger = async {
+            let mut sink = [0u8; 4096];
+            let mut dropped = 0usize;
+            while dropped < LINGER_BYTES {
+                let n = match &mut self.conn {
+                    Conn::Plain(s) => s.read(&mut sink).await,
+                    Conn::Tls(s) => s.read(&mut sink).await,
+                    Conn::Gone => return,
+                };
+                match n {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => dropped += n,
+                }
             }
-            Conn::Gone => {}
-        }
+        };
+        let _ = clock.timeout_real(LINGER, linger).await;
         self.conn = Conn::Gone;
     }
 }
+
+/// How long, and how many bytes, a closing connection reads and drops.
+const LINGER: Duration = Duration::from_secs(1);
+const LINGER_BYTES: usize = 1024 * 1024;

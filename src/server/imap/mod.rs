@@ -7,8 +7,11 @@
 //! reason and the connection goes on. IDLE, STARTTLS and AUTHENTICATE, which
 //! change how the next bytes are read, are driven from here.
 
+pub mod admission;
+mod cmd;
 mod fetch;
 pub mod io;
+pub mod names;
 mod session;
 
 use std::collections::HashMap;
@@ -19,18 +22,67 @@ use std::time::Duration;
 use imap_codec::decode::Decoder;
 use imap_codec::CommandCodec;
 
+use self::admission::{Admission, Permit, Refusal};
 use self::io::{Conn, Io, ReadError};
 use self::session::{Outcome, Session};
 use super::faults::Faults;
 use super::store::Store;
 use crate::clock::Clock;
 
-/// Bounds the server keeps against its clients.
-#[derive(Debug, Clone)]
+/// Every bound the server keeps against its clients, in one place: a hostile
+/// client gets a clear BAD/NO/BYE, never unbounded memory, time or connections.
+/// `imapspec serve` sets each from a flag; the defaults are what a production
+/// server would run with.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerLimits {
+    /// One command line (without its literals). 64 KiB: far above any real
+    /// client's longest line (a UID set of thousands of ranges), the same bound
+    /// the harness keeps.
     pub max_line: usize,
+    /// One literal. 64 MiB: the largest message APPEND accepts; mail systems
+    /// cap messages far lower (Postfix 10 MB, Gmail 25 MB).
     pub max_literal: usize,
+    /// One whole command, its lines and all its literals together. 64 MiB +
+    /// 64 KiB: one maximal APPEND and its command line, and no more — many
+    /// literals in one command cannot add up past what one message may be.
+    pub max_command: usize,
+    /// All literal bytes one connection may send before it has logged in.
+    /// 4 KiB: before login only LOGIN takes literals (a user name and a
+    /// password); AUTHENTICATE sends its response on continuation lines.
+    pub max_prelogin_literals: usize,
+    /// A connection that has not logged in within this (virtual) time gets BYE.
+    /// 60 s: enough for a person typing into telnet, short enough that idle
+    /// unauthenticated sockets cannot pile up. RFC 3501 5.4's 30-minute floor
+    /// concerns the autologout of sessions; RFC 9051 5.4 makes it explicit:
+    /// "If a server has an inactivity autologout timer that applies to sessions
+    /// after authentication, the duration of that timer MUST be at least 30
+    /// minutes" and "servers are allowed to use a shortened pre-authentication
+    /// timer to protect themselves from Denial-of-Service attacks".
+    pub prelogin_timeout: Duration,
+    /// One flush (at most `output_buffer` bytes and a literal piece) that does
+    /// not complete in this long ends the connection (real time, even on a
+    /// compressed clock: it protects against a peer that does not read, and a
+    /// busy test machine must not trip it). 60 s: a reading client on any link
+    /// takes 320 KiB far faster.
+    pub write_timeout: Duration,
+    /// Output buffered per connection before it is written out (FETCH streams
+    /// in pieces of this size, whatever the items asked for). 256 KiB.
+    pub output_buffer: usize,
+    /// Simultaneous IMAP connections, all clients together; beyond it a new
+    /// connection gets `* BYE [UNAVAILABLE]` and is closed. 10,000: the load
+    /// this server is built to hold (DESIGN: 10,000 idle IDLEs in 200 MB), well
+    /// inside the 20,000 open files these machines allow.
+    pub max_connections: usize,
+    /// Simultaneous IMAP connections from one IP address. 1,000: a tenth of the
+    /// global cap, so one host cannot take the server from everyone else, while
+    /// an office behind one NAT address still fits. Load tests from loopback
+    /// with more clients raise it.
+    pub max_connections_per_ip: usize,
+    /// Simultaneous logins of one user; beyond it LOGIN gets `NO [LIMIT]`.
     pub max_connections_per_user: usize,
+    /// Longest mailbox name (bytes, as sent). 1,000: deeper than any real
+    /// folder tree, and a name is echoed in LIST and STATUS answers.
+    pub max_mailbox_name: usize,
 }
 
 impl Default for ServerLimits {
@@ -38,7 +90,15 @@ impl Default for ServerLimits {
         ServerLimits {
             max_line: 64 * 1024,
             max_literal: 64 * 1024 * 1024,
+            max_command: 64 * 1024 * 1024 + 64 * 1024,
+            max_prelogin_literals: 4 * 1024,
+            prelogin_timeout: Duration::from_secs(60),
+            write_timeout: Duration::from_secs(60),
+            output_buffer: 256 * 1024,
+            max_connections: 10_000,
+            max_connections_per_ip: 1_000,
             max_connections_per_user: 200,
+            max_mailbox_name: 1_000,
         }
     }
 }
@@ -55,6 +115,8 @@ pub struct ServerCtx {
     pub keepalive: Duration,
     pub limits: ServerLimits,
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// The global and per-IP connection caps (IMAP and IMAPS together).
+    pub admission: Arc<Admission>,
     next_session: AtomicU64,
     logins: Mutex<HashMap<String, usize>>,
 }
@@ -78,6 +140,7 @@ impl ServerCtx {
             tls,
             autologout,
             keepalive,
+            admission: Admission::new(limits.max_connections, limits.max_connections_per_ip),
             limits,
             shutdown,
             next_session: AtomicU64::new(1),
@@ -110,15 +173,34 @@ impl ServerCtx {
 }
 
 /// Serves one accepted connection until LOGOUT, autologout, an error or shutdown.
-pub async fn serve_connection(tcp: tokio::net::TcpStream, ctx: Arc<ServerCtx>, implicit_tls: bool) {
+/// `admitted` is the connection's place under the connection caps; a refused
+/// connection gets its `* BYE [UNAVAILABLE]` instead of a greeting.
+pub async fn serve_connection(
+    tcp: tokio::net::TcpStream,
+    ctx: Arc<ServerCtx>,
+    implicit_tls: bool,
+    admitted: Result<Permit, Refusal>,
+) {
     let _ = tcp.set_nodelay(true);
-    let mut io = Io::new(Conn::Plain(tcp), ctx.clock.clone());
+    let mut io = Io::new(
+        Conn::Plain(tcp),
+        ctx.clock.clone(),
+        ctx.limits.write_timeout,
+    );
     if implicit_tls {
         let Some(tls) = ctx.tls.clone() else { return };
         if io.start_tls(tls).await.is_err() {
             return;
         }
     }
+    let _permit = match admitted {
+        Ok(p) => p,
+        Err(refusal) => {
+            io.write(&refusal.bye());
+            io.shutdown().await;
+            return;
+        }
+    };
     let id = ctx.next_session.fetch_add(1, Ordering::Relaxed);
     let mut session = Session::new(id, Arc::clone(&ctx));
     session.greet(&mut io);
@@ -135,10 +217,30 @@ pub async fn serve_connection(tcp: tokio::net::TcpStream, ctx: Arc<ServerCtx>, i
 async fn run(session: &mut Session, io: &mut Io) {
     let ctx = Arc::clone(&session.ctx);
     let mut shutdown = ctx.shutdown.clone();
+    let login_deadline = ctx.clock.elapsed() + ctx.limits.prelogin_timeout;
+    // Literal bytes this connection may still send before it logs in.
+    let mut prelogin_literals = ctx.limits.max_prelogin_literals;
     loop {
-        let wait = ctx.inactivity();
+        let authed = session.user().is_some();
+        let bounds = if authed {
+            Bounds {
+                wait: ctx.inactivity(),
+                literals_left: usize::MAX,
+                command_max: ctx.limits.max_command,
+            }
+        } else {
+            Bounds {
+                wait: login_deadline
+                    .saturating_sub(ctx.clock.elapsed())
+                    .min(ctx.inactivity()),
+                literals_left: prelogin_literals,
+                // Before login a command is one line and its small literals:
+                // many empty literals cannot make it large either.
+                command_max: ctx.limits.max_line + ctx.limits.max_prelogin_literals,
+            }
+        };
         let read = tokio::select! {
-            r = read_command(io, &ctx) => r,
+            r = read_command(io, &ctx, &bounds) => r,
             _ = shutdown.changed() => {
                 io.write("* BYE Server shutting down\r\n");
                 return;
@@ -146,10 +248,17 @@ async fn run(session: &mut Session, io: &mut Io) {
         };
         let bytes = match read {
             Ok(b) => b,
+            Err(CommandError::Timeout) if !authed => {
+                io.write(&format!(
+                    "* BYE Not logged in within {}; closing\r\n",
+                    crate::source::human_duration(ctx.limits.prelogin_timeout)
+                ));
+                return;
+            }
             Err(CommandError::Timeout) => {
                 io.write(&format!(
                     "* BYE Autologout; idle for more than {}\r\n",
-                    crate::source::human_duration(wait)
+                    crate::source::human_duration(bounds.wait)
                 ));
                 return;
             }
@@ -170,8 +279,20 @@ async fn run(session: &mut Session, io: &mut Io) {
                 return;
             }
         };
+        if !authed {
+            prelogin_literals = prelogin_literals.saturating_sub(bytes.literal_bytes);
+        }
+        let bytes = bytes.bytes;
         let outcome = match CommandCodec::default().decode(&bytes) {
-            Ok((_, command)) => session.handle(command, io).await,
+            Ok((_, command)) => {
+                match names::check_command(&command.body, ctx.limits.max_mailbox_name) {
+                    Ok(()) => session.handle(command, io).await,
+                    Err(refused) => {
+                        io.write(&format!("{} {}\r\n", command.tag.as_ref(), refused.0));
+                        Outcome::Continue
+                    }
+                }
+            }
             Err(_) => {
                 let (tag, why) = bad_command(&bytes);
                 io.write(&format!("{tag} BAD {why}\r\n"));
@@ -208,6 +329,23 @@ async fn run(session: &mut Session, io: &mut Io) {
     }
 }
 
+/// What one command may take, beyond the fixed limits.
+struct Bounds {
+    /// Virtual time the command may take to arrive.
+    wait: Duration,
+    /// Literal bytes still allowed (before login: what is left of the budget).
+    literals_left: usize,
+    /// Bytes of the whole command, lines and literals.
+    command_max: usize,
+}
+
+/// One whole command as read.
+struct CommandBytes {
+    bytes: Vec<u8>,
+    /// How many of them were literal data.
+    literal_bytes: usize,
+}
+
 enum CommandError {
     Timeout,
     Closed,
@@ -219,12 +357,20 @@ enum CommandError {
     Fatal(String),
 }
 
-/// Reads one whole command: its line and every literal it announces.
-async fn read_command(io: &mut Io, ctx: &ServerCtx) -> Result<Vec<u8>, CommandError> {
-    let wait = ctx.inactivity();
+/// Reads one whole command: its line and every literal it announces, within
+/// the line, literal and whole-command limits. A literal over a limit is refused
+/// when announced, before a byte of it is read.
+async fn read_command(
+    io: &mut Io,
+    ctx: &ServerCtx,
+    bounds: &Bounds,
+) -> Result<CommandBytes, CommandError> {
+    let limits = &ctx.limits;
+    let wait = bounds.wait;
     let mut msg = Vec::new();
+    let mut literal_bytes = 0usize;
     loop {
-        let line = match io.read_line_within(ctx.limits.max_line, wait).await {
+        let line = match io.read_line_within(limits.max_line, wait).await {
             Ok(l) => l,
             Err(ReadError::Timeout) if msg.is_empty() => return Err(CommandError::Timeout),
             Err(ReadError::Timeout) => {
@@ -235,7 +381,7 @@ async fn read_command(io: &mut Io, ctx: &ServerCtx) -> Result<Vec<u8>, CommandEr
             Err(ReadError::TooLong) => {
                 return Err(CommandError::Refused(format!(
                     "* BAD [TOOBIG] Line longer than {} bytes\r\n",
-                    ctx.limits.max_line
+                    limits.max_line
                 )))
             }
             Err(ReadError::Eof(partial)) if !msg.is_empty() => {
@@ -249,22 +395,43 @@ async fn read_command(io: &mut Io, ctx: &ServerCtx) -> Result<Vec<u8>, CommandEr
         let literal = literal_at_end(content);
         msg.extend_from_slice(&line);
         let Some((n, sync)) = literal else {
-            return Ok(msg);
+            return Ok(CommandBytes {
+                bytes: msg,
+                literal_bytes,
+            });
         };
-        if n > ctx.limits.max_literal {
+        let over = if n > limits.max_literal {
+            Some(format!(
+                "Literal of {n} bytes is over the limit of {}",
+                limits.max_literal
+            ))
+        } else if literal_bytes.saturating_add(n) > bounds.literals_left {
+            Some(format!(
+                "Literals before login are limited to {} bytes in all",
+                limits.max_prelogin_literals
+            ))
+        } else if msg.len().saturating_add(n) > bounds.command_max {
+            Some(format!(
+                "Command of more than {} bytes with its literals",
+                bounds.command_max
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = over {
             let tag = first_word(&msg);
             if sync {
+                // RFC 3501 2.2.1: the server "sends a BAD completion response
+                // ... to reject the command and prevent the client from
+                // sending any more of the command"; RFC 9051 7.1's TOOBIG
+                // shows the same refusal as NO [TOOBIG].
                 return Err(CommandError::Refused(format!(
-                    "{tag} NO [TOOBIG] Literal of {n} bytes is over the limit of {}\r\n",
-                    ctx.limits.max_literal
+                    "{tag} NO [TOOBIG] {why}\r\n"
                 )));
             }
             // A non-synchronising literal is already on its way: we cannot skip
             // it safely, so the connection ends (RFC 7888 4).
-            return Err(CommandError::Fatal(format!(
-                "* BYE [TOOBIG] Literal of {n} bytes is over the limit of {}\r\n",
-                ctx.limits.max_literal
-            )));
+            return Err(CommandError::Fatal(format!("* BYE [TOOBIG] {why}\r\n")));
         }
         if sync {
             io.write("+ Ready for literal data\r\n");
@@ -273,7 +440,10 @@ async fn read_command(io: &mut Io, ctx: &ServerCtx) -> Result<Vec<u8>, CommandEr
             }
         }
         match io.read_exact_within(n, wait).await {
-            Ok(data) => msg.extend_from_slice(&data),
+            Ok(data) => {
+                literal_bytes += n;
+                msg.extend_from_slice(&data)
+            }
             Err(ReadError::Eof(partial)) => {
                 msg.extend_from_slice(&partial);
                 return Err(CommandError::CutInLiteral(msg));

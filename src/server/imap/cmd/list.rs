@@ -1,0 +1,347 @@
+//! LIST and LSUB, and the mailbox-name wildcard matcher.
+//!
+//! The matcher is iterative and linear in the name: the pattern is compiled
+//! once per command into bit masks over its positions, and a name is run
+//! through that automaton byte by byte (an NFA simulation, at most
+//! `MAX_PATTERN` positions, so each byte costs a few word operations). No
+//! pattern can make it recurse or backtrack: the `%%%…` and `*a*a*a*a*b`
+//! patterns that once overflowed the stack or froze the server cost the same
+//! as any other.
+
+use std::collections::BTreeMap;
+
+use imap_codec::imap_types::mailbox::ListMailbox;
+
+use crate::server::imap::io::Io;
+use crate::server::imap::session::{quote, Session};
+
+/// Longest reference plus pattern a LIST or LSUB may carry. Mailbox names
+/// are at most 1,000 bytes (CREATE), so a longer pattern has no use; past
+/// this the command gets `NO [LIMIT]` (RFC 5530: "an implementation limit").
+pub const MAX_PATTERN: usize = 1024;
+
+impl Session {
+    pub(in crate::server::imap) fn cmd_list(
+        &self,
+        tag: &str,
+        reference: &str,
+        pattern: &str,
+        lsub: bool,
+        io: &mut Io,
+    ) {
+        let what = if lsub { "LSUB" } else { "LIST" };
+        if pattern.is_empty() && !lsub {
+            io.write(&format!(
+                "* LIST (\\Noselect) \"/\" \"\"\r\n{tag} OK LIST completed\r\n"
+            ));
+            return;
+        }
+        if reference.len() + pattern.len() > MAX_PATTERN {
+            io.write(&format!(
+                "{tag} NO [LIMIT] Reference and pattern together may be at most {MAX_PATTERN} bytes\r\n"
+            ));
+            return;
+        }
+        let full = format!("{reference}{pattern}");
+        let matcher = Matcher::new(&full);
+        // Sorted, so the children of a name are found by binary search.
+        let all = self.ctx.store.mailbox_names(self.user_str());
+        let mut out: BTreeMap<String, &str> = BTreeMap::new();
+        if lsub {
+            let subs = self.ctx.store.subscriptions(self.user_str());
+            for name in &subs {
+                if matcher.matches(name) {
+                    out.insert(name.clone(), children_attr(&all, name));
+                    continue;
+                }
+                // RFC 3501 6.3.9: with "foo/bar" subscribed but not "foo", "A
+                // "%" wildcard to LSUB must return foo, not foo/bar, in the
+                // LSUB response, and it MUST be flagged with the \Noselect
+                // attribute." So an unsubscribed parent the pattern reaches
+                // stands in for a subscribed child it does not.
+                for (i, _) in name.match_indices('/') {
+                    let parent = &name[..i];
+                    if !parent.is_empty()
+                        && !out.contains_key(parent)
+                        && subs.binary_search_by(|s| s.as_str().cmp(parent)).is_err()
+                        && matcher.matches(parent)
+                    {
+                        out.insert(parent.to_string(), "\\Noselect");
+                    }
+                }
+            }
+        } else {
+            for name in &all {
+                if matcher.matches(name) {
+                    out.insert(name.clone(), children_attr(&all, name));
+                    continue;
+                }
+                // RFC 3501 6.3.8: "If the "%" wildcard is the last character
+                // of a mailbox name argument, matching levels of hierarchy
+                // are also returned. If these levels of hierarchy are not also
+                // selectable mailboxes, they are returned with the \Noselect
+                // mailbox name attribute". CREATE of "a/b/c" makes no "a".
+                for (i, _) in name.match_indices('/') {
+                    let parent = &name[..i];
+                    if !parent.is_empty()
+                        && !out.contains_key(parent)
+                        && all.binary_search_by(|s| s.as_str().cmp(parent)).is_err()
+                        && matcher.matches(parent)
+                    {
+                        out.insert(parent.to_string(), "\\Noselect \\HasChildren");
+                    }
+                }
+            }
+        }
+        for (name, attr) in out {
+            io.write(&format!("* {what} ({attr}) \"/\" {}\r\n", quote(&name)));
+        }
+        io.write(&format!("{tag} OK {what} completed\r\n"));
+    }
+}
+
+/// `\HasChildren` or `\HasNoChildren` (RFC 3348), `sorted` being every
+/// mailbox name in byte order.
+fn children_attr(sorted: &[String], name: &str) -> &'static str {
+    let prefix = format!("{name}/");
+    let i = sorted.partition_point(|n| n.as_str() < prefix.as_str());
+    if sorted.get(i).is_some_and(|n| n.starts_with(&prefix)) {
+        "\\HasChildren"
+    } else {
+        "\\HasNoChildren"
+    }
+}
+
+pub fn list_pattern(p: &ListMailbox<'_>) -> String {
+    match p {
+        ListMailbox::Token(t) => String::from_utf8_lossy(t.as_ref()).into_owned(),
+        ListMailbox::String(s) => String::from_utf8_lossy(s.as_ref()).into_owned(),
+    }
+}
+
+/// A LIST pattern for every name of one command: INBOX matches whatever the
+/// case of the pattern's letters (RFC 3501 5.1: "INBOX" is case-insensitive),
+/// other names byte for byte.
+pub struct Matcher {
+    exact: Pattern,
+    inbox: Pattern,
+}
+
+impl Matcher {
+    pub fn new(pattern: &str) -> Matcher {
+        Matcher {
+            exact: Pattern::compile(pattern.as_bytes(), false),
+            inbox: Pattern::compile(pattern.as_bytes(), true),
+        }
+    }
+
+    pub fn matches(&self, name: &str) -> bool {
+        if name == "INBOX" {
+            self.inbox.matches(name.as_bytes())
+        } else {
+            self.exact.matches(name.as_bytes())
+        }
+    }
+}
+
+const DELIMITER: u8 = b'/';
+
+/// A compiled pattern: for each position (after runs of wildcards are
+/// collapsed, so no two wildcards are adjacent) which byte it wants or which
+/// wildcard it is, as bit masks over positions. Position `len` accepts.
+struct Pattern {
+    words: usize,
+    len: usize,
+    /// `literal[b * words + w]`: positions wanting byte `b`.
+    literal: Vec<u64>,
+    star: Vec<u64>,
+    percent: Vec<u64>,
+    wild: Vec<u64>,
+    fold: bool,
+}
+
+impl Pattern {
+    fn compile(pattern: &[u8], fold: bool) -> Pattern {
+        #[derive(Clone, Copy, PartialEq)]
+        enum Tok {
+            Byte(u8),
+            Star,
+            Percent,
+        }
+        let mut toks: Vec<Tok> = Vec::with_capacity(pattern.len());
+        for &b in pattern {
+            let t = match b {
+                b'*' => Tok::Star,
+                b'%' => Tok::Percent,
+                b if fold => Tok::Byte(b.to_ascii_lowercase()),
+                b => Tok::Byte(b),
+            };
+            match (toks.last_mut(), t) {
+                // `**`, `*%`, `%*` are `*`; `%%` is `%`: every wildcard can
+                // match nothing, so a run matches what its widest member does.
+                (Some(last @ (Tok::Star | Tok::Percent)), Tok::Star) => *last = Tok::Star,
+                (Some(Tok::Star | Tok::Percent), Tok::Percent) => {}
+                _ => toks.push(t),
+            }
+        }
+        let len = toks.len();
+        let words = (len + 1).div_ceil(64);
+        let mut p = Pattern {
+            words,
+            len,
+            literal: vec![0; 256 * words],
+            star: vec![0; words],
+            percent: vec![0; words],
+            wild: vec![0; words],
+            fold,
+        };
+        for (i, t) in toks.iter().enumerate() {
+            let (w, bit) = (i / 64, 1u64 << (i % 64));
+            match *t {
+                Tok::Byte(b) => p.literal[usize::from(b) * words + w] |= bit,
+                Tok::Star => {
+                    p.star[w] |= bit;
+                    p.wild[w] |= bit;
+                }
+                Tok::Percent => {
+                    p.percent[w] |= bit;
+                    p.wild[w] |= bit;
+                }
+            }
+        }
+        p
+    }
+
+    /// Adds the position after each wildcard in `set` (a wildcard may match
+    /// nothing). One pass is enough: no two wildcards are adjacent.
+    fn close(&self, set: &mut [u64]) {
+        let mut carry = 0;
+        for (word, wild) in set.iter_mut().zip(&self.wild) {
+            let from_wild = *word & wild;
+            *word |= (from_wild << 1) | carry;
+            carry = from_wild >> 63;
+        }
+    }
+
+    fn matches(&self, name: &[u8]) -> bool {
+        let words = self.words;
+        let mut cur = vec![0u64; words];
+        let mut next = vec![0u64; words];
+        cur[0] = 1;
+        self.close(&mut cur);
+        for &b in name {
+            let b = if self.fold { b.to_ascii_lowercase() } else { b };
+            let lit = &self.literal[usize::from(b) * words..(usize::from(b) + 1) * words];
+            let mut carry = 0;
+            let mut any = 0;
+            for w in 0..words {
+                let mut stay = self.star[w];
+                if b != DELIMITER {
+                    stay |= self.percent[w];
+                }
+                let step = cur[w] & lit[w];
+                next[w] = (cur[w] & stay) | (step << 1) | carry;
+                carry = step >> 63;
+                any |= next[w];
+            }
+            if any == 0 {
+                return false;
+            }
+            self.close(&mut next);
+            std::mem::swap(&mut cur, &mut next);
+        }
+        cur[self.len / 64] & (1 << (self.len % 64)) != 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// LIST wildcards: `*` matches anything, `%` anything but the delimiter `/`.
+    fn wildcard_match(pattern: &str, name: &str) -> bool {
+        Matcher::new(pattern).matches(name)
+    }
+
+    /// The plain recursive definition, memoised: the reference the
+    /// automaton must agree with on small cases.
+    fn reference(p: &[u8], n: &[u8]) -> bool {
+        let mut memo = vec![vec![None; n.len() + 1]; p.len() + 1];
+        fn go(p: &[u8], n: &[u8], i: usize, j: usize, memo: &mut Vec<Vec<Option<bool>>>) -> bool {
+            if let Some(v) = memo[i][j] {
+                return v;
+            }
+            let v = match p.get(i) {
+                None => j == n.len(),
+                Some(b'*') => (j..=n.len()).any(|k| go(p, n, i + 1, k, memo)),
+                Some(b'%') => (j..=n.len())
+                    .take_while(|&k| k == j || n[k - 1] != b'/')
+                    .any(|k| go(p, n, i + 1, k, memo)),
+                Some(c) => n.get(j) == Some(c) && go(p, n, i + 1, j + 1, memo),
+            };
+            memo[i][j] = Some(v);
+            v
+        }
+        go(p, n, 0, 0, &mut memo)
+    }
+
+    #[test]
+    fn agrees_with_the_recursive_definition() {
+        // A small deterministic generator: every pattern and name over an
+        // alphabet with both wildcards and the delimiter.
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move |m: u64| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) % m
+        };
+        let pat_alpha = b"ab/*%";
+        let name_alpha = b"ab/";
+        for _ in 0..20_000 {
+            let pl = next(9) as usize;
+            let nl = next(9) as usize;
+            let p: Vec<u8> = (0..pl).map(|_| pat_alpha[next(5) as usize]).collect();
+            let n: Vec<u8> = (0..nl).map(|_| name_alpha[next(3) as usize]).collect();
+            let got = Pattern::compile(&p, false).matches(&n);
+            assert_eq!(
+                got,
+                reference(&p, &n),
+                "{:?} against {:?}",
+                String::from_utf8_lossy(&p),
+                String::from_utf8_lossy(&n)
+            );
+        }
+    }
+
+    #[test]
+    fn rfc_examples_and_inbox() {
+        assert!(wildcard_match("*", "foo/bar"));
+        assert!(wildcard_match("%", "foo"));
+        assert!(!wildcard_match("%", "foo/bar"));
+        assert!(wildcard_match("foo/%", "foo/bar"));
+        assert!(!wildcard_match("foo/%", "foo/bar/baz"));
+        assert!(wildcard_match("foo/*", "foo/bar/baz"));
+        assert!(wildcard_match("f%o", "foo"));
+        assert!(!wildcard_match("", "foo"));
+        assert!(wildcard_match("inbox", "INBOX"));
+        assert!(wildcard_match("InB*", "INBOX"));
+        assert!(!wildcard_match("inbox", "Inbox2"));
+        assert!(!wildcard_match("work", "Work"));
+    }
+
+    #[test]
+    fn long_patterns_span_words() {
+        let name = "a".repeat(300);
+        assert!(wildcard_match(&"a".repeat(300), &name));
+        assert!(!wildcard_match(&"a".repeat(299), &name));
+        assert!(wildcard_match(&format!("{}*", "a".repeat(150)), &name));
+        assert!(wildcard_match(&"%a".repeat(200), &name));
+        assert!(!wildcard_match(&"%a".repeat(301), &name));
+        // The patterns from issue 8, answered at once.
+        let long = "a".repeat(999);
+        assert!(!wildcard_match("*a*a*a*a*b", &long));
+        assert!(wildcard_match("*a*a*a*a*a", &long));
+        assert!(wildcard_match(&"%".repeat(33_000), &long));
+    }
+}

@@ -1,0 +1,20 @@
+//! The IMAP command handlers, one file per command or family (as mini-redis's
+//! `cmd/`). Each file adds methods to `Session`; `Session::handle` only checks
+//! the state a command needs and dispatches here.
+
+mod append;
+mod auth;
+mod copy;
+mod expunge;
+mod fetch;
+mod idle;
+mod info;
+mod list;
+mod mailbox;
+mod quota;
+mod search;
+mod select;
+mod status;
+mod store;
+
+pub use list::list_pattern;

@@ -1,0 +1,688 @@
+//! The reference server held to the letter of RFC 3501 where issue 8 found it
+//! wrong on the wire: \Recent and RECENT (2.3.2, 6.3.1, 6.3.2, 7.3.2), keywords
+//! announced in FLAGS/PERMANENTFLAGS (7.2.6, 7.1), LSUB's \Noselect parent
+//! (6.3.9), address SEARCH keys (6.4.4), FETCH of a message another session
+//! expunged (RFC 2180 4.1), and hostile LIST patterns and sequence sets that
+//! must be answered in bounded time and memory.
+//!
+//! Each test talks raw IMAP over loopback, so what is asserted is exactly what
+//! a client sees.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use imapspec::clock::Clock;
+use imapspec::server::store::FlagSet;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+/// Bound on any one answer: a hang guard, not a speed assertion.
+const ANSWER_WITHIN: Duration = Duration::from_secs(60);
+
+/// One raw IMAP connection.
+struct Client {
+    io: BufReader<TcpStream>,
+    next: u32,
+}
+
+/// The untagged lines of one command's answer (literals inlined) and its
+/// tagged status line.
+struct Answer {
+    untagged: Vec<String>,
+    tagged: String,
+}
+
+impl Answer {
+    fn ok(&self) -> bool {
+        self.tagged.split(' ').nth(1) == Some("OK")
+    }
+
+    fn has(&self, prefix: &str) -> bool {
+        self.untagged.iter().any(|l| l.starts_with(prefix))
+    }
+
+    /// A STATUS line (for any quoting of the name) ending in `items`.
+    fn has_status(&self, items: &str) -> bool {
+        self.untagged
+            .iter()
+            .any(|l| l.starts_with("* STATUS ") && l.ends_with(items))
+    }
+
+    /// The number in the last `* n WORD` line, if any.
+    fn last_count(&self, word: &str) -> Option<u32> {
+        self.untagged.iter().rev().find_map(|l| count_of(l, word))
+    }
+}
+
+fn count_of(line: &str, word: &str) -> Option<u32> {
+    let mut w = line.split(' ');
+    if w.next() != Some("*") {
+        return None;
+    }
+    let n = w.next()?.parse().ok()?;
+    (w.next()? == word).then_some(n)
+}
+
+impl Client {
+    async fn connect(h: &imapspec::server::Handle) -> Client {
+        let tcp = TcpStream::connect(h.imap.expect("imap"))
+            .await
+            .expect("connect");
+        let mut c = Client {
+            io: BufReader::new(tcp),
+            next: 1,
+        };
+        let greeting = c.line().await;
+        assert!(greeting.starts_with("* OK"), "{greeting}");
+        c
+    }
+
+    async fn login(h: &imapspec::server::Handle) -> Client {
+        let mut c = Client::connect(h).await;
+        let a = c.cmd("LOGIN alice alicepw").await;
+        assert!(a.ok(), "{}", a.tagged);
+        c
+    }
+
+    /// One response line, with any literal it announces read and inlined.
+    async fn line(&mut self) -> String {
+        let mut out = Vec::new();
+        loop {
+            let mut l = Vec::new();
+            let n = tokio::time::timeout(ANSWER_WITHIN, self.io.read_until(b'\n', &mut l))
+                .await
+                .expect("an answer in bounded time")
+                .expect("read");
+            assert!(n > 0, "server closed the connection");
+            out.extend_from_slice(&l);
+            let text = String::from_utf8_lossy(&l);
+            let t = text.trim_end();
+            let lit = t
+                .strip_suffix('}')
+                .and_then(|s| s.rsplit_once('{'))
+                .and_then(|(_, n)| n.parse::<usize>().ok());
+            match lit {
+                Some(n) => {
+                    let mut data = vec![0u8; n];
+                    tokio::time::timeout(ANSWER_WITHIN, self.io.read_exact(&mut data))
+                        .await
+                        .expect("literal in bounded time")
+                        .expect("read literal");
+                    out.extend_from_slice(&data);
+                }
+                None => break,
+            }
+        }
+        String::from_utf8_lossy(&out).trim_end().to_string()
+    }
+
+    async fn send(&mut self, raw: &[u8]) {
+        self.io.get_mut().write_all(raw).await.expect("write");
+    }
+
+    async fn cmd(&mut self, command: &str) -> Answer {
+        let tag = format!("t{}", self.next);
+        self.next += 1;
+        self.send(format!("{tag} {command}\r\n").as_bytes()).await;
+        self.answer(&tag).await
+    }
+
+    async fn answer(&mut self, tag: &str) -> Answer {
+        let mut untagged = Vec::new();
+        for _ in 0..1_000_000 {
+            let l = self.line().await;
+            if l.starts_with(&format!("{tag} ")) {
+                return Answer {
+                    untagged,
+                    tagged: l,
+                };
+            }
+            untagged.push(l);
+        }
+        panic!("no tagged answer for {tag}");
+    }
+
+    async fn append(&mut self, mailbox: &str, flags: &str, body: &str) -> Answer {
+        self.cmd(&format!(
+            "APPEND {mailbox} ({flags}) {{{}+}}\r\n{body}",
+            body.len()
+        ))
+        .await
+    }
+}
+
+fn msg(i: u32) -> String {
+    format!("From: a@example.org\r\nSubject: m{i}\r\n\r\nbody {i}\r\n")
+}
+
+async fn server() -> imapspec::server::Handle {
+    support::start_server(&[], Clock::real(), None).await
+}
+
+// ---------------------------------------------------------------------------
+// \Recent and RECENT.
+
+/// RFC 3501 7.3.2: RECENT is "the number of messages with the \Recent flag
+/// set"; \Recent is a flag on messages of the mailbox, so there can never be
+/// more recent messages than messages. An expunged \Recent message takes its
+/// flag with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recent_is_lowered_by_expunge() {
+    let h = server().await;
+    let mut a = Client::login(&h).await;
+    assert!(a.cmd("SELECT INBOX").await.ok());
+    assert!(a.append("INBOX", "", &msg(1)).await.ok());
+    assert!(a.append("INBOX", "", &msg(2)).await.ok());
+    assert!(a.cmd("STORE 1 +FLAGS.SILENT (\\Deleted)").await.ok());
+    let e = a.cmd("EXPUNGE").await;
+    assert!(e.has("* 1 EXPUNGE"), "{:?}", e.untagged);
+    let r = a.append("INBOX", "", &msg(3)).await;
+    assert_eq!(r.last_count("EXISTS"), Some(2), "{:?}", r.untagged);
+    assert_eq!(
+        r.last_count("RECENT"),
+        Some(2),
+        "two messages, both recent to this session: {:?}",
+        r.untagged
+    );
+    let s = a.cmd("SEARCH RECENT").await;
+    assert!(s.has("* SEARCH 1 2"), "{:?}", s.untagged);
+    h.shutdown().await;
+}
+
+/// A MOVE into the selected mailbox is an expunge plus an arrival: one
+/// message, at most one recent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recent_after_move_into_the_selected_mailbox() {
+    let h = server().await;
+    let mut a = Client::login(&h).await;
+    assert!(a.cmd("SELECT INBOX").await.ok());
+    assert!(a.append("INBOX", "", &msg(1)).await.ok());
+    let m = a.cmd("MOVE 1 INBOX").await;
+    assert!(m.ok(), "{}", m.tagged);
+    let n = a.cmd("NOOP").await;
+    let mut exists = 1i64;
+    let mut recent = None;
+    for l in m.untagged.iter().chain(&n.untagged) {
+        if let Some(e) = count_of(l, "EXISTS") {
+            exists = i64::from(e);
+        }
+        if l.ends_with(" EXPUNGE") {
+            exists -= 1;
+        }
+        if let Some(r) = count_of(l, "RECENT") {
+            assert!(i64::from(r) <= exists, "{l} with {exists} messages");
+            recent = Some(r);
+        }
+    }
+    assert_eq!(exists, 1);
+    assert_eq!(recent, Some(1), "{:?} {:?}", m.untagged, n.untagged);
+    h.shutdown().await;
+}
+
+/// RFC 3501 6.3.2: EXAMINE "MUST NOT cause messages to lose the \Recent
+/// flag", and it "returns the same output" as SELECT: the new messages are
+/// reported recent, as STATUS counts them. RFC 2.3.2: the first read-write
+/// session to be notified takes \Recent; "subsequent sessions will not see
+/// \Recent set" — after that session leaves, neither STATUS nor a new SELECT
+/// counts them again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recent_is_consistent_across_examine_status_and_reselect() {
+    let h = server().await;
+    let mut a = Client::login(&h).await;
+    let mut b = Client::login(&h).await;
+    assert!(a.cmd("CREATE R").await.ok());
+    assert!(a.append("R", "", &msg(1)).await.ok());
+    assert!(a.append("R", "", &msg(2)).await.ok());
+    let st = b.cmd("STATUS R (MESSAGES RECENT)").await;
+    assert!(st.has_status("(MESSAGES 2 RECENT 2)"), "{:?}", st.untagged);
+
+    let ex = b.cmd("EXAMINE R").await;
+    assert_eq!(ex.last_count("RECENT"), Some(2), "{:?}", ex.untagged);
+    let f = b.cmd("FETCH 1:* FLAGS").await;
+    assert_eq!(
+        f.untagged.iter().filter(|l| l.contains("\\Recent")).count(),
+        2,
+        "{:?}",
+        f.untagged
+    );
+    assert!(b.cmd("CLOSE").await.ok());
+    let st = a.cmd("STATUS R (RECENT)").await;
+    assert!(
+        st.has_status("(RECENT 2)"),
+        "EXAMINE left \\Recent alone: {:?}",
+        st.untagged
+    );
+
+    let sel = b.cmd("SELECT R").await;
+    assert_eq!(sel.last_count("RECENT"), Some(2), "{:?}", sel.untagged);
+    let st = a.cmd("STATUS R (RECENT)").await;
+    assert!(
+        st.has_status("(RECENT 0)"),
+        "b took \\Recent: {:?}",
+        st.untagged
+    );
+    let st = b.cmd("STATUS R (RECENT)").await;
+    assert!(
+        st.has_status("(RECENT 2)"),
+        "b itself still sees its recent messages: {:?}",
+        st.untagged
+    );
+    let ex = a.cmd("EXAMINE R").await;
+    assert_eq!(ex.last_count("RECENT"), Some(0), "{:?}", ex.untagged);
+
+    assert!(b.cmd("UNSELECT").await.ok());
+    let st = b.cmd("STATUS R (RECENT)").await;
+    assert!(st.has_status("(RECENT 0)"), "{:?}", st.untagged);
+    let sel = b.cmd("SELECT R").await;
+    assert_eq!(
+        sel.last_count("RECENT"),
+        Some(0),
+        "a later selection is a subsequent session: {:?}",
+        sel.untagged
+    );
+    h.shutdown().await;
+}
+
+/// A new arrival is \Recent to exactly one of the read-write sessions that
+/// have the mailbox selected (RFC 3501 2.3.2: which one is undefined).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_arrival_is_recent_to_exactly_one_session() {
+    let h = server().await;
+    let mut a = Client::login(&h).await;
+    let mut b = Client::login(&h).await;
+    let mut c = Client::login(&h).await;
+    assert!(a.cmd("SELECT INBOX").await.ok());
+    assert!(b.cmd("SELECT INBOX").await.ok());
+    assert!(c.append("INBOX", "", &msg(1)).await.ok());
+    let na = a.cmd("NOOP").await;
+    let nb = b.cmd("NOOP").await;
+    assert_eq!(na.last_count("EXISTS"), Some(1));
+    assert_eq!(nb.last_count("EXISTS"), Some(1));
+    let ra = a.cmd("SEARCH RECENT").await;
+    let rb = b.cmd("SEARCH RECENT").await;
+    let hits = |a: &Answer| a.has("* SEARCH 1");
+    assert!(hits(&ra) ^ hits(&rb), "{:?} {:?}", ra.untagged, rb.untagged);
+    h.shutdown().await;
+}
+
+// ---------------------------------------------------------------------------
+// Keywords.
+
+fn flags_line(a: &Answer) -> Option<&String> {
+    a.untagged.iter().rev().find(|l| l.starts_with("* FLAGS ("))
+}
+
+fn permanent_line(a: &Answer) -> Option<&String> {
+    a.untagged
+        .iter()
+        .rev()
+        .find(|l| l.starts_with("* OK [PERMANENTFLAGS ("))
+}
+
+/// RFC 3501 7.2.6: FLAGS lists the flags "applicable for this mailbox" and
+/// "the update from the FLAGS response MUST be recorded by the client"; a
+/// keyword that comes into use is announced to every session that has the
+/// mailbox selected, before any FETCH shows it, and a fresh SELECT lists it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_keywords_are_announced() {
+    let h = server().await;
+    let mut a = Client::login(&h).await;
+    let mut b = Client::login(&h).await;
+    let mut ro = Client::login(&h).await;
+    assert!(a.append("INBOX", "", &msg(1)).await.ok());
+    assert!(a.cmd("SELECT INBOX").await.ok());
+    assert!(b.cmd("SELECT INBOX").await.ok());
+    assert!(ro.cmd("EXAMINE INBOX").await.ok());
+
+    let s = a.cmd("STORE 1 +FLAGS ($Label3)").await;
+    assert!(s.ok());
+    let f = flags_line(&s).expect("FLAGS update to the storing session");
+    assert!(f.contains("$Label3") && f.contains("\\Seen"), "{f}");
+    let p = permanent_line(&s).expect("PERMANENTFLAGS update");
+    assert!(p.contains("$Label3") && p.contains("\\*"), "{p}");
+    let flags_at = s.untagged.iter().position(|l| l.starts_with("* FLAGS"));
+    let fetch_at = s.untagged.iter().position(|l| l.contains("FETCH"));
+    assert!(
+        flags_at < fetch_at,
+        "announced before shown: {:?}",
+        s.untagged
+    );
+
+    let n = b.cmd("NOOP").await;
+    let f = flags_line(&n).expect("FLAGS update to another session");
+    assert!(f.contains("$Label3"), "{f}");
+    let flags_at = n.untagged.iter().position(|l| l.starts_with("* FLAGS"));
+    let fetch_at = n.untagged.iter().position(|l| l.contains("FETCH"));
+    assert!(flags_at < fetch_at, "{:?}", n.untagged);
+
+    let n = ro.cmd("NOOP").await;
+    let f = flags_line(&n).expect("FLAGS update to a read-only session");
+    assert!(f.contains("$Label3"), "{f}");
+
+    let mut c = Client::login(&h).await;
+    let sel = c.cmd("SELECT INBOX").await;
+    let f = flags_line(&sel).expect("FLAGS");
+    assert!(f.contains("$Label3"), "SELECT lists keywords in use: {f}");
+    let p = permanent_line(&sel).expect("PERMANENTFLAGS");
+    assert!(p.contains("$Label3") && p.contains("\\*"), "{p}");
+
+    // A keyword arriving with APPEND is announced too.
+    let r = a.append("INBOX", "$Fresh \\Seen", &msg(2)).await;
+    let f = flags_line(&r).expect("FLAGS update after APPEND");
+    assert!(f.contains("$Fresh") && f.contains("$Label3"), "{f}");
+    let n = b.cmd("NOOP").await;
+    assert!(flags_line(&n).is_some_and(|f| f.contains("$Fresh")));
+
+    // Nothing new: nothing announced.
+    let s = a.cmd("STORE 1 +FLAGS ($label3)").await;
+    assert!(flags_line(&s).is_none(), "{:?}", s.untagged);
+    h.shutdown().await;
+}
+
+/// The keywords of a mailbox are bounded: past the limit a new keyword is
+/// refused with `NO [LIMIT]` (RFC 5530: "such as the number of flags used in
+/// a mailbox"), and the mailbox goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keywords_per_mailbox_are_bounded() {
+    let h = server().await;
+    let mut a = Client::login(&h).await;
+    assert!(a.append("INBOX", "", &msg(1)).await.ok());
+    assert!(a.cmd("SELECT INBOX").await.ok());
+    let limit = imapspec::server::store::MAX_KEYWORDS;
+    let mut refused = None;
+    for i in 0..=limit {
+        let s = a.cmd(&format!("STORE 1 +FLAGS.SILENT (k{i})")).await;
+        if !s.ok() {
+            refused = Some((i, s.tagged));
+            break;
+        }
+    }
+    let (i, tagged) = refused.expect("a limit");
+    assert_eq!(i, limit);
+    assert!(tagged.contains("NO [LIMIT]"), "{tagged}");
+    assert!(a.cmd("STORE 1 +FLAGS.SILENT (k0 \\Seen)").await.ok());
+    h.shutdown().await;
+}
+
+// ---------------------------------------------------------------------------
+// LSUB.
+
+/// RFC 3501 6.3.9: with only "foo/bar" subscribed, "A "%" wildcard to LSUB
+/// must return foo, not foo/bar, in the LSUB response, and it MUST be
+/// flagged with the \Noselect attribute."
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lsub_percent_returns_the_noselect_parent() {
+    let h = server().await;
+    let mut a = Client::login(&h).await;
+    assert!(a.cmd("CREATE imaptest/test2/sub").await.ok());
+    assert!(a.cmd("CREATE imaptest/test1").await.ok());
+    assert!(a.cmd("SUBSCRIBE imaptest/test2/sub").await.ok());
+    assert!(a.cmd("SUBSCRIBE imaptest/test1").await.ok());
+    let l = a.cmd("LSUB \"\" imaptest/%").await;
+    assert!(l.ok());
+    let parent: Vec<_> = l
+        .untagged
+        .iter()
+        .filter(|x| x.ends_with("imaptest/test2") || x.ends_with("imaptest/test2\""))
+        .collect();
+    assert_eq!(parent.len(), 1, "{:?}", l.untagged);
+    assert!(
+        parent[0].starts_with("* LSUB (\\Noselect)"),
+        "{}",
+        parent[0]
+    );
+    assert!(
+        !l.untagged.iter().any(|x| x.contains("test2/sub")),
+        "{:?}",
+        l.untagged
+    );
+    let t1: Vec<_> = l.untagged.iter().filter(|x| x.contains("test1")).collect();
+    assert_eq!(t1.len(), 1);
+    assert!(!t1[0].contains("\\Noselect"), "{}", t1[0]);
+
+    // `*` reaches the child itself: no stand-in parent.
+    let l = a.cmd("LSUB \"\" imaptest/*").await;
+    assert!(l.untagged.iter().any(|x| x.contains("test2/sub")));
+    assert!(
+        !l.untagged.iter().any(|x| x.contains("\\Noselect")),
+        "{:?}",
+        l.untagged
+    );
+    // And the top level: only `imaptest`, as a \Noselect stand-in.
+    let l = a.cmd("LSUB \"\" %").await;
+    assert_eq!(l.untagged.len(), 1, "{:?}", l.untagged);
+    assert!(l.untagged[0].starts_with("* LSUB (\\Noselect)"));
+    h.shutdown().await;
+}
+
+/// RFC 3501 6.3.8: "If the "%" wildcard is the last character of a mailbox
+/// name argument, matching levels of hierarchy are also returned. If these
+/// levels of hierarchy are not also selectable mailboxes, they are returned
+/// with the \Noselect mailbox name attribute".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_percent_returns_missing_levels_as_noselect() {
+    let h = server().await;
+    let mut a = Client::login(&h).await;
+    assert!(a.cmd("CREATE x/y/z").await.ok());
+    let l = a.cmd("LIST \"\" %").await;
+    let x: Vec<_> = l.untagged.iter().filter(|s| s.ends_with("\"x\"")).collect();
+    assert_eq!(x.len(), 1, "{:?}", l.untagged);
+    assert!(x[0].contains("\\Noselect"), "{}", x[0]);
+    let l = a.cmd("LIST \"\" x/%").await;
+    assert_eq!(l.untagged.len(), 1, "{:?}", l.untagged);
+    assert!(
+        l.untagged[0].contains("\\Noselect") && l.untagged[0].ends_with("\"x/y\""),
+        "{:?}",
+        l.untagged
+    );
+    let l = a.cmd("LIST \"\" x/*").await;
+    assert!(l.untagged.iter().any(|s| s.ends_with("\"x/y/z\"")));
+    assert!(
+        !l.untagged.iter().any(|s| s.ends_with("\"x/y\"")),
+        "{:?}",
+        l.untagged
+    );
+    // A level that is a mailbox is listed as one.
+    assert!(a.cmd("CREATE x").await.ok());
+    let l = a.cmd("LIST \"\" %").await;
+    let x: Vec<_> = l.untagged.iter().filter(|s| s.ends_with("\"x\"")).collect();
+    assert_eq!(x.len(), 1);
+    assert!(!x[0].contains("\\Noselect"), "{}", x[0]);
+    h.shutdown().await;
+}
+
+// ---------------------------------------------------------------------------
+// SEARCH address keys.
+
+/// RFC 3501 6.4.4: FROM "Messages that contain the specified string in the
+/// envelope structure's FROM field." The address as ENVELOPE parses it
+/// (comments removed) matches, and so does the header text as written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_address_keys_match_parsed_addresses() {
+    let h = server().await;
+    let mut a = Client::login(&h).await;
+    let m = "From: <user-from (comment)@ (comment) domain.org>\r\n\
+To: \"Real Name\" <real (c) @ example.net>, other@example.com\r\n\
+Cc: group: one (x) @ cc.example;\r\n\
+Subject: addr\r\n\r\nbody\r\n";
+    assert!(a.append("INBOX", "", m).await.ok());
+    assert!(a.append("INBOX", "", &msg(2)).await.ok());
+    assert!(a.cmd("SELECT INBOX").await.ok());
+    for (key, want) in [
+        ("FROM user-from@domain.org", "* SEARCH 1"),
+        ("FROM USER-FROM@DOMAIN", "* SEARCH 1"),
+        ("FROM \"(comment)\"", "* SEARCH 1"),
+        ("TO real@example.net", "* SEARCH 1"),
+        ("TO \"Real Name\"", "* SEARCH 1"),
+        ("CC one@cc.example", "* SEARCH 1"),
+        ("FROM a@example.org", "* SEARCH 2"),
+        ("FROM nobody@nowhere", "* SEARCH"),
+    ] {
+        let s = a.cmd(&format!("SEARCH {key}")).await;
+        assert!(s.ok(), "{key}: {}", s.tagged);
+        let line = s.untagged.iter().find(|l| l.starts_with("* SEARCH"));
+        assert_eq!(line.map(String::as_str), Some(want), "{key}");
+    }
+    h.shutdown().await;
+}
+
+// ---------------------------------------------------------------------------
+// FETCH of a message another session expunged.
+
+/// RFC 2180 4.1.1: the server "MAY allow the EXPUNGE of a multi-accessed
+/// mailbox but keep the messages available to satisfy subsequent FETCH
+/// commands until it is able to send an EXPUNGE response to each client."
+/// This server does (as Dovecot and Cyrus do): the FETCH gets the data and
+/// OK, and the expunge is reported at the next command that allows it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_after_another_session_expunged_returns_the_data() {
+    let h = server().await;
+    let mut a = Client::login(&h).await;
+    let mut b = Client::login(&h).await;
+    assert!(a.append("INBOX", "\\Flagged", &msg(1)).await.ok());
+    assert!(a.append("INBOX", "", &msg(2)).await.ok());
+    assert!(a.cmd("SELECT INBOX").await.ok());
+    assert!(b.cmd("SELECT INBOX").await.ok());
+    assert!(b.cmd("STORE 1 +FLAGS.SILENT (\\Deleted)").await.ok());
+    assert!(b.cmd("EXPUNGE").await.ok());
+
+    let f = a.cmd("FETCH 1:2 (FLAGS BODY.PEEK[])").await;
+    assert!(f.ok(), "{}", f.tagged);
+    assert!(
+        !f.has("* 1 EXPUNGE"),
+        "no EXPUNGE during FETCH (RFC 3501 7.4.1)"
+    );
+    let one = f.untagged.iter().find(|l| l.starts_with("* 1 FETCH"));
+    let one = one.expect("the expunged message's data");
+    assert!(one.contains("body 1") && one.contains("\\Flagged"), "{one}");
+    assert!(f.has("* 2 FETCH"));
+    let s = a.cmd("SEARCH ALL").await;
+    assert!(s.has("* SEARCH 1 2"), "{:?}", s.untagged);
+
+    let n = a.cmd("NOOP").await;
+    assert!(n.has("* 1 EXPUNGE"), "{:?}", n.untagged);
+    let f = a.cmd("FETCH 1 BODY.PEEK[]").await;
+    assert!(f.ok());
+    assert!(
+        f.untagged.iter().any(|l| l.contains("body 2")),
+        "{:?}",
+        f.untagged
+    );
+    h.shutdown().await;
+}
+
+// ---------------------------------------------------------------------------
+// Hostile LIST patterns and sequence sets.
+
+/// A 33 KB `%%%…` pattern once overflowed a worker's stack; a 40-byte
+/// `*a*a*a*a*b` against a 999-character name froze the server. Both are
+/// answered now, and the server keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pathological_list_patterns_are_answered() {
+    let h = server().await;
+    let mut a = Client::login(&h).await;
+    let long = "a".repeat(999);
+    assert!(a.cmd(&format!("CREATE {long}")).await.ok());
+
+    let pct = "%".repeat(33_000);
+    let l = a.cmd(&format!("LIST \"\" \"{pct}\"")).await;
+    assert!(
+        l.tagged.contains(" BAD ") || l.tagged.contains(" NO "),
+        "an over-long pattern is refused: {}",
+        &l.tagged[..l.tagged.len().min(200)]
+    );
+
+    let l = a.cmd("LIST \"\" \"*a*a*a*a*b\"").await;
+    assert!(l.ok(), "{}", l.tagged);
+    assert!(l.untagged.is_empty(), "{:?}", l.untagged);
+    let l = a.cmd("LIST \"\" \"*a*a*a*a*a\"").await;
+    assert!(l.untagged.iter().any(|x| x.contains(&long)));
+    let l = a.cmd(&format!("LIST \"\" \"{}\"", "%a".repeat(400))).await;
+    assert!(l.ok(), "{}", l.tagged);
+
+    let mut other = Client::login(&h).await;
+    assert!(other.cmd("NOOP").await.ok());
+    assert!(a.cmd("NOOP").await.ok());
+    h.shutdown().await;
+}
+
+/// `FETCH 1:*,1:*,…` (15,000 ranges) on 10,000 messages names each message
+/// once: the set is normalised before it is expanded, so the work is that of
+/// one `1:*`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_sequence_set_is_answered_once_per_message() {
+    let h = server().await;
+    let body: Arc<[u8]> = Arc::from(msg(0).into_bytes());
+    for _ in 0..10_000 {
+        h.store
+            .append(
+                "alice",
+                "INBOX",
+                Arc::clone(&body),
+                FlagSet::default(),
+                (0, 0),
+                false,
+            )
+            .expect("append");
+    }
+    let mut a = Client::login(&h).await;
+    assert!(a.cmd("SELECT INBOX").await.ok());
+    let set = vec!["1:*"; 15_000].join(",");
+    let f = a.cmd(&format!("FETCH {set} UID")).await;
+    assert!(f.ok(), "{}", f.tagged);
+    assert_eq!(f.untagged.len(), 10_000);
+    let set = vec!["2:3,1:2"; 7_000].join(",");
+    let f = a.cmd(&format!("UID FETCH {set} UID")).await;
+    assert_eq!(f.untagged.len(), 3);
+    let s = a
+        .cmd(&format!("SEARCH {}", vec!["9999:*"; 8_000].join(",")))
+        .await;
+    assert!(s.has("* SEARCH 9999 10000"), "{:?}", s.untagged);
+    h.shutdown().await;
+}
+
+// ---------------------------------------------------------------------------
+// Under concurrency.
+
+/// Twelve imaplib sessions, four per mailbox, appending, storing keywords,
+/// expunging, moving and re-selecting at once: on every session's wire
+/// RECENT never exceeds EXISTS, STATUS RECENT never exceeds MESSAGES, and no
+/// FETCH shows a keyword no FLAGS response announced
+/// (tests/clients/recent_keywords_load.py does the checking).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_python_sessions_see_recent_within_exists_and_keywords_announced() {
+    let h = server().await;
+    let imap = h.imap.expect("imap").to_string();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/recent_keywords_load.py"
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .args([script, &imap, "4", "3", "150", "7"])
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The run exercised what it checks.
+    let figure = |k: &str| -> u64 {
+        stdout
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(&format!("{k}=")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    assert!(figure("recent_lines") > 50, "{stdout}");
+    assert!(figure("keywords_shown") > 50, "{stdout}");
+    assert!(figure("flags_lines") > 12, "{stdout}");
+    h.shutdown().await;
+}
