@@ -131,12 +131,8 @@ pub fn header_value(raw: &[u8], name: &str) -> Option<String> {
 /// display name, RFC 2047 decoded, and `mailbox@host` (RFC 3501 6.4.4: "the
 /// envelope structure's FROM field").
 pub fn address_search_forms(raw: &[u8], name: &str) -> Vec<String> {
-    let (fields_end, _, _) = find_header_end(raw, 0, raw.len());
     let mut out = Vec::new();
-    for f in header_fields(sub(raw, 0, fields_end))
-        .iter()
-        .filter(|f| f.is(name))
-    {
+    for f in TopHeader::parse(raw).fields.iter().filter(|f| f.is(name)) {
         for a in parse_address_list(&unfold(f.value)) {
             match a {
                 Addr::Mailbox {
@@ -2119,6 +2115,9 @@ mod differential {
             cmp("sent_date", format!("{:?}", old::sent_date(raw)), format!("{:?}", super::sent_date(raw)));
             for h in ["subject", "from", "to", "x-custom", "date", "content-type"] {
                 cmp(&format!("header_value({h})"), format!("{:?}", old::header_value(raw, h)), format!("{:?}", super::header_value(raw, h)));
+            }
+            for h in ["from", "to", "cc", "bcc", "sender", "reply-to"] {
+                cmp(&format!("address_search_forms({h})"), format!("{:?}", old::address_search_forms(raw, h)), format!("{:?}", super::address_search_forms(raw, h)));
             }
             cmp("header_fields_decoded", format!("{:?}", old::header_fields_decoded(raw)), format!("{:?}", super::header_fields_decoded(raw)));
             cmp("header_search_text", old::header_search_text(raw), super::header_search_text(raw));

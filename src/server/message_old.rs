@@ -87,6 +87,43 @@ pub fn header_value(raw: &[u8], name: &str) -> Option<String> {
         .map(|f| decode_header_text(f.value))
 }
 
+/// The addresses of every `name` field of the top-level header as ENVELOPE
+/// parses them (comments and quoting removed, route and group syntax
+/// understood), each as the forms SEARCH FROM/TO/CC/BCC compare with: the
+/// display name, RFC 2047 decoded, and `mailbox@host` (RFC 3501 6.4.4: "the
+/// envelope structure's FROM field").
+pub fn address_search_forms(raw: &[u8], name: &str) -> Vec<String> {
+    let (fields_end, _, _) = find_header_end(raw, 0, raw.len());
+    let mut out = Vec::new();
+    for f in header_fields(sub(raw, 0, fields_end))
+        .iter()
+        .filter(|f| f.is(name))
+    {
+        for a in parse_address_list(&unfold(f.value)) {
+            match a {
+                Addr::Mailbox {
+                    name,
+                    mailbox,
+                    host,
+                    ..
+                } => {
+                    if let Some(n) = name {
+                        out.push(decode_header_text(n.as_bytes()));
+                    }
+                    out.push(if host.is_empty() {
+                        mailbox
+                    } else {
+                        format!("{mailbox}@{host}")
+                    });
+                }
+                Addr::GroupStart(g) => out.push(decode_header_text(g.as_bytes())),
+                Addr::GroupEnd => {}
+            }
+        }
+    }
+    out
+}
+
 /// The Date: header as a chrono DateTime, for SEARCH SENTBEFORE etc.
 pub fn sent_date(raw: &[u8]) -> Option<DateTime<FixedOffset>> {
     let (fields_end, _, _) = find_header_end(raw, 0, raw.len());
