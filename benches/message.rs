@@ -23,7 +23,9 @@ fn plain() -> Vec<u8> {
          Content-Type: TEXT/PLAIN; CHARSET=US-ASCII\n\n",
     );
     for i in 0..30 {
-        m.extend_from_slice(format!("line {i} of a plain text body, nothing special here\r\n").as_bytes());
+        m.extend_from_slice(
+            format!("line {i} of a plain text body, nothing special here\r\n").as_bytes(),
+        );
     }
     m
 }
@@ -40,7 +42,9 @@ fn mixed() -> Vec<u8> {
          Content-Transfer-Encoding: base64\nContent-Disposition: attachment; filename=\"report.pdf\"\n\n",
     );
     for _ in 0..(64 * 1024 / 78) {
-        m.extend_from_slice(b"JVBERi0xLjQKJcfsj6IKNSAwIG9iago8PC9MZW5ndGggNiAwIFIvRmlsdGVyIC9GbGF0ZURlY29kZT4+\r\n");
+        m.extend_from_slice(
+            b"JVBERi0xLjQKJcfsj6IKNSAwIG9iago8PC9MZW5ndGggNiAwIFIvRmlsdGVyIC9GbGF0ZURlY29kZT4+\r\n",
+        );
     }
     m.extend_from_slice(&crlf(
         "--outer\nContent-Type: message/rfc822\n\nFrom: inner@example.org\nSubject: inner\n\
@@ -79,7 +83,9 @@ fn main() {
         Vec1::try_from(vec![3.try_into().unwrap(), 2.try_into().unwrap()]).unwrap(),
     ));
     for (label, raw) in [("plain", plain()), ("mixed", mixed())] {
-        rate(&format!("{label} ENVELOPE"), &raw, |r| message::envelope(r).len());
+        rate(&format!("{label} ENVELOPE"), &raw, |r| {
+            message::envelope(r).len()
+        });
         rate(&format!("{label} BODYSTRUCTURE"), &raw, |r| {
             message::body_structure(r, true).len()
         });

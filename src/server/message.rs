@@ -295,7 +295,11 @@ impl Field<'_> {
 /// mail-parser's header fields of the entity whose header starts at `base`,
 /// turned into slices of `raw`. Its offsets are relative to the bytes it
 /// parsed, which start at `base`.
-fn fields_from<'a>(raw: &'a [u8], base: usize, headers: &[mail_parser::Header<'_>]) -> Vec<Field<'a>> {
+fn fields_from<'a>(
+    raw: &'a [u8],
+    base: usize,
+    headers: &[mail_parser::Header<'_>],
+) -> Vec<Field<'a>> {
     headers
         .iter()
         .filter_map(|h| {
@@ -330,7 +334,10 @@ fn blank_line_start(raw: &[u8], start: usize, body_start: usize) -> usize {
         return body_start;
     };
     let line_start = memchr::memrchr(b'\n', without_lf).map_or(0, |i| i + 1);
-    if sub(without_lf, line_start, without_lf.len()).trim_ascii().is_empty() {
+    if sub(without_lf, line_start, without_lf.len())
+        .trim_ascii()
+        .is_empty()
+    {
         start + line_start
     } else {
         body_start
@@ -691,7 +698,6 @@ fn parse_languages(value: &str) -> Vec<String> {
     out
 }
 
-
 // ---------------------------------------------------------------------------
 // The MIME tree, as IMAP numbers it.
 
@@ -846,7 +852,8 @@ fn split_at_delimiters<'a>(
     let ctype = media_type(&last.fields, in_digest);
     if ctype != last.ctype {
         last.kind = Kind::Leaf;
-        last.ctype = if ctype.ty.eq_ignore_ascii_case("multipart") || ctype.is("message", "rfc822") {
+        last.ctype = if ctype.ty.eq_ignore_ascii_case("multipart") || ctype.is("message", "rfc822")
+        {
             MediaType::text_plain()
         } else {
             ctype
@@ -968,7 +975,9 @@ struct Convert<'a> {
 
 impl<'a> Convert<'a> {
     fn at(&self, offset: u32) -> usize {
-        self.base.saturating_add(to_usize(offset)).min(self.raw.len())
+        self.base
+            .saturating_add(to_usize(offset))
+            .min(self.raw.len())
     }
 
     /// Part `id` of `msg`; `end` overrides where it ends (a message's root
@@ -986,7 +995,9 @@ impl<'a> Convert<'a> {
         };
         let start = self.at(part.offset_header);
         let body_start = self.at(part.offset_body).max(start);
-        let end = end.unwrap_or_else(|| self.at(part.offset_end)).max(body_start);
+        let end = end
+            .unwrap_or_else(|| self.at(part.offset_end))
+            .max(body_start);
         let fields = fields_from(self.raw, self.base, &part.headers);
         let ctype = media_type(&fields, in_digest);
         let mut fields_end = blank_line_start(self.raw, start, body_start);
@@ -1022,7 +1033,15 @@ impl<'a> Convert<'a> {
                     split_at_delimiters(self.raw, child, boundary, digest, &mut children);
                 }
                 let from = children.last().map_or(body_start, |c| c.end);
-                dropped_parts(self.raw, from, end, boundary, digest, depth + 1, &mut children);
+                dropped_parts(
+                    self.raw,
+                    from,
+                    end,
+                    boundary,
+                    digest,
+                    depth + 1,
+                    &mut children,
+                );
                 if children.is_empty() {
                     children.push(Entity::headerless(end, end));
                 }
@@ -1031,14 +1050,20 @@ impl<'a> Convert<'a> {
             // mail-parser parsed the attached message in place, so its
             // offsets are ours.
             PartType::Message(inner) if message && part.encoding == Encoding::None => {
-                e.kind = Kind::Message(Box::new(self.entity(inner, 0, Some(end), false, depth + 1)));
+                e.kind =
+                    Kind::Message(Box::new(self.entity(inner, 0, Some(end), false, depth + 1)));
             }
             // An attached message mail-parser decoded first (RFC 2046 5.2.1
             // forbids any encoding but 7bit, 8bit or binary there) or could
             // not parse: IMAP sections are octets of the stored message, so
             // the body is taken as it stands.
             _ if message => {
-                e.kind = Kind::Message(Box::new(parse_message(self.raw, body_start, end, depth + 1)));
+                e.kind = Kind::Message(Box::new(parse_message(
+                    self.raw,
+                    body_start,
+                    end,
+                    depth + 1,
+                )));
             }
             // A multipart mail-parser could not split (no boundary
             // parameter, or the boundary never appears) is one opaque
@@ -2032,7 +2057,10 @@ Content-Type: text/html\n\
         // without a line break.
         assert_eq!(fetch_section(&crlf(cases[2]), "1"), b"");
         assert_eq!(fetch_section(&crlf(cases[2]), "2"), b"x");
-        assert_eq!(fetch_section(&crlf(cases[2]), "2.MIME"), crlf("Content-Type: text/plain\n\n"));
+        assert_eq!(
+            fetch_section(&crlf(cases[2]), "2.MIME"),
+            crlf("Content-Type: text/plain\n\n")
+        );
         // Nesting past MAX_DEPTH turns opaque rather than recursing on.
         let nested: String = (0..100)
             .map(|i| format!("Content-Type: multipart/mixed; boundary=a{i}\r\n\r\n--a{i}\r\n"))
@@ -2194,197 +2222,5 @@ Content-Type: text/html\n\
         exercise(b"Subject: \xff\xfe =?utf-8?b?////?= =?x?q?=ZZ?=\r\n\r\n");
         exercise(b"Content-Type: multipart/mixed; boundary=\"\"\r\n\r\n--\r\n--\r\n");
         exercise(b"Content-Type: text/plain; charset=\"utf-16\"\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!!\r\n");
-    }
-}
-
-/// TEMPORARY: old (hand-written parser) against new (mail-parser) over a
-/// corpus, every public output compared.
-#[cfg(test)]
-mod differential {
-    use super::super::message_old as old;
-    use imap_codec::decode::Decoder;
-    use imap_codec::imap_types::command::CommandBody;
-    use imap_codec::imap_types::fetch::{MacroOrMessageDataItemNames, MessageDataItemName};
-    use imap_codec::CommandCodec;
-
-    fn crlf(s: &str) -> Vec<u8> {
-        s.replace("\r\n", "\n").replace('\n', "\r\n").into_bytes()
-    }
-
-    fn sec(spec: &str) -> Option<imap_codec::imap_types::fetch::Section<'static>> {
-        let cmd: &'static str = Box::leak(format!("a FETCH 1 (BODY.PEEK[{spec}])\r\n").into_boxed_str());
-        let (_, cmd) = CommandCodec::default().decode(cmd.as_bytes()).ok()?;
-        match cmd.body {
-            CommandBody::Fetch {
-                macro_or_item_names: MacroOrMessageDataItemNames::MessageDataItemNames(names),
-                ..
-            } => match names.into_iter().next() {
-                Some(MessageDataItemName::BodyExt { section, .. }) => section,
-                _ => None,
-            },
-            _ => None,
-        }
-    }
-
-    pub(super) fn corpus() -> Vec<(&'static str, Vec<u8>)> {
-        let mut c: Vec<(&'static str, Vec<u8>)> = vec![
-            ("plain", crlf(super::tests::PLAIN)),
-            ("alternative", crlf(super::tests::ALTERNATIVE)),
-            ("mixed", crlf(super::tests::MIXED)),
-            ("server_imap fixture", crlf("From: \"Alice A.\" <alice@example.org>\r\nTo: bob@example.org, \"Carol\" <carol@example.org>\r\nSubject: hello 1\r\nDate: Mon, 7 Feb 1994 21:52:25 -0800\r\nMessage-ID: <1@x>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nplain 1\r\n--b\r\nContent-Type: text/html\r\n\r\n<p>html 1</p>\r\n--b--\r\n")),
-            ("nested multipart", crlf("From: a@b.c\nContent-Type: multipart/mixed; boundary=o\n\npre\n--o\nContent-Type: multipart/alternative; boundary=i\n\n--i\nContent-Type: text/plain\n\none\n--i\nContent-Type: multipart/related; boundary=r\n\n--r\nContent-Type: text/html\n\n<p>two</p>\n--r\nContent-Type: image/png\nContent-Transfer-Encoding: base64\nContent-ID: <img@x>\n\niVBORw0KGgo=\n--r--\n--i--\nepi-i\n--o\nContent-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: quoted-printable\n\ncaf=E9\n--o--\nepi-o\n")),
-            ("rfc822 in multipart", crlf("Subject: outer\nContent-Type: multipart/mixed; boundary=x\n\n--x\n\nintro\n--x\nContent-Type: message/rfc822\nContent-Description: fwd\n\nFrom: Inner <in@x.org>\nTo: undisclosed-recipients:;\nSubject: inner\nDate: 1 Jan 2020 00:00:00 +0000\n\ninner body\nline 2\n--x--\n")),
-            ("rfc822 top", crlf("Subject: wrap\nContent-Type: message/rfc822\n\nSubject: wrapped\nContent-Type: multipart/mixed; boundary=w\n\n--w\n\nw1\n--w\n\nw2\n--w--\n")),
-            ("single part message in multipart", crlf("Content-Type: multipart/mixed; boundary=x\n\n--x\nContent-Type: message/rfc822\n\nSubject: in\n\nbody of inner\n--x--\n")),
-            ("missing close delimiter", crlf("Content-Type: multipart/mixed; boundary=zz\n\n--zz\nContent-Type: text/plain\n\nx\n--zz\n\ny")),
-            ("boundary never appears", crlf("Content-Type: multipart/mixed; boundary=zz\n\nhello\n")),
-            ("multipart without boundary", crlf("Content-Type: multipart/mixed\n\nhello\n")),
-            ("longer look-alike boundary", crlf("Content-Type: multipart/mixed; boundary=zz\n\n--zzz\n--zz\nContent-Type: text/plain\n\nx\n--zz")),
-            ("bare LF", b"From: a@b.c\nSubject: lf\nContent-Type: multipart/mixed; boundary=q\n\n--q\nContent-Type: text/plain\n\nlf body\n--q\n\nsecond\n--q--\n".to_vec()),
-            ("bare LF plain", b"Subject: lf\n\nline1\nline2\n".to_vec()),
-            ("encoded words", crlf("From: =?utf-8?q?J=C3=B6rg?= <j@example.com>\nTo: =?iso-8859-1?b?SvZyZw==?= <k@example.com>, \"=?utf-8?q?quoted?=\" <q@x>\nSubject: =?utf-8?b?R3LDvMOfZQ==?= and =?utf-8?q?more?=\nX-Custom: =?utf-8?q?x?=\n\nbody\n")),
-            ("groups", crlf("From: a@b.c\nTo: Friends: \"Doe, John\" <john@x.org>, jane@y.org (Jane Y);, solo@z.org\nCc: undisclosed-recipients:;\nBcc: <@relay.example,@r2.example:route@dest.example>\nReply-To:\nSender:   \n\nbody\n")),
-            ("comments in addresses", crlf("From: <user-from (comment)@ (comment) domain.org>\nTo: user (Real Name) @ host.example, \"Q\" (c) <q@h>, (only comment) x@y\nCc: Fred (nick) Foobar <f@x.org> (trailing)\n\nb\n")),
-            ("no body", crlf("From: a@b.c\nSubject: no body\n")),
-            ("no body with blank", crlf("From: a@b.c\nSubject: no body\n\n")),
-            ("empty header", crlf("\nJust a body\n")),
-            ("no header at all", crlf("Just a body, no header at all\n")),
-            ("empty message", Vec::new()),
-            ("empty header field", crlf("Subject:\nFrom:\nTo: \nDate:\n\nx\n")),
-            ("8-bit headers", b"From: J\xc3\xb6rg <j@example.com>\r\nSubject: Gr\xfc\xdfe \xff\r\nX-Bin: \x01\x02\r\n\r\nbody \xe9\r\n".to_vec()),
-            ("digest", crlf("Content-Type: multipart/digest; boundary=d\n\n--d\n\nSubject: d1\n\nhi\n--d\nContent-Type: text/plain\n\nplain in digest\n--d\n\nSubject: d3\nContent-Type: multipart/alternative; boundary=e\n\n--e\n\ne1\n--e--\n--d--\n")),
-            ("invalid content-type", crlf("Content-Type: ;;;\n\nx")),
-            ("unterminated charset", crlf("Content-Type: text/plain; charset=\"unterminated\n\nx")),
-            ("empty rfc822", crlf("Content-Type: message/rfc822\n\n")),
-            ("rfc2231 params", crlf("Content-Type: text/plain; name*0=a; name*1=\"b c\"; (comment) x=y\nContent-Disposition: attachment; filename*=utf-8''Gr%C3%BC%C3%9Fe.txt\nContent-Language: en (English), de\nContent-Location: http://x/y\nContent-MD5: Q2hlY2sgSW50ZWdyaXR5IQ==\n\nx")),
-            ("case and params", crlf("CONTENT-TYPE: Text/HTML; Charset=\"UTF-8\"; Format=Flowed\ncontent-transfer-encoding: 8BIT\n\n<p>x</p>\n")),
-            ("folded", crlf("Subject: a\n  folded\n\tsubject\nX-A: 1\nFrom: A\n B <a@b.c>\n\nb\n")),
-            ("dates", crlf("Date: Tue, 1 Mar 2022 10:00:00 GMT (comment)\n\nb\n")),
-            ("date no weekday", crlf("Date: 7 Feb 1994 21:52 +0100\n\nb\n")),
-            ("date garbage", crlf("Date: garbage\n\nb\n")),
-            ("date obsolete zone", crlf("Date: Mon, 7 Feb 1994 21:52:25 EST\n\nb\n")),
-            ("repeated fields", crlf("Subject: one\nSubject: two\nFrom: a@b.c\nFrom: d@e.f\n\nb\n")),
-            ("part without header", crlf("Content-Type: multipart/mixed; boundary=p\n\n--p\nhello\n--p\nContent-Type: text/html\n\nx\n--p--\n")),
-            ("empty parts", crlf("Content-Type: multipart/mixed; boundary=p\n\n--p\n\n--p\n--p--\n")),
-            ("transport padding", crlf("Content-Type: multipart/mixed; boundary=p\n\n--p  \nContent-Type: text/plain\n\npadded\n--p-- \t\nepilogue\n")),
-            ("base64 rfc822", crlf("Content-Type: multipart/mixed; boundary=p\n\n--p\nContent-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\nU3ViamVjdDogeAoKeQo=\n--p--\n")),
-            ("message global", crlf("Content-Type: multipart/mixed; boundary=p\n\n--p\nContent-Type: message/global\n\nSubject: g\n\nglobal\n--p--\n")),
-            ("non-field junk in header", crlf("From: a@b.c\nthis is not a field\nSubject: s\n\nbody\n")),
-            ("whitespace before colon", crlf("Subject : spaced\nFrom\t: a@b.c\n\nbody\n")),
-            ("leading whitespace line", crlf(" leading\nSubject: s\n\nbody\n")),
-            ("utf-16 text", crlf("Content-Type: text/plain; charset=\"utf-16\"\nContent-Transfer-Encoding: base64\n\n//5oAGkA\n")),
-            ("deep nesting", (0..40).map(|i| format!("Content-Type: multipart/mixed; boundary=a{i}\r\n\r\n--a{i}\r\n")).collect::<String>().into_bytes()),
-            ("deep rfc822", "Content-Type: message/rfc822\r\n\r\n".repeat(40).into_bytes()),
-            ("header only no crlf", b"Subject: x".to_vec()),
-            ("fields no blank line before delimiter", crlf("Content-Type: multipart/mixed; boundary=p\n\n--p\nContent-Type: text/html\n--p\nContent-Type: text/plain\n\nsecond\n--p--\n")),
-            ("header then empty body", crlf("Content-Type: multipart/mixed; boundary=p\n\n--p\nContent-Type: text/html\n\n--p\n\nnext\n--p--\n")),
-            ("rfc822 in digest in rfc822", crlf("Content-Type: message/rfc822\n\nSubject: outer\nContent-Type: multipart/digest; boundary=d\n\n--d\n\nSubject: a\n\nA\n--d\nContent-Type: message/rfc822\n\nSubject: b\nContent-Type: multipart/mixed; boundary=m\n\n--m\n\nB\n--m--\n--d--\n")),
-            ("truncated in nested message", crlf("Content-Type: multipart/mixed; boundary=o\n\n--o\nContent-Type: message/rfc822\n\nSubject: in\nContent-Type: multipart/mixed; boundary=i\n\n--i\n\none\n--i\nContent-Ty")),
-            ("mixed case boundary param", crlf("Content-Type: multipart/mixed; BOUNDARY=\"Ab C\"\n\n--Ab C\n\nx\n--Ab C--\n")),
-            ("cr only", b"Subject: x\rFrom: y\r\rbody".to_vec()),
-        ];
-        // Truncations of a realistic message.
-        let mixed = crlf(super::tests::MIXED);
-        for cut in [10usize, 100, 300, 500, 700, 800] {
-            let name: &'static str = Box::leak(format!("mixed cut at {cut}").into_boxed_str());
-            c.push((name, mixed[..cut.min(mixed.len())].to_vec()));
-        }
-        c
-    }
-
-    fn section_specs() -> Vec<String> {
-        let mut out = vec!["".to_string(), "HEADER".into(), "TEXT".into(),
-            "HEADER.FIELDS (Subject From Content-Type)".into(),
-            "HEADER.FIELDS.NOT (Subject From)".into()];
-        let mut paths: Vec<String> = Vec::new();
-        for a in 1..=4 {
-            paths.push(format!("{a}"));
-            for b in 1..=3 {
-                paths.push(format!("{a}.{b}"));
-                for c in 1..=3 {
-                    paths.push(format!("{a}.{b}.{c}"));
-                }
-            }
-        }
-        for p in paths {
-            for suffix in ["", ".MIME", ".HEADER", ".TEXT", ".HEADER.FIELDS (Subject content-type)", ".HEADER.FIELDS.NOT (Subject)"] {
-                out.push(format!("{p}{suffix}"));
-            }
-        }
-        out
-    }
-
-    pub(super) fn differences() -> Vec<String> {
-        let mut diffs = Vec::new();
-        let specs = section_specs();
-        for (name, raw) in corpus() {
-            let raw = raw.as_slice();
-            let mut cmp = |what: &str, o: String, n: String| {
-                if o != n {
-                    diffs.push(format!("[{name}] {what}:\n   old: {o}\n   new: {n}"));
-                }
-            };
-            cmp("ENVELOPE", old::envelope(raw), super::envelope(raw));
-            // Whatever the input, what we send must be valid IMAP.
-            super::tests::decode_envelope(raw, |_| {});
-            super::tests::decode_bodystructure(raw, |_| {});
-            cmp("BODYSTRUCTURE", old::body_structure(raw, true), super::body_structure(raw, true));
-            cmp("BODY", old::body_structure(raw, false), super::body_structure(raw, false));
-            cmp("parse", format!("{:?}", old::parse(raw)), format!("{:?}", super::parse(raw)));
-            cmp("sent_date", format!("{:?}", old::sent_date(raw)), format!("{:?}", super::sent_date(raw)));
-            for h in ["subject", "from", "to", "x-custom", "date", "content-type"] {
-                cmp(&format!("header_value({h})"), format!("{:?}", old::header_value(raw, h)), format!("{:?}", super::header_value(raw, h)));
-            }
-            for h in ["from", "to", "cc", "bcc", "sender", "reply-to"] {
-                cmp(&format!("address_search_forms({h})"), format!("{:?}", old::address_search_forms(raw, h)), format!("{:?}", super::address_search_forms(raw, h)));
-            }
-            cmp("header_fields_decoded", format!("{:?}", old::header_fields_decoded(raw)), format!("{:?}", super::header_fields_decoded(raw)));
-            cmp("header_search_text", old::header_search_text(raw), super::header_search_text(raw));
-            cmp("body_search_text", old::body_search_text(raw), super::body_search_text(raw));
-            cmp("raw_header", String::from_utf8_lossy(old::raw_header(raw)).into_owned(), String::from_utf8_lossy(super::raw_header(raw)).into_owned());
-            cmp("raw_body", String::from_utf8_lossy(old::raw_body(raw)).into_owned(), String::from_utf8_lossy(super::raw_body(raw)).into_owned());
-            for spec in &specs {
-                let s = sec(spec);
-                let Some(s) = s else { continue };
-                cmp(&format!("BODY[{spec}]"), format!("{:?}", String::from_utf8_lossy(&old::section(raw, Some(&s)))), format!("{:?}", String::from_utf8_lossy(&super::section(raw, Some(&s)))));
-            }
-        }
-        diffs
-    }
-
-    /// Cases where old and new differ, each malformed by the RFC (so no
-    /// output is prescribed) and explained in `tests::malformed_mime_readings`.
-    const EXPLAINED: &[&str] = &[
-        "boundary never appears",
-        "leading whitespace line",
-        "longer look-alike boundary",
-        "non-field junk in header",
-        "deep nesting",
-        "deep rfc822",
-    ];
-
-    #[test]
-    fn old_and_new_agree() {
-        let diffs: Vec<String> = differences()
-            .into_iter()
-            .filter(|d| !EXPLAINED.iter().any(|e| d.starts_with(&format!("[{e}]"))))
-            .collect();
-        for d in &diffs {
-            println!("{d}");
-        }
-        println!("{} differences", diffs.len());
-        assert!(diffs.is_empty());
-    }
-
-    /// Prints the old outputs of the well-formed hard cases as Rust
-    /// expectations (run with --nocapture), to keep them once old is gone.
-    #[test]
-    fn print_expectations() {
-        for (name, raw) in corpus() {
-            if EXPLAINED.contains(&name) {
-                continue;
-            }
-            println!("EXPECT {name:?} => ({:?}, {:?}, {:?});", old::envelope(&raw), old::body_structure(&raw, true), old::body_structure(&raw, false));
-        }
     }
 }

@@ -11,8 +11,6 @@
 pub mod faults;
 pub mod imap;
 pub mod message;
-#[cfg(test)]
-mod message_old;
 pub mod search;
 pub mod seqset;
 pub mod smtp;
