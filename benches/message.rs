@@ -95,5 +95,14 @@ fn main() {
         rate(&format!("{label} parse (APPEND)"), &raw, |r| {
             message::parse(r).size as usize
         });
+        // The floor under BODYSTRUCTURE and BODY[section]: mail-parser alone,
+        // configured as server::message configures it.
+        let parser = mail_parser::MessageParser::new()
+            .header_content_type(mail_parser::HeaderName::ContentType)
+            .header_comma_separated(mail_parser::HeaderName::ContentTransferEncoding)
+            .default_header_raw();
+        rate(&format!("{label} mail-parser alone"), &raw, |r| {
+            parser.parse(r).map_or(0, |m| m.parts.len())
+        });
     }
 }

@@ -95,9 +95,11 @@ pub fn section(raw: &[u8], section: Option<&Section<'_>>) -> Vec<u8> {
     let Some(section) = section else {
         return raw.to_vec();
     };
-    if let Section::Header(None) = section {
-        // The commonest section (RFC822.HEADER) needs no MIME tree.
-        return raw_header(raw).to_vec();
+    // The commonest sections (RFC822.HEADER, RFC822.TEXT) need no MIME tree.
+    match section {
+        Section::Header(None) => return raw_header(raw).to_vec(),
+        Section::Text(None) => return raw_body(raw).to_vec(),
+        _ => {}
     }
     let root = parse_tree(raw);
     let bytes =
@@ -356,20 +358,18 @@ impl<'a> TopHeader<'a> {
         let mut stream = MessageStream::new(raw);
         let mut headers = Vec::new();
         let complete = stream.parse_headers(&PARSER, &mut headers);
+        let fields = fields_from(raw, 0, &headers);
         // Without a blank line the header runs to the end (mail-parser says
         // so by returning false at end of input), unless it held no field
         // at all: then there is no header, only body (as in the MIME tree).
         let body_start = if complete {
             stream.offset().min(raw.len())
-        } else if headers.is_empty() {
+        } else if fields.is_empty() {
             0
         } else {
             raw.len()
         };
-        TopHeader {
-            fields: fields_from(raw, 0, &headers),
-            body_start,
-        }
+        TopHeader { fields, body_start }
     }
 }
 
@@ -1882,6 +1882,14 @@ Content-Type: text/html\n\
         let raw = crlf("Just a body, no header at all\n");
         assert_eq!(fetch_section(&raw, "HEADER"), b"");
         assert_eq!(fetch_section(&raw, "TEXT"), raw);
+        // Cut before any line end: mail-parser reports the text as a field
+        // name, but with no colon it is body (the same in every view).
+        let raw = b"Just a body";
+        assert_eq!(fetch_section(raw, "HEADER"), b"");
+        assert_eq!(fetch_section(raw, "TEXT"), raw);
+        assert_eq!(fetch_section(raw, "1"), raw);
+        assert_eq!(fetch_section(raw, "1.MIME"), b"");
+        assert_eq!(parse(raw).header_size, 0);
     }
 
     #[test]
@@ -2161,6 +2169,11 @@ Content-Type: text/html\n\
     }
 
     fn exercise(raw: &[u8]) {
+        // RFC822.HEADER/TEXT take a shortcut past the MIME tree: both views
+        // must split the message at the same place.
+        let root = parse_tree(raw);
+        assert_eq!(header_bytes(raw, &root), raw_header(raw), "{raw:?}");
+        assert_eq!(body_bytes(raw, &root), raw_body(raw), "{raw:?}");
         let _ = parse(raw);
         let _ = envelope(raw);
         let _ = body_structure(raw, true);
