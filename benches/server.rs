@@ -748,6 +748,12 @@ async fn idle_connections(sz: &Sizes, dir: &Path) -> io::Result<()> {
             .arg(&accounts)
             .arg("--ready-file")
             .arg(&ready)
+            // All the connections come from 127.0.0.1: above the production
+            // caps (10,000 in all, 1,000 per address).
+            .arg("--max-connections")
+            .arg((wanted + 100).to_string())
+            .arg("--max-connections-per-ip")
+            .arg((wanted + 100).to_string())
             .stdout(std::process::Stdio::null())
             .spawn()
             .map_err(|e| err(format!("cannot start {}: {e}", bin.display())))?,

@@ -351,6 +351,12 @@ async fn never_read(h: &Handle, command: &str, full_answer: usize) {
         h.imap_connections()
     );
     let grew = peak().saturating_sub(base);
+    eprintln!(
+        "{}: peak allocation +{} KB while stalled (answer {} MB)",
+        &command.trim_end()[..command.trim_end().len().min(40)],
+        grew / 1024,
+        full_answer / MB
+    );
     assert!(
         grew < 32 * MB,
         "the stalled FETCH held {} MB (the whole answer is {} MB)",
@@ -588,5 +594,91 @@ async fn every_command_that_names_a_mailbox_checks_the_name() {
     c.send(format!("r RENAME {ok} {ok2}\r\n").as_bytes()).await;
     let r = c.until_tagged("r").await;
     assert!(r.last().is_some_and(|l| l.starts_with("r OK")), "{r:?}");
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smtp_connections_over_the_cap_get_421() {
+    let _serial = serial().await;
+    let config = Config {
+        smtp: "127.0.0.1:0".parse().ok(),
+        users: vec![User {
+            name: "alice".into(),
+            password: "alicepw".into(),
+            quota: None,
+        }],
+        limits: ServerLimits {
+            max_connections_per_ip: 1,
+            ..ServerLimits::default()
+        },
+        ..Config::default()
+    };
+    support::install_tls_provider();
+    let h = Server::start(config).await.expect("server starts");
+    let addr = h.smtp.expect("smtp");
+    let mut first = Raw::connect(addr).await;
+    let g = first.line().await;
+    assert!(g.starts_with("220"), "within the cap: {g}");
+    let mut second = Raw::connect(addr).await;
+    let r = second.line().await;
+    assert!(r.starts_with("421 4.7.0"), "over the cap: {r}");
+    assert!(second.closed().await);
+    first.send(b"QUIT\r\n").await;
+    assert!(first.line().await.starts_with("221"));
+    assert!(first.closed().await);
+    // The place is free again once the first has gone (bounded wait).
+    let mut ok = false;
+    for _ in 0..100 {
+        let mut again = Raw::connect(addr).await;
+        if again.line().await.starts_with("220") {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ok, "a new SMTP connection after the first one closed");
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_imaps_connection_over_the_cap_hears_its_bye_inside_tls() {
+    let _serial = serial().await;
+    support::install_tls_provider();
+    let config = Config {
+        imaps: "127.0.0.1:0".parse().ok(),
+        users: vec![User {
+            name: "alice".into(),
+            password: "alicepw".into(),
+            quota: None,
+        }],
+        limits: ServerLimits {
+            max_connections: 1,
+            ..ServerLimits::default()
+        },
+        ..Config::default()
+    };
+    let h = Server::start(config).await.expect("server starts");
+    let url: imapspec::session::ServerUrl = format!("imaps://{}", h.imaps.expect("imaps"))
+        .parse()
+        .expect("url");
+    let rec = imapspec::session::Recorder::new(
+        Box::new(std::io::BufWriter::new(std::io::sink())),
+        "limits",
+    )
+    .expect("recorder");
+    let opts = imapspec::session::SessionOptions {
+        insecure: true,
+        ..Default::default()
+    };
+    let first = imapspec::session::Session::connect(&url, "a", &rec, &opts)
+        .await
+        .expect("within the cap");
+    let second = imapspec::session::Session::connect(&url, "b", &rec, &opts).await;
+    let err = second.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(
+        err.contains("greeted with BYE") && err.contains("Too many connections"),
+        "over the cap, a BYE read through TLS: {err}"
+    );
+    drop(first);
     h.shutdown().await;
 }

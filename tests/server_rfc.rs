@@ -398,11 +398,22 @@ async fn keywords_per_mailbox_are_bounded() {
             refused = Some((i, s.tagged));
             break;
         }
+        // RFC 3501 7.1: `\*` says new keywords can be created; the last one
+        // that fits takes it away.
+        let p = permanent_line(&s).expect("PERMANENTFLAGS with each new keyword");
+        assert_eq!(p.contains("\\*"), i + 1 < limit, "after k{i}: {p}");
     }
     let (i, tagged) = refused.expect("a limit");
     assert_eq!(i, limit);
     assert!(tagged.contains("NO [LIMIT]"), "{tagged}");
     assert!(a.cmd("STORE 1 +FLAGS.SILENT (k0 \\Seen)").await.ok());
+    let mut b = Client::login(&h).await;
+    let sel = b.cmd("SELECT INBOX").await;
+    let p = permanent_line(&sel).expect("PERMANENTFLAGS");
+    assert!(
+        p.contains(&format!("k{}", limit - 1)) && !p.contains("\\*"),
+        "{p}"
+    );
     h.shutdown().await;
 }
 

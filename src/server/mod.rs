@@ -201,10 +201,20 @@ impl Server {
                         ..smtp::SmtpConfig::new("localhost")
                     });
                     let rx = rx.clone();
-                    tokio::spawn(accept_loop(listener, move |sock, _peer| {
+                    // SMTP has its own places under the same caps as IMAP.
+                    let admission = imap::admission::Admission::new(
+                        config.limits.max_connections,
+                        config.limits.max_connections_per_ip,
+                    );
+                    let write_timeout = config.limits.write_timeout;
+                    tokio::spawn(accept_loop(listener, move |sock, peer| {
+                        let admitted = admission.admit(peer.ip());
                         let (d, c, mut rx) =
                             (Arc::clone(&delivery), Arc::clone(&smtp_cfg), rx.clone());
                         tokio::spawn(async move {
+                            let Ok(_permit) = admitted else {
+                                return refuse_smtp(sock, write_timeout).await;
+                            };
                             let _ = smtp::serve_connection(sock, c, d, async move {
                                 let _ = rx.changed().await;
                             })
@@ -269,6 +279,19 @@ async fn accept_loop(
             }
         }
     }
+}
+
+/// An SMTP connection over the caps: RFC 5321 3.1 lets a server that will not
+/// serve a client open with 421 ("Service not available, closing transmission
+/// channel") and close; 4.x.x so the sender retries later.
+async fn refuse_smtp(mut sock: tokio::net::TcpStream, write_timeout: Duration) {
+    use tokio::io::AsyncWriteExt as _;
+    let reply = b"421 4.7.0 Too many connections; try again later\r\n";
+    let _ = tokio::time::timeout(write_timeout, async {
+        let _ = sock.write_all(reply).await;
+        let _ = sock.shutdown().await;
+    })
+    .await;
 }
 
 /// SMTP delivery into the store's INBOX.

@@ -4,7 +4,10 @@
 //! bytes are buffered, literals in pieces, so one connection's memory stays
 //! bounded whatever the items (`BODY[]` of 200 big messages, or `BODY.PEEK[]`
 //! named 2,000 times) and a client that does not read stalls only itself, until
-//! the write timeout ends its connection.
+//! the write timeout ends its connection. (RFC 9051 5.3 asks the same of
+//! untagged data sent with no command in progress: servers "MUST either (1)
+//! verify that the size of the data does not exceed the underlying transport's
+//! available window size or (2) use non-blocking writes".)
 
 use std::sync::Arc;
 

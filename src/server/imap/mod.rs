@@ -56,8 +56,9 @@ pub struct ServerLimits {
     /// concerns the autologout of sessions; RFC 9051 5.4 makes it explicit:
     /// "If a server has an inactivity autologout timer that applies to sessions
     /// after authentication, the duration of that timer MUST be at least 30
-    /// minutes" and "servers are allowed to use a shortened pre-authentication
-    /// timer to protect themselves from Denial-of-Service attacks".
+    /// minutes", and "this specification doesn't have any restrictions on an
+    /// autologout timer used before successful client authentication". The
+    /// deadline runs from connect: commands before login do not put it off.
     pub prelogin_timeout: Duration,
     /// One flush (at most `output_buffer` bytes and a literal piece) that does
     /// not complete in this long ends the connection (real time, even on a
@@ -248,7 +249,7 @@ async fn run(session: &mut Session, io: &mut Io) {
         };
         let bytes = match read {
             Ok(b) => b,
-            Err(CommandError::Timeout) if !authed => {
+            Err(CommandError::Timeout) if !authed && bounds.wait < ctx.inactivity() => {
                 io.write(&format!(
                     "* BYE Not logged in within {}; closing\r\n",
                     crate::source::human_duration(ctx.limits.prelogin_timeout)

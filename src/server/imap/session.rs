@@ -543,7 +543,9 @@ pub(in crate::server::imap) fn position_of(uids: &[u32], uid: u32) -> Option<usi
 
 /// `* FLAGS` and `* OK [PERMANENTFLAGS]` for a mailbox using these keywords:
 /// the system flags and every keyword defined in it (RFC 3501 7.2.6), and for
-/// a read-write selection `\*`, since clients may create keywords (7.1).
+/// a read-write selection `\*` while the mailbox can take more keywords (7.1:
+/// "\* indicates that it is possible to create new keywords by attempting to
+/// store those flags in the mailbox").
 pub fn mailbox_flags(keywords: &[String], read_only: bool, no_backslash: bool) -> String {
     let mut names: Vec<String> = fl::ALL
         .iter()
@@ -554,7 +556,9 @@ pub fn mailbox_flags(keywords: &[String], read_only: bool, no_backslash: bool) -
     let permanent = if read_only {
         "()".to_string()
     } else {
-        names.push("\\*".to_string());
+        if keywords.len() < crate::server::store::MAX_KEYWORDS {
+            names.push("\\*".to_string());
+        }
         flag_list_raw(&names, no_backslash)
     };
     format!("* FLAGS {flags}\r\n* OK [PERMANENTFLAGS {permanent}] Limited\r\n")

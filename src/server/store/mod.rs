@@ -9,6 +9,8 @@
 //! deleted and created again gets a new UIDVALIDITY.
 
 pub mod journal;
+mod keywords;
+mod views;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -16,6 +18,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use rustc_hash::FxHashMap;
 
 pub use journal::Journal;
+pub use keywords::{Keywords, MAX_KEYWORDS};
+pub use views::Views;
 
 /// System flags as bits; keywords are kept by name.
 pub mod flags {
@@ -115,11 +119,6 @@ pub enum Change {
     Flags(u32, u64),
 }
 
-/// How many keywords one mailbox may use. Each is listed in every FLAGS and
-/// PERMANENTFLAGS response, so a client must not grow them without end
-/// (Cyrus allows 128 per mailbox; this is twice that).
-pub const MAX_KEYWORDS: usize = 256;
-
 /// How many changes a mailbox remembers; a session further behind resyncs.
 pub const MAX_CHANGES: usize = 100_000;
 
@@ -138,104 +137,11 @@ pub struct MailboxState {
     pub deleted: bool,
     /// Total size of the messages, kept up to date (quota, STATUS SIZE).
     pub bytes: u64,
-    /// Keywords used in this mailbox, in the order they first appeared. The
-    /// list only grows (a keyword stays "applicable" once defined, as in
-    /// Dovecot), so a session knows what it has announced by a count.
-    pub keywords: Vec<String>,
+    /// Keywords used in this mailbox (FLAGS, PERMANENTFLAGS).
+    pub keywords: Keywords,
     /// The sessions that have this mailbox selected, and the expunged
     /// messages some of them have not been told about yet.
     pub views: Views,
-}
-
-/// Expunged messages kept for FETCH: at most this many per mailbox...
-const KEEP_EXPUNGED_MESSAGES: usize = 10_000;
-/// ...and at most this many bytes of them. Past either bound the oldest is
-/// dropped, and a FETCH of it gets `NO [EXPUNGEISSUED]` (RFC 2180 4.1.2).
-const KEEP_EXPUNGED_BYTES: u64 = 32 * 1024 * 1024;
-
-/// Who is looking at a mailbox: each selection's cursor into the change feed,
-/// and the messages expunged since the slowest of them last looked.
-///
-/// RFC 2180 4.1.1: the server "MAY allow the EXPUNGE of a multi-accessed
-/// mailbox but keep the messages available to satisfy subsequent FETCH
-/// commands until it is able to send an EXPUNGE response to each client."
-/// This server does, as Dovecot and Cyrus do: the alternative (4.1.2, `NO
-/// [EXPUNGEISSUED]`) is also allowed, but clients and load tools count that NO
-/// as a failure, and a FETCH that returns the data it was asked for is what a
-/// client that has not yet been told of the expunge expects.
-#[derive(Debug, Default)]
-pub struct Views {
-    next_token: u64,
-    /// Selection token → number of the next change it has not looked at.
-    cursors: FxHashMap<u64, u64>,
-    /// Expunged messages by UID, with the number of their `Expunged` change.
-    kept: FxHashMap<u32, (u64, Message)>,
-    /// The same, oldest first, for dropping.
-    kept_order: VecDeque<(u64, u32)>,
-    kept_bytes: u64,
-}
-
-impl Views {
-    /// A new selection, starting at change `cursor`; returns its token (never 0).
-    pub fn open(&mut self, cursor: u64) -> u64 {
-        self.next_token += 1;
-        let token = self.next_token;
-        self.cursors.insert(token, cursor);
-        token
-    }
-
-    /// The selection has looked at every change before `cursor`.
-    pub fn advance(&mut self, token: u64, cursor: u64) {
-        if let Some(c) = self.cursors.get_mut(&token) {
-            *c = cursor;
-        }
-        self.prune();
-    }
-
-    pub fn close(&mut self, token: u64) {
-        self.cursors.remove(&token);
-        self.prune();
-    }
-
-    /// The expunged message with this UID, while some selection may still
-    /// ask for it.
-    pub fn kept(&self, uid: u32) -> Option<&Message> {
-        self.kept.get(&uid).map(|(_, m)| m)
-    }
-
-    fn keep(&mut self, change: u64, m: Message) {
-        if self.cursors.is_empty() {
-            return;
-        }
-        self.kept_bytes += m.data.len() as u64;
-        self.kept_order.push_back((change, m.uid));
-        if let Some((_, old)) = self.kept.insert(m.uid, (change, m)) {
-            self.kept_bytes = self.kept_bytes.saturating_sub(old.data.len() as u64);
-        }
-        self.prune();
-    }
-
-    /// Drops what every selection has been told of, and the oldest past the
-    /// bounds.
-    fn prune(&mut self) {
-        if self.kept_order.is_empty() {
-            return;
-        }
-        let slowest = self.cursors.values().copied().min().unwrap_or(u64::MAX);
-        while let Some(&(change, uid)) = self.kept_order.front() {
-            let over = self.kept_order.len() > KEEP_EXPUNGED_MESSAGES
-                || self.kept_bytes > KEEP_EXPUNGED_BYTES;
-            if change >= slowest && !over {
-                break;
-            }
-            self.kept_order.pop_front();
-            if self.kept.get(&uid).is_some_and(|(c, _)| *c == change) {
-                if let Some((_, m)) = self.kept.remove(&uid) {
-                    self.kept_bytes = self.kept_bytes.saturating_sub(m.data.len() as u64);
-                }
-            }
-        }
-    }
 }
 
 impl MailboxState {
@@ -261,47 +167,6 @@ impl MailboxState {
         match self.index_of(uid) {
             Some(i) => Some(&self.messages[i]),
             None => self.views.kept(uid),
-        }
-    }
-
-    /// Keywords of `flags` this mailbox does not use yet.
-    fn new_keywords<'f>(
-        &self,
-        flags: &'f FlagSet,
-    ) -> impl Iterator<Item = &'f String> + use<'_, 'f> {
-        flags
-            .keywords
-            .iter()
-            .filter(|k| !self.keywords.iter().any(|d| d.eq_ignore_ascii_case(k)))
-    }
-
-    /// Refuses flags that would take the mailbox past `MAX_KEYWORDS`.
-    fn check_keywords<'f>(
-        &self,
-        flags: impl IntoIterator<Item = &'f FlagSet>,
-    ) -> Result<(), StoreError> {
-        let mut fresh: Vec<&String> = Vec::new();
-        for f in flags {
-            for k in self.new_keywords(f) {
-                if !fresh.iter().any(|d| d.eq_ignore_ascii_case(k)) {
-                    fresh.push(k);
-                }
-            }
-        }
-        if self.keywords.len() + fresh.len() > MAX_KEYWORDS {
-            return Err(StoreError::Limit(format!(
-                "A mailbox may use at most {MAX_KEYWORDS} keywords"
-            )));
-        }
-        Ok(())
-    }
-
-    fn define_keywords(&mut self, flags: &FlagSet) {
-        let fresh: Vec<String> = self.new_keywords(flags).cloned().collect();
-        for k in fresh {
-            if !self.keywords.iter().any(|d| d.eq_ignore_ascii_case(&k)) {
-                self.keywords.push(k);
-            }
         }
     }
 
@@ -554,7 +419,7 @@ impl Store {
                     last_expunged: 0,
                     deleted: false,
                     bytes: 0,
-                    keywords: Vec::new(),
+                    keywords: Keywords::default(),
                     views: Views::default(),
                 }),
                 notify: tokio::sync::Notify::new(),
@@ -700,7 +565,7 @@ impl Store {
             }
         }
         let mut st = mb.lock();
-        st.check_keywords([&flags])?;
+        st.keywords.check([&flags])?;
         let reuse_uid = reuse_uid || self.reuse_uids.load(std::sync::atomic::Ordering::Relaxed);
         let uid = if reuse_uid && st.last_expunged != 0 {
             st.last_expunged
@@ -733,7 +598,7 @@ impl Store {
         by_session: u64,
     ) -> Result<(), StoreError> {
         let mut st = mb.lock();
-        st.check_keywords(updates.iter().map(|(_, f)| f))?;
+        st.keywords.check(updates.iter().map(|(_, f)| f))?;
         for (uid, flags) in updates {
             if st.index_of(*uid).is_none() {
                 continue;
@@ -745,7 +610,7 @@ impl Store {
                 flags: &flags.names(),
             })?;
             if let Some(i) = st.index_of(*uid) {
-                st.define_keywords(flags);
+                st.keywords.define(flags);
                 st.messages[i].flags = flags.clone();
                 st.push_change(Change::Flags(*uid, by_session));
             }
@@ -829,7 +694,7 @@ impl Store {
                     let mut st = mb.lock();
                     if let Some(i) = st.index_of(uid) {
                         let f = FlagSet::from_names(flags.iter().map(String::as_str));
-                        st.define_keywords(&f);
+                        st.keywords.define(&f);
                         st.messages[i].flags = f;
                     }
                 }
@@ -864,7 +729,7 @@ fn insert_message(
     date: (i64, i32),
     data: Arc<[u8]>,
 ) {
-    st.define_keywords(&flags);
+    st.keywords.define(&flags);
     let msg = Message {
         uid,
         flags,
