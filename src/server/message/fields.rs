@@ -9,8 +9,9 @@
 //! decodes values, and its address parser decodes RFC 2047 words in names,
 //! folds comments into the display name and keeps no source route. RFC 3501
 //! renders none of that: "body-fld-param" is the [MIME-IMB] parameter list
-//! as it stands, and ENVELOPE names go out undecoded (7-bit, as RFC 3501 4.3
-//! asks: 8-bit strings "SHOULD" only be sent "when the [CHARSET] is
+//! as it stands, and ENVELOPE names go out undecoded, so in 7 bits (RFC 3501
+//! 4.3: "IMAP4rev1 implementations MAY transmit 8-bit or multi-octet
+//! characters in literals, but SHOULD do so only when the [CHARSET] is
 //! identified", which an ENVELOPE string cannot do).
 
 use super::sub;
