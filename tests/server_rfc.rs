@@ -161,6 +161,13 @@ async fn server() -> imapspec::server::Handle {
     support::start_server(&[], Clock::real(), None).await
 }
 
+/// The same server with `--data-dir`: a change becomes visible only once its
+/// journal record is on disk, and must be announced the same way.
+async fn durable_server(name: &str) -> imapspec::server::Handle {
+    let dir = support::temp_dir(&format!("server-rfc-{name}"));
+    support::start_server(&[], Clock::real(), Some(dir)).await
+}
+
 // ---------------------------------------------------------------------------
 // \Recent and RECENT.
 
@@ -327,7 +334,15 @@ fn permanent_line(a: &Answer) -> Option<&String> {
 /// mailbox selected, before any FETCH shows it, and a fresh SELECT lists it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_keywords_are_announced() {
-    let h = server().await;
+    new_keywords_are_announced_on(server().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_keywords_are_announced_durable() {
+    new_keywords_are_announced_on(durable_server("new_keywords_are_announced").await).await;
+}
+
+async fn new_keywords_are_announced_on(h: imapspec::server::Handle) {
     let mut a = Client::login(&h).await;
     let mut b = Client::login(&h).await;
     let mut ro = Client::login(&h).await;
@@ -386,7 +401,16 @@ async fn new_keywords_are_announced() {
 /// a mailbox"), and the mailbox goes on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keywords_per_mailbox_are_bounded() {
-    let h = server().await;
+    keywords_per_mailbox_are_bounded_on(server().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keywords_per_mailbox_are_bounded_durable() {
+    keywords_per_mailbox_are_bounded_on(durable_server("keywords_per_mailbox_are_bounded").await)
+        .await;
+}
+
+async fn keywords_per_mailbox_are_bounded_on(h: imapspec::server::Handle) {
     let mut a = Client::login(&h).await;
     assert!(a.append("INBOX", "", &msg(1)).await.ok());
     assert!(a.cmd("SELECT INBOX").await.ok());
@@ -549,7 +573,18 @@ Subject: addr\r\n\r\nbody\r\n";
 /// OK, and the expunge is reported at the next command that allows it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fetch_after_another_session_expunged_returns_the_data() {
-    let h = server().await;
+    fetch_after_another_session_expunged_returns_the_data_on(server().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_after_another_session_expunged_returns_the_data_durable() {
+    fetch_after_another_session_expunged_returns_the_data_on(
+        durable_server("fetch_after_another_session_expunged_returns_the_data").await,
+    )
+    .await;
+}
+
+async fn fetch_after_another_session_expunged_returns_the_data_on(h: imapspec::server::Handle) {
     let mut a = Client::login(&h).await;
     let mut b = Client::login(&h).await;
     assert!(a.append("INBOX", "\\Flagged", &msg(1)).await.ok());

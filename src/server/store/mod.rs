@@ -894,3 +894,41 @@ fn validity_seed() -> u32 {
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A change queued but not yet on disk counts towards the keyword limit:
+    /// two writers at once, each checked alone, must not both pass it.
+    #[test]
+    fn queued_keywords_count_towards_the_limit() {
+        let store = Store::memory();
+        store.add_user("alice", "pw", None).expect("user");
+        let mb = store.mailbox("alice", "INBOX").expect("INBOX");
+        let mut st = mb.lock();
+        let names: Vec<String> = (0..MAX_KEYWORDS - 1).map(|i| format!("k{i}")).collect();
+        st.keywords
+            .define(&FlagSet::from_names(names.iter().map(String::as_str)));
+        let first = FlagSet::from_names(["first"]);
+        let second = FlagSet::from_names(["second"]);
+        assert!(st.check_keywords([&first]).is_ok());
+        // `first` is queued: its ticket never settles in this test.
+        st.pending.push_back(Pending {
+            ticket: Arc::new(journal::Ticket::default()),
+            op: PendingOp::Flags {
+                uid: 1,
+                flags: first.clone(),
+                by_session: 1,
+            },
+        });
+        assert!(matches!(
+            st.check_keywords([&second]),
+            Err(StoreError::Limit(_))
+        ));
+        assert!(
+            st.check_keywords([&first]).is_ok(),
+            "the same keyword again"
+        );
+    }
+}
