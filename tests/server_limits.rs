@@ -661,7 +661,7 @@ async fn an_imaps_connection_over_the_cap_hears_its_bye_inside_tls() {
     let url: imapspec::session::ServerUrl = format!("imaps://{}", h.imaps.expect("imaps"))
         .parse()
         .expect("url");
-    let rec = imapspec::session::Recorder::new(
+    let rec = imapspec::runner::recorder::Recorder::new(
         Box::new(std::io::BufWriter::new(std::io::sink())),
         "limits",
     )
