@@ -215,3 +215,82 @@ fn a_folder_mixing_rawlogs_and_other_logs_keeps_working() {
     assert_eq!(notes.len(), 1, "{notes:?}");
     assert!(notes[0].contains("without timestamps"), "{notes:?}");
 }
+
+#[test]
+fn check_command_reports_the_reuse_and_notes_the_plain_rawlog() {
+    let dir = support::temp_dir("rawlog-set-cli");
+    write_session_a(&dir, 100);
+    write_session_b(&dir, 50, 200);
+    write_pair(
+        &dir,
+        "20261122-101700-300",
+        "a1 NOOP\r\n",
+        "* OK ready\r\na1 OK done\r\n",
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_imapspec"))
+        .arg("check")
+        .arg(&dir)
+        .output()
+        .expect("run imapspec");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("uid.no-reuse"), "{stdout}");
+    assert!(stdout.contains("20261122-101600-200.out:16"), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("note: ") && l.contains("without timestamps")),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn merge_orders_by_time_and_keeps_file_order_on_ties() {
+    use imapspec::transcript::rawlog::{read_merged, Probe, Stream};
+    let dir = support::temp_dir("rawlog-merge-order");
+    // Pair 0 greets at +10 and +30; pair 1 at +10 (a tie) and +20.
+    let p0 = write_pair(
+        &dir,
+        "a",
+        "",
+        &stamped(&[(10, "* OK zero-first"), (30, "* OK zero-second")]),
+    );
+    let p1 = write_pair(
+        &dir,
+        "b",
+        "",
+        &stamped(&[(10, "* OK one-first"), (20, "* OK one-second")]),
+    );
+    let paths = vec![p0, p1];
+    let starts: Vec<_> = paths
+        .iter()
+        .map(|p| {
+            let mut s = Stream::open(p, &Limits::default())
+                .expect("open")
+                .expect("a pair");
+            match s.probe().expect("probe") {
+                Probe::Timestamped(at) => at,
+                Probe::Plain => panic!("timestamped"),
+            }
+        })
+        .collect();
+    let mut seen = Vec::new();
+    let read = read_merged(&paths, &starts, &Limits::default(), &mut |i, e| {
+        seen.push((i, String::from_utf8_lossy(&e.raw).trim_end().to_string()));
+    });
+    assert!(read.iter().all(|r| r.is_ok()));
+    let texts: Vec<_> = seen
+        .iter()
+        .filter(|(_, t)| !t.is_empty())
+        .map(|(i, t)| (*i, t.as_str()))
+        .collect();
+    assert_eq!(
+        texts,
+        vec![
+            (0, "* OK zero-first"),
+            (1, "* OK one-first"),
+            (1, "* OK one-second"),
+            (0, "* OK zero-second"),
+        ]
+    );
+}
