@@ -80,8 +80,11 @@ pub fn check_logs(
     // Folder → (index in `files`, first time) of its timestamped rawlogs.
     let mut sets: BTreeMap<PathBuf, Vec<(usize, Option<Timestamp>)>> = BTreeMap::new();
     let mut plain: BTreeMap<PathBuf, usize> = BTreeMap::new();
+    let mut seen = std::collections::BTreeSet::new();
     for (i, f) in files.iter().enumerate() {
-        if !transcript::rawlog::is_rawlog(f) {
+        // A pair named twice (a folder and a file in it) is read once in its
+        // set; the repeat is checked on its own, as any repeated log is.
+        if !transcript::rawlog::is_rawlog(f) || !seen.insert(f.with_extension("in")) {
             continue;
         }
         let folder = f.parent().map(Path::to_path_buf).unwrap_or_default();
