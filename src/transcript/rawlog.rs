@@ -50,7 +50,7 @@ struct Side {
 }
 
 impl Side {
-    fn open(path: &Path, dir: Direction) -> Result<Self, TranscriptError> {
+    fn open(path: &Path, dir: Direction, buffer: usize) -> Result<Self, TranscriptError> {
         let name: Arc<str> = Arc::from(path.display().to_string());
         let file = File::open(path).map_err(|e| TranscriptError {
             file: name.to_string(),
@@ -60,7 +60,7 @@ impl Side {
         Ok(Side {
             dir,
             name,
-            input: BufReader::with_capacity(128 * 1024, file),
+            input: BufReader::with_capacity(buffer, file),
             line_no: 0,
             timestamps: None,
             next: None,
@@ -143,11 +143,20 @@ pub enum Probe {
 impl Stream {
     /// Opens the pair `path` belongs to (`None`: `path` is not `.in`/`.out`).
     pub fn open(path: &Path, limits: &Limits) -> Result<Option<Self>, TranscriptError> {
+        Self::open_buffered(path, limits, 128 * 1024)
+    }
+
+    /// As [`Stream::open`], reading each side through `buffer` bytes.
+    fn open_buffered(
+        path: &Path,
+        limits: &Limits,
+        buffer: usize,
+    ) -> Result<Option<Self>, TranscriptError> {
         let Some((in_path, out_path)) = pair(path) else {
             return Ok(None);
         };
-        let client = Side::open(&in_path, Direction::Client)?;
-        let server = Side::open(&out_path, Direction::Server)?;
+        let client = Side::open(&in_path, Direction::Client, buffer)?;
+        let server = Side::open(&out_path, Direction::Server, buffer)?;
         let session: SessionId = Arc::from(
             in_path
                 .file_stem()
@@ -277,6 +286,10 @@ pub fn read(
     Ok(stream.stats())
 }
 
+/// Read buffer of each side of a pair in a merge: many sessions of a folder
+/// can overlap in time, and each open one holds two.
+const MERGED_BUFFER: usize = 16 * 1024;
+
 /// Merge key: (time, index of the pair).
 type Key = (Option<Timestamp>, usize);
 
@@ -331,7 +344,7 @@ pub fn read_merged(
                 break;
             }
             pending.next();
-            match Stream::open(&paths[i], limits) {
+            match Stream::open_buffered(&paths[i], limits, MERGED_BUFFER) {
                 Ok(Some(stream)) => {
                     advance(i, stream, start(i), &mut heads, &mut heap, &mut results)
                 }
