@@ -8,7 +8,8 @@ use clap::Args;
 use super::Exit;
 use crate::checks::Checker;
 use crate::report::{self, LogResult, Status};
-use crate::transcript;
+use crate::source::Timestamp;
+use crate::transcript::{self, rawlog::Probe, Format};
 use crate::wire::Limits;
 
 #[derive(Debug, Args)]
@@ -57,19 +58,171 @@ pub fn check_log(path: &Path, limits: &Limits, max_findings: usize) -> LogResult
                 dropped,
             }
         }
-        Err(e) => LogResult {
-            id,
-            status: Status::Error,
-            format: None,
-            bytes: 0,
-            lines: 0,
-            events: 0,
-            error: Some(format!(
-                "{e}\n  (imapspec check exits 2: fix or remove this log)"
-            )),
-            findings: Vec::new(),
-            dropped: BTreeMap::new(),
-        },
+        Err(e) => error_result(id, &e),
+    }
+}
+
+/// Checks every log. The timestamped Dovecot rawlogs of one folder are the
+/// sessions of one account (Dovecot writes one folder per user), so they are
+/// read merged by time into one checker: a UID expunged in one session and shown
+/// again in another is seen (`uid.no-reuse`, RFC 3501 2.3.1.1: "the unique
+/// identifier of a message MUST NOT change during the session, and SHOULD NOT
+/// change between sessions"; and a UID, once used, is never given to another
+/// message in the same UIDVALIDITY). Findings still name each file and line.
+/// Rawlogs without timestamps cannot be placed in time among the others; they
+/// are checked one by one, and a note (second value) says so.
+pub fn check_logs(
+    files: &[PathBuf],
+    limits: &Limits,
+    max_findings: usize,
+) -> (Vec<LogResult>, Vec<String>) {
+    let mut results: Vec<Option<LogResult>> = files.iter().map(|_| None).collect();
+    // Folder → (index in `files`, first time) of its timestamped rawlogs.
+    let mut sets: BTreeMap<PathBuf, Vec<(usize, Option<Timestamp>)>> = BTreeMap::new();
+    let mut plain: BTreeMap<PathBuf, usize> = BTreeMap::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, f) in files.iter().enumerate() {
+        // A pair named twice (a folder and a file in it) is read once in its
+        // set; the repeat is checked on its own, as any repeated log is.
+        if !transcript::rawlog::is_rawlog(f) || !seen.insert(f.with_extension("in")) {
+            continue;
+        }
+        let folder = f.parent().map(Path::to_path_buf).unwrap_or_default();
+        let probe = transcript::rawlog::Stream::open(f, limits)
+            .ok()
+            .flatten()
+            .map(|mut s| s.probe());
+        match probe {
+            Some(Ok(Probe::Timestamped(at))) => sets.entry(folder).or_default().push((i, at)),
+            Some(Ok(Probe::Plain)) => *plain.entry(folder).or_insert(0) += 1,
+            // Unreadable: check_log below reports why.
+            _ => {}
+        }
+    }
+    let mut notes = Vec::new();
+    for (folder, count) in &plain {
+        let timed = sets.get(folder).map_or(0, Vec::len);
+        if count + timed > 1 {
+            notes.push(format!(
+                "{}: {count} rawlog(s) without timestamps cannot be ordered among the \
+                 folder's other sessions; each was checked on its own, without what the \
+                 other sessions of the account did",
+                folder.display()
+            ));
+        }
+    }
+    for set in sets.values().filter(|s| s.len() > 1) {
+        let paths: Vec<PathBuf> = set.iter().map(|&(i, _)| files[i].clone()).collect();
+        let starts: Vec<Option<Timestamp>> = set.iter().map(|&(_, at)| at).collect();
+        for ((i, _), r) in set
+            .iter()
+            .zip(check_rawlog_set(&paths, &starts, limits, max_findings))
+        {
+            results[*i] = Some(r);
+        }
+    }
+    let results = results
+        .into_iter()
+        .zip(files)
+        .map(|(r, f)| r.unwrap_or_else(|| check_log(f, limits, max_findings)))
+        .collect();
+    (results, notes)
+}
+
+/// Checks timestamped rawlog pairs as one account, merged by time (see
+/// [`check_logs`]); one result per pair, in the order of `paths`.
+pub fn check_rawlog_set(
+    paths: &[PathBuf],
+    starts: &[Option<Timestamp>],
+    limits: &Limits,
+    max_findings: usize,
+) -> Vec<LogResult> {
+    // The cap is per check and log: the set's checker may keep the whole set's
+    // worth, and each pair's share is cut to the cap below.
+    let mut checker = Checker {
+        findings: crate::checks::Findings::new(max_findings.saturating_mul(paths.len())),
+        ..Checker::default()
+    };
+    let read =
+        transcript::rawlog::read_merged(paths, starts, limits, &mut |_, e| checker.on_event(e));
+    let findings = checker.into_findings();
+    // A finding belongs to the pair whose session it names (the `.in` file's stem).
+    let session_of = |p: &PathBuf| {
+        p.with_extension("in")
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_else(|| "rawlog".into())
+    };
+    let index: BTreeMap<String, usize> = paths
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (session_of(p), i))
+        .collect();
+    let mut per_pair: Vec<Vec<crate::finding::Finding>> =
+        paths.iter().map(|_| Vec::new()).collect();
+    let mut dropped: Vec<BTreeMap<String, u64>> = paths.iter().map(|_| BTreeMap::new()).collect();
+    let mut kept: Vec<BTreeMap<&'static str, usize>> =
+        paths.iter().map(|_| BTreeMap::new()).collect();
+    for f in findings.list {
+        let i = index.get(&f.session).copied().unwrap_or(0);
+        let n = kept[i].entry(f.check).or_insert(0);
+        if *n >= max_findings {
+            *dropped[i].entry(f.check.to_string()).or_insert(0) += 1;
+        } else {
+            *n += 1;
+            per_pair[i].push(f);
+        }
+    }
+    // Past the set's cap the pair is no longer known; the count goes to the
+    // pair with most findings of that check, which is over its own cap.
+    for (check, n) in findings.dropped {
+        let i = (0..paths.len())
+            .max_by_key(|&i| {
+                (
+                    kept[i].get(check).copied().unwrap_or(0),
+                    std::cmp::Reverse(i),
+                )
+            })
+            .unwrap_or(0);
+        *dropped[i].entry(check.to_string()).or_insert(0) += n;
+    }
+    read.into_iter()
+        .zip(per_pair)
+        .zip(dropped)
+        .zip(paths)
+        .map(|(((read, list), dropped), path)| {
+            let id = path.display().to_string();
+            match read {
+                Ok(stats) => LogResult {
+                    status: LogResult::status_of(&list, &dropped),
+                    id,
+                    format: Some(Format::Rawlog),
+                    bytes: stats.bytes,
+                    lines: stats.lines,
+                    events: stats.events,
+                    error: None,
+                    findings: list,
+                    dropped,
+                },
+                Err(e) => error_result(id, &e),
+            }
+        })
+        .collect()
+}
+
+fn error_result(id: String, e: &transcript::TranscriptError) -> LogResult {
+    LogResult {
+        id,
+        status: Status::Error,
+        format: None,
+        bytes: 0,
+        lines: 0,
+        events: 0,
+        error: Some(format!(
+            "{e}\n  (imapspec check exits 2: fix or remove this log)"
+        )),
+        findings: Vec::new(),
+        dropped: BTreeMap::new(),
     }
 }
 
@@ -122,10 +275,12 @@ pub fn run(args: &CheckArgs) -> Exit {
         }
     };
     let limits = Limits::default();
-    let results: Vec<LogResult> = files
-        .iter()
-        .map(|f| check_log(f, &limits, args.max_findings))
-        .collect();
+    let (results, notes) = check_logs(&files, &limits, args.max_findings);
+    if !args.quiet {
+        for note in &notes {
+            super::outln!("note: {note}");
+        }
+    }
     let text = report::terminal::render(&results);
     if args.quiet {
         if let Some(last) = text.lines().last() {
