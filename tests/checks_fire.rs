@@ -574,3 +574,32 @@ fn a_uid_the_session_was_told_is_expunged_never_comes_back() {
     let clean = t.replace("S: * 3 FETCH (UID 12)\n", "");
     assert_eq!(findings(&format!("{SELECTED}{clean}")), vec![]);
 }
+
+#[test]
+fn uidnext_of_another_session_binds_only_commands_sent_after_it_was_known() {
+    // y's SELECT is sent before x's APPEND completes, and its answer (the older
+    // UIDNEXT 11) is read after: the server may well have answered first.
+    let select = |s: &str, tag: &str, next: u32| {
+        format!(
+            "[{s}] C: {tag} SELECT INBOX\n[{s}] S: * FLAGS (\\Seen)\n[{s}] S: * 0 EXISTS\n[{s}] S: * 0 RECENT\n[{s}] S: * OK [UIDVALIDITY 7] ok\n"
+        ) + &format!("[{s}] S: * OK [UIDNEXT {next}] ok\n[{s}] S: {tag} OK [READ-WRITE] done\n")
+    };
+    let login = "[x] S: * OK ready\n[x] C: a1 LOGIN u p\n[x] S: a1 OK done\n[y] S: * OK ready\n[y] C: b1 LOGIN u p\n[y] S: b1 OK done\n";
+    let x_select = select("x", "a2", 11);
+    let append = "[x] C: a3 APPEND INBOX {1+}\n[x] C: m\n[x] S: a3 OK [APPENDUID 7 11] done\n";
+    let y_select = select("y", "b2", 11);
+    let (y_sent, y_answer) = y_select.split_at(y_select.find("[y] S:").unwrap_or(0));
+    let raced = format!("{login}{x_select}{y_sent}{append}{y_answer}");
+    assert_eq!(
+        findings(&raced),
+        vec![],
+        "a reply to a command sent before UIDNEXT rose"
+    );
+    // Sent after the APPENDUID was read, the same answer is a step back.
+    let late = format!("{login}{x_select}{append}{y_select}");
+    assert!(
+        findings(&late).iter().any(|f| f.0 == "uidnext.monotonic"),
+        "{:?}",
+        findings(&late)
+    );
+}
