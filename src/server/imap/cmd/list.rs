@@ -48,49 +48,36 @@ impl Session {
         // Sorted, so the children of a name are found by binary search.
         let all = self.ctx.store.mailbox_names(self.user_str());
         let mut out: BTreeMap<String, &str> = BTreeMap::new();
-        if lsub {
-            let subs = self.ctx.store.subscriptions(self.user_str());
-            for name in &subs {
-                if matcher.matches(name) {
-                    out.insert(name.clone(), children_attr(&all, name));
-                    continue;
-                }
-                // RFC 3501 6.3.9: with "foo/bar" subscribed but not "foo", "A
-                // "%" wildcard to LSUB must return foo, not foo/bar, in the
-                // LSUB response, and it MUST be flagged with the \Noselect
-                // attribute." So an unsubscribed parent the pattern reaches
-                // stands in for a subscribed child it does not.
-                for (i, _) in name.match_indices('/') {
-                    let parent = &name[..i];
-                    if !parent.is_empty()
-                        && !out.contains_key(parent)
-                        && subs.binary_search_by(|s| s.as_str().cmp(parent)).is_err()
-                        && matcher.matches(parent)
-                    {
-                        out.insert(parent.to_string(), "\\Noselect");
-                    }
-                }
-            }
+        // LIST walks every mailbox, LSUB the subscriptions; a name the pattern
+        // misses may still bring in an unlisted parent the pattern reaches:
+        // - RFC 3501 6.3.9: with "foo/bar" subscribed but not "foo", "A "%"
+        //   wildcard to LSUB must return foo, not foo/bar, in the LSUB
+        //   response, and it MUST be flagged with the \Noselect attribute."
+        // - RFC 3501 6.3.8: "If the "%" wildcard is the last character of a
+        //   mailbox name argument, matching levels of hierarchy are also
+        //   returned. If these levels of hierarchy are not also selectable
+        //   mailboxes, they are returned with the \Noselect mailbox name
+        //   attribute". CREATE of "a/b/c" makes no "a".
+        let subs;
+        let (names, parent_attr) = if lsub {
+            subs = self.ctx.store.subscriptions(self.user_str());
+            (&subs, "\\Noselect")
         } else {
-            for name in &all {
-                if matcher.matches(name) {
-                    out.insert(name.clone(), children_attr(&all, name));
-                    continue;
-                }
-                // RFC 3501 6.3.8: "If the "%" wildcard is the last character
-                // of a mailbox name argument, matching levels of hierarchy
-                // are also returned. If these levels of hierarchy are not also
-                // selectable mailboxes, they are returned with the \Noselect
-                // mailbox name attribute". CREATE of "a/b/c" makes no "a".
-                for (i, _) in name.match_indices('/') {
-                    let parent = &name[..i];
-                    if !parent.is_empty()
-                        && !out.contains_key(parent)
-                        && all.binary_search_by(|s| s.as_str().cmp(parent)).is_err()
-                        && matcher.matches(parent)
-                    {
-                        out.insert(parent.to_string(), "\\Noselect \\HasChildren");
-                    }
+            (&all, "\\Noselect \\HasChildren")
+        };
+        for name in names {
+            if matcher.matches(name) {
+                out.insert(name.clone(), children_attr(&all, name));
+                continue;
+            }
+            for (i, _) in name.match_indices('/') {
+                let parent = &name[..i];
+                if !parent.is_empty()
+                    && !out.contains_key(parent)
+                    && names.binary_search_by(|s| s.as_str().cmp(parent)).is_err()
+                    && matcher.matches(parent)
+                {
+                    out.insert(parent.to_string(), parent_attr);
                 }
             }
         }
