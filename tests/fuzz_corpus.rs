@@ -131,8 +131,13 @@ fn server_survives_corpus_and_mutations() {
         eprintln!("seed {}", path.display());
         target.run(bytes);
     }
+    // IMAPSPEC_FUZZ_SERVER_INPUTS raises the count for a longer run by hand.
+    let inputs: usize = std::env::var("IMAPSPEC_FUZZ_SERVER_INPUTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(600);
     let mut rng = Rng(0x5e4e_4e42);
-    for i in 0..600 {
+    for i in 0..inputs {
         let (_, seed) = &seeds[i % seeds.len()];
         target.run(&mutate(&mut rng, seed));
     }
