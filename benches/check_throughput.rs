@@ -1,7 +1,7 @@
 //! `imapspec check` throughput and memory on a large generated log.
 //!
-//! `cargo bench --bench check_throughput` writes generic transcripts of 20 MB and
-//! 200 MB (many sessions: SELECT, bulk `FETCH (UID FLAGS)`, flag updates, expunges,
+//! `cargo bench --bench check_throughput` writes generic transcripts of 20 MB,
+//! 200 MB and 2 GB (many sessions: SELECT, bulk `FETCH (UID FLAGS)`, flag updates, expunges,
 //! NOOP polls), checks each with the same code as `imapspec check`, and prints
 //! MB/s and the peak RSS after each, so flat memory shows as equal peaks.
 //! Under `cargo test` (no `--bench`), it runs once on 2 MB as a smoke test.
@@ -11,6 +11,11 @@ use std::path::Path;
 use std::time::Instant;
 
 use imapspec::cli::check::check_log;
+
+/// The allocator the `imapspec` binary uses (src/main.rs), so that this measures
+/// what `imapspec check` does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use imapspec::wire::Limits;
 
 /// Writes sessions until the file reaches `target` bytes.
@@ -92,7 +97,7 @@ fn peak_rss_mb() -> f64 {
 fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
     let sizes: &[u64] = if bench {
-        &[20 << 20, 200 << 20]
+        &[20 << 20, 200 << 20, 2000 << 20]
     } else {
         &[2 << 20]
     };

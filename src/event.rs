@@ -135,7 +135,7 @@ impl SessionDecoder {
                 EventKind::Server {
                     message: d.message,
                     syntax_error,
-                    truncated: frame.truncated,
+                    truncated: frame.truncated.map(|c| c.to_string()),
                     incomplete: frame.incomplete,
                 }
             }
@@ -161,7 +161,7 @@ impl SessionDecoder {
                 }
                 EventKind::Client {
                     message,
-                    truncated: frame.truncated,
+                    truncated: frame.truncated.map(|c| c.to_string()),
                     incomplete: frame.incomplete,
                 }
             }

@@ -18,23 +18,45 @@ impl Severity {
     }
 }
 
-/// The RFC keyword level of an expectation (RFC 2119): MUST fails a scenario,
-/// SHOULD is a warning (a failure only under `--strict`), MAY is a note.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+/// The keyword level of an RFC sentence (RFC 2119), for checks and scenario
+/// expectations alike. A MUST (or MUST NOT, or a definition every client
+/// relies on, such as "the NOOP command always succeeds") is a violation when
+/// broken and fails a scenario; a SHOULD is a warning (a failure only under
+/// `--strict`); a MAY is never broken, only noted.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[serde(rename_all = "UPPERCASE")]
-pub enum Keyword {
+pub enum Level {
     May,
     Should,
     #[default]
     Must,
 }
 
-impl Keyword {
+impl Level {
     pub fn as_str(self) -> &'static str {
         match self {
-            Keyword::Must => "MUST",
-            Keyword::Should => "SHOULD",
-            Keyword::May => "MAY",
+            Level::Must => "MUST",
+            Level::Should => "SHOULD",
+            Level::May => "MAY",
+        }
+    }
+
+    /// MUST → violation; SHOULD and MAY → warning.
+    pub const fn severity(self) -> Severity {
+        match self {
+            Level::Must => Severity::Violation,
+            Level::Should | Level::May => Severity::Warning,
         }
     }
 }

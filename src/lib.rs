@@ -20,6 +20,7 @@
 //! - [`session`]: a raw IMAP client over TCP, TLS or STARTTLS that records every byte.
 //! - [`scenario`]: scenario files (TOML + a small script language), parsed.
 //! - [`runner`]: runs scenarios on live sessions against a target server.
+//! - [`baseline`]: known deviations that are shown but do not fail a run.
 //! - [`results`]: what a run produced: plain data for reports.
 //! - [`report`]: terminal, JSON, JUnit, HTML and Markdown reports.
 //! - [`load`]: many concurrent simulated clients for a bounded time, checks on.
@@ -30,12 +31,14 @@
 pub mod checks;
 pub mod cli;
 
+pub mod baseline;
 pub mod clock;
 pub mod event;
 pub mod finding;
 pub mod fuzzing;
 pub mod load;
 pub mod model;
+pub mod proxy;
 pub mod report;
 pub mod results;
 pub mod runner;

@@ -17,7 +17,7 @@ fn findings(transcript: &str) -> Vec<(&'static str, u64)> {
         Format::Generic,
         &name,
         &Limits::default(),
-        &mut |e| checker.on_event(e),
+        &mut |e| checker.on_event(&e),
     )
     .expect("readable transcript");
     checker
@@ -287,7 +287,7 @@ fn an_empty_quota_list_is_judged_by_the_announced_grammar() {
         Format::Generic,
         &name,
         &Limits::default(),
-        &mut |e| checker.on_event(e),
+        &mut |e| checker.on_event(&e),
     )
     .expect("readable transcript");
     assert!(checker.findings.list[0].message.contains("RFC 9208"));
@@ -302,7 +302,7 @@ fn an_empty_quota_list_is_judged_by_the_announced_grammar() {
         Format::Generic,
         &name,
         &Limits::default(),
-        &mut |e| checker.on_event(e),
+        &mut |e| checker.on_event(&e),
     )
     .expect("readable transcript");
     let msgs: Vec<_> = checker

@@ -1,20 +1,8 @@
 //! The command line as a user runs it: exit codes 0/1/2 and the wording of errors.
 
-use std::process::Command;
-
 mod support;
 
-fn imapspec(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_imapspec"))
-        .args(args)
-        .output()
-        .expect("run imapspec");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use support::imapspec;
 
 #[test]
 fn check_exit_codes_and_json_report() {

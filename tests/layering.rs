@@ -18,12 +18,24 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // hands events to an `event::EventSink` (the runner's recorder).
     ("session", &["clock", "event", "source", "wire"]),
     ("server", &["clock", "source", "wire"]),
-    // Expectations carry the RFC keyword level findings have (`finding::Keyword`).
-    ("scenario", &["checks", "finding", "server", "transcript"]),
-    ("results", &["finding"]),
+    // Expectations carry the RFC keyword level findings have (`finding::Level`);
+    // imaptest scripts carry the statuses and command pieces of `wire`.
+    (
+        "scenario",
+        &["checks", "finding", "server", "transcript", "wire"],
+    ),
+    ("baseline", &["checks", "finding"]),
+    ("results", &["baseline", "finding"]),
     (
         "report",
-        &["checks", "finding", "results", "source", "transcript"],
+        &[
+            "baseline",
+            "checks",
+            "finding",
+            "results",
+            "source",
+            "transcript",
+        ],
     ),
     (
         "runner",
@@ -42,14 +54,32 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     ("load", &["event", "runner", "session", "source", "wire"]),
+    // The proxy is a live `check`: it frames, records and checks what passes
+    // (and makes its TLS certificate as the server does).
     (
-        "cli",
+        "proxy",
         &[
             "checks",
             "clock",
             "event",
             "finding",
+            "server",
+            "session",
+            "source",
+            "transcript",
+            "wire",
+        ],
+    ),
+    (
+        "cli",
+        &[
+            "baseline",
+            "checks",
+            "clock",
+            "event",
+            "finding",
             "load",
+            "proxy",
             "report",
             "results",
             "runner",

@@ -14,8 +14,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use imapspec::finding::Level;
 use imapspec::runner::{self, Account, RunOptions, RunReport, Status, Target};
-use imapspec::scenario::Keyword;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -200,7 +200,7 @@ async fn a_quota_only_server_refusing_without_overquota_gets_a_note_once() {
     let notes: Vec<_> = r
         .failures
         .iter()
-        .filter(|f| f.level == Keyword::May)
+        .filter(|f| f.level == Level::May)
         .collect();
     assert_eq!(notes.len(), 1, "one refusal, one note: {:?}", r.failures);
     assert!(notes[0].message.contains("OVERQUOTA"), "{:?}", notes[0]);

@@ -586,6 +586,46 @@ async fn limits_and_bad_input_get_clear_answers() {
     h.shutdown().await;
 }
 
+/// Commands pipelined in one write (RFC 3501 5.5: "a client MAY send
+/// another command without waiting for the completion result response"),
+/// a LITERAL+ APPEND among them: each is read whole, one at a time, and
+/// answered in order. mbsync sends exactly this.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_commands_with_literals_are_each_answered() {
+    use tokio::io::AsyncWriteExt;
+    let h = support::start_server(&[], Clock::real(), None).await;
+    let mut tcp = tokio::net::TcpStream::connect(h.imap.expect("imap"))
+        .await
+        .expect("tcp");
+    let _ = read(&mut tcp).await;
+    tcp.write_all(
+        b"p1 LOGIN alice alicepw\r\np2 APPEND INBOX {12+}\r\nSubject: x\r\n\r\np3 SELECT INBOX\r\np4 FETCH 1 (BODY.PEEK[] UID)\r\np5 LOGOUT\r\n",
+    )
+    .await
+    .expect("w");
+    let mut all = String::new();
+    while !all.contains("p5 OK") {
+        let more = read(&mut tcp).await;
+        if more.is_empty() {
+            break;
+        }
+        all.push_str(&more);
+    }
+    let order: Vec<usize> = ["p1 OK", "p2 OK", "p3 OK", "p4 OK", "p5 OK"]
+        .iter()
+        .map(|t| all.find(t).unwrap_or(usize::MAX))
+        .collect();
+    assert!(
+        order.windows(2).all(|w| w[0] < w[1]) && order[4] != usize::MAX,
+        "each pipelined command answered, in order: {all}"
+    );
+    assert!(
+        all.contains("Subject: x"),
+        "the APPENDed literal is the message: {all}"
+    );
+    h.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn preload_from_a_folder_tree_and_an_mbox() {
     let dir = support::temp_dir("preload");

@@ -10,9 +10,7 @@
 
 mod support;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,58 +20,12 @@ use imapspec::server::{Config, Handle, Server, User};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpSocket, TcpStream};
 
-/// Counts the bytes allocated now and the most at any time since the last reset.
-struct Counting;
-
-static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded to the system allocator with the caller's layout.
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            let now = ALLOCATED.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: as above; `ptr` came from `alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) };
-        ALLOCATED.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: as above.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            if new_size >= layout.size() {
-                let grow = new_size - layout.size();
-                let now = ALLOCATED.fetch_add(grow, Ordering::Relaxed) + grow;
-                PEAK.fetch_max(now, Ordering::Relaxed);
-            } else {
-                ALLOCATED.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
-            }
-        }
-        p
-    }
-}
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::{peak, reset_peak};
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// Starts counting the peak from what is allocated now; returns that.
-fn reset_peak() -> usize {
-    let now = ALLOCATED.load(Ordering::Relaxed);
-    PEAK.store(now, Ordering::Relaxed);
-    now
-}
-
-fn peak() -> usize {
-    PEAK.load(Ordering::Relaxed)
-}
+static GLOBAL: counting_alloc::Counting = counting_alloc::Counting;
 
 const MB: usize = 1024 * 1024;
 
@@ -303,8 +255,12 @@ async fn a_command_is_bounded_with_all_its_literals() {
 /// A server with `n` messages of `size` bytes in alice's INBOX and a short
 /// write timeout (real time: it guards against a peer, see `ServerLimits`).
 async fn big_mailbox(n: usize, size: usize) -> Handle {
+    big_mailbox_with(n, size, Duration::from_secs(1)).await
+}
+
+async fn big_mailbox_with(n: usize, size: usize, write_timeout: Duration) -> Handle {
     let limits = ServerLimits {
-        write_timeout: Duration::from_secs(1),
+        write_timeout,
         ..ServerLimits::default()
     };
     let h = start(limits, Clock::real()).await;
@@ -384,6 +340,52 @@ async fn a_client_that_never_reads_a_big_fetch_is_bounded_and_closed() {
     let _serial = serial().await;
     let h = big_mailbox(100, MB).await;
     never_read(&h, "f FETCH 1:* BODY[]\r\n", 100 * MB).await;
+    h.shutdown().await;
+}
+
+/// The write timeout is on progress, not on the whole answer: a client that
+/// reads slowly but steadily (about 640 KB/s here, 32 KiB every 50 ms) gets
+/// all of an 8 MB FETCH, which takes it several times the 3 s write timeout
+/// beyond what the kernel buffers (a few MB on loopback). Progress is seen at
+/// the kernel's granularity: a full send buffer of S bytes turns writable
+/// again only when about S/3 has drained, so the timeout must cover that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_but_steady_reader_gets_the_whole_answer() {
+    let _serial = serial().await;
+    let h = big_mailbox_with(8, MB, Duration::from_secs(3)).await;
+    let mut c = Raw::connect(h.imap.expect("imap")).await;
+    c.login().await;
+    c.send(b"s SELECT INBOX\r\n").await;
+    c.until_tagged("s").await;
+    c.send(b"f FETCH 1:* BODY.PEEK[]\r\n").await;
+    let started = std::time::Instant::now();
+    let mut got = 0usize;
+    let mut tail = Vec::new();
+    let mut buf = vec![0u8; 32 * 1024];
+    while started.elapsed() < Duration::from_secs(120) {
+        let n = match tokio::time::timeout(READ_WAIT, c.s.read(&mut buf)).await {
+            Ok(Ok(n)) => n,
+            Ok(Err(_)) | Err(_) => 0,
+        };
+        if n == 0 {
+            break;
+        }
+        got += n;
+        tail.extend_from_slice(&buf[..n]);
+        let keep = tail.len().saturating_sub(64);
+        tail.drain(..keep);
+        if tail.windows(5).any(|w| w == b"f OK ") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        tail.windows(5).any(|w| w == b"f OK "),
+        "the slow reader was cut off after {} KB of {} MB",
+        got / 1024,
+        8
+    );
+    assert!(got > 8 * MB);
     h.shutdown().await;
 }
 

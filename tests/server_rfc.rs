@@ -501,6 +501,23 @@ async fn list_percent_returns_missing_levels_as_noselect() {
     let h = server().await;
     let mut a = Client::login(&h).await;
     assert!(a.cmd("CREATE x/y/z").await.ok());
+    // RFC 3501 6.3.3: CREATE "SHOULD create any superior hierarchical names
+    // that are needed" — x and x/y are real, selectable mailboxes now.
+    let l = a.cmd("LIST \"\" x*").await;
+    for name in ["\"x\"", "\"x/y\"", "\"x/y/z\""] {
+        let line = l.untagged.iter().find(|s| s.ends_with(name));
+        assert!(
+            line.is_some_and(|s| !s.contains("\\Noselect")),
+            "{name}: {:?}",
+            l.untagged
+        );
+    }
+    assert!(a.cmd("SELECT x/y").await.ok());
+    assert!(a.cmd("CLOSE").await.ok());
+    // Deleted, the levels are gone but their inferior stays: LIST % must
+    // still show the way down (6.3.8), as \Noselect.
+    assert!(a.cmd("DELETE x/y").await.ok());
+    assert!(a.cmd("DELETE x").await.ok());
     let l = a.cmd("LIST \"\" %").await;
     let x: Vec<_> = l.untagged.iter().filter(|s| s.ends_with("\"x\"")).collect();
     assert_eq!(x.len(), 1, "{:?}", l.untagged);
@@ -525,6 +542,30 @@ async fn list_percent_returns_missing_levels_as_noselect() {
     let x: Vec<_> = l.untagged.iter().filter(|s| s.ends_with("\"x\"")).collect();
     assert_eq!(x.len(), 1);
     assert!(!x[0].contains("\\Noselect"), "{}", x[0]);
+    h.shutdown().await;
+}
+
+/// RFC 3501 6.3.5: RENAME "SHOULD create any superior hierarchical names
+/// that are needed for the RENAME command to complete successfully".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rename_creates_superiors() {
+    let h = server().await;
+    let mut a = Client::login(&h).await;
+    assert!(a.cmd("CREATE old").await.ok());
+    assert!(a.cmd("RENAME old p/q/new").await.ok());
+    let l = a.cmd("LIST \"\" p*").await;
+    for name in ["\"p\"", "\"p/q\"", "\"p/q/new\""] {
+        let line = l.untagged.iter().find(|s| s.ends_with(name));
+        assert!(
+            line.is_some_and(|s| !s.contains("\\Noselect")),
+            "{name}: {:?}",
+            l.untagged
+        );
+    }
+    // A RENAME that fails creates nothing.
+    assert!(!a.cmd("RENAME nosuch r/s").await.ok());
+    let l = a.cmd("LIST \"\" r*").await;
+    assert!(l.untagged.is_empty(), "{:?}", l.untagged);
     h.shutdown().await;
 }
 

@@ -6,7 +6,10 @@ use crate::model::account::MailboxHistory;
 use crate::wire::{CommandKind, ServerMessage, StatusKind};
 
 pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
-    let Some(ServerMessage::Fetch { seq, uid, .. }) = server_message(cx.event) else {
+    let Some(ServerMessage::Fetch {
+        seq, uid, facts, ..
+    }) = server_message(cx.event)
+    else {
         return;
     };
     let Some(session) = cx.session else { return };
@@ -40,7 +43,18 @@ pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
                     CommandKind::Fetch { uid: true } | CommandKind::Store { uid: true }
                 )
         });
-    if uid.is_none() && all_uid_fetch {
+    // RFC 3501 6.4.8: the UID item is "sent as part of any FETCH response
+    // caused by a UID command". A FETCH of flags alone may not be caused by
+    // it: it may be an unsolicited flag update (RFC 3501 7.4.2) after another
+    // session's STORE. While another session has this mailbox open such a
+    // response is not judged (a finding must be sure).
+    let maybe_unsolicited = facts.is_empty()
+        && session
+            .mailbox
+            .as_ref()
+            .and_then(|m| m.key.as_ref())
+            .is_some_and(|k| cx.model.shared_with_others(&cx.event.session, k));
+    if uid.is_none() && all_uid_fetch && !maybe_unsolicited {
         let p = &session.pending[0];
         out.report(
             "fetch.uid-in-uid-command",
@@ -80,6 +94,13 @@ pub(super) fn inspect_immutable(cx: &Context<'_>, out: &mut Findings) {
     let Some(h) = mb.key.as_ref().and_then(|k| cx.model.account.get(k)) else {
         return;
     };
+    // Another session expunged it; this one, not yet told, still sees it.
+    // What a server shows of such a message is RFC 2180 4.1's choice (4.1.3:
+    // empty or NIL data, as Dovecot sends: RFC822.SIZE 0), not a change of
+    // the message.
+    if h.expunged.contains_key(&uid) {
+        return;
+    }
     let changed: Vec<String> = facts
         .iter()
         .filter_map(|f| {

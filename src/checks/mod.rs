@@ -42,38 +42,9 @@ pub enum Judged {
     Scenario,
 }
 
-/// The keyword level of the RFC sentence a check enforces (RFC 2119).
-///
-/// A MUST (or MUST NOT, or a definition every client relies on, such as "the
-/// NOOP command always succeeds") is a violation when broken; a SHOULD is a
-/// warning; a MAY is never broken, only noted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub enum Level {
-    #[serde(rename = "MUST")]
-    Must,
-    #[serde(rename = "SHOULD")]
-    Should,
-    #[serde(rename = "MAY")]
-    May,
-}
-
-impl Level {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Must => "MUST",
-            Level::Should => "SHOULD",
-            Level::May => "MAY",
-        }
-    }
-
-    /// MUST → violation; SHOULD and MAY → warning.
-    pub const fn severity(self) -> Severity {
-        match self {
-            Level::Must => Severity::Violation,
-            Level::Should | Level::May => Severity::Warning,
-        }
-    }
-}
+/// The keyword level of the RFC sentence a check enforces (one type with the
+/// scenarios' expectation levels).
+pub use crate::finding::Level;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CheckInfo {

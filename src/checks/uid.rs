@@ -63,9 +63,13 @@ pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
         .and_then(|k| cx.model.account.get(k))
         .and_then(|h| h.expunged.get(&uid).copied())
         // A reuse only if the client could not still legally see the expunged
-        // message: it was expunged before this selection began, or before the
-        // server announced the message now carrying its UID.
-        .filter(|&when| when < mb.selected_at || mb.announced_at(seq).is_some_and(|at| at > when));
+        // message: it was expunged before this selection began. (That the
+        // server announced the message to this session only after another
+        // session's expunge proves nothing: a server tells a session of new
+        // mail and of expunges when it may, and until it has sent the EXPUNGE
+        // the session still sees the message, RFC 3501 7.4.1; Dovecot under
+        // concurrent load does exactly this.)
+        .filter(|&when| when < mb.selected_at);
     let told = mb.expunged_here.contains(&uid);
     if let Some((s, _)) = twin {
         out.report(

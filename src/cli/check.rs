@@ -7,6 +7,7 @@ use clap::Args;
 
 use super::Exit;
 use crate::checks::Checker;
+use crate::event::Event;
 use crate::report::{self, LogResult, Status};
 use crate::source::Timestamp;
 use crate::transcript::{self, rawlog::Probe, Format};
@@ -15,8 +16,9 @@ use crate::wire::Limits;
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Log files or folders (searched recursively). Formats are detected: generic
-    /// `C:`/`S:` transcripts, Dovecot rawlog pairs (.in/.out), and the field-log
-    /// formats of seeds 000 and 001.
+    /// `C:`/`S:` transcripts, Dovecot rawlog pairs (.in/.out), the field-log
+    /// formats of seeds 000 and 001, and packet captures (pcap, pcapng: the
+    /// plaintext IMAP streams on any port; positions are packet numbers).
     #[arg(required = true, value_name = "LOG")]
     pub logs: Vec<PathBuf>,
     /// Write the JSON report here.
@@ -30,17 +32,74 @@ pub struct CheckArgs {
     pub quiet: bool,
 }
 
+/// Events handed to the checker thread at a time, and the bytes after which a
+/// batch goes early: with `PIPELINE_BATCHES` in the channel, one being filled
+/// and one being checked, what sits between the threads stays near
+/// `(PIPELINE_BATCHES + 2) × BATCH_BYTES` of messages (a batch may overshoot by
+/// one message of at most `Limits::max_message`), whatever the log.
+const BATCH_EVENTS: usize = 1024;
+const BATCH_BYTES: usize = 1 << 20;
+const PIPELINE_BATCHES: usize = 4;
+
+/// Runs `read` (which feeds events to the sink it is given) on this thread and
+/// every check on another: reading, framing and decoding take about as long as
+/// the model and the checks, so on two cores the log is checked nearly twice as
+/// fast. Events keep their order (one bounded channel, one checker).
+fn check_on_own_thread<R>(
+    max_findings: usize,
+    read: impl FnOnce(&mut dyn FnMut(Event)) -> R,
+) -> (R, crate::checks::Findings) {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Event>>(PIPELINE_BATCHES);
+    std::thread::scope(|scope| {
+        let checking = scope.spawn(move || {
+            let mut checker = Checker {
+                findings: crate::checks::Findings::new(max_findings),
+                ..Checker::default()
+            };
+            for batch in rx {
+                for e in &batch {
+                    checker.on_event(e);
+                }
+            }
+            checker.into_findings()
+        });
+        let mut batch = Vec::with_capacity(BATCH_EVENTS);
+        let mut bytes = 0usize;
+        // A send fails only when the checker thread is gone (it panicked);
+        // the join below reports that.
+        let mut open = true;
+        let result = read(&mut |e: Event| {
+            bytes += e.raw.len();
+            batch.push(e);
+            if batch.len() >= BATCH_EVENTS || bytes >= BATCH_BYTES {
+                bytes = 0;
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_EVENTS));
+                if open {
+                    open = tx.send(full).is_ok();
+                }
+            }
+        });
+        if open && !batch.is_empty() {
+            let _ = tx.send(batch);
+        }
+        drop(tx);
+        let findings = match checking.join() {
+            Ok(f) => f,
+            // A panic in a check is a bug of ours: let it surface as one.
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        (result, findings)
+    })
+}
+
 /// Reads one log and runs every check on it.
 pub fn check_log(path: &Path, limits: &Limits, max_findings: usize) -> LogResult {
-    let mut checker = Checker {
-        findings: crate::checks::Findings::new(max_findings),
-        ..Checker::default()
-    };
-    let read = transcript::read_file(path, limits, &mut |e| checker.on_event(e));
+    let (read, findings) = check_on_own_thread(max_findings, |sink| {
+        transcript::read_file(path, limits, sink)
+    });
     let id = path.display().to_string();
     match read {
         Ok((format, stats)) => {
-            let findings = checker.into_findings();
             let dropped: BTreeMap<String, u64> = findings
                 .dropped
                 .iter()
@@ -139,13 +198,9 @@ pub fn check_rawlog_set(
 ) -> Vec<LogResult> {
     // The cap is per check and log: the set's checker may keep the whole set's
     // worth, and each pair's share is cut to the cap below.
-    let mut checker = Checker {
-        findings: crate::checks::Findings::new(max_findings.saturating_mul(paths.len())),
-        ..Checker::default()
-    };
-    let read =
-        transcript::rawlog::read_merged(paths, starts, limits, &mut |_, e| checker.on_event(e));
-    let findings = checker.into_findings();
+    let (read, findings) = check_on_own_thread(max_findings.saturating_mul(paths.len()), |sink| {
+        transcript::rawlog::read_merged(paths, starts, limits, &mut |_, e| sink(e))
+    });
     // A finding belongs to the pair whose session it names (the `.in` file's stem).
     let session_of = |p: &PathBuf| {
         p.with_extension("in")

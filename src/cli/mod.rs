@@ -10,10 +10,12 @@ macro_rules! outf {
 }
 pub(crate) use {outf, outln};
 
+pub mod baseline;
 pub mod check;
 pub mod exit;
 pub mod list;
 pub mod load;
+pub mod proxy;
 pub mod replay;
 pub mod report;
 pub mod run;
@@ -52,8 +54,13 @@ pub enum Command {
     Replay(Box<replay::ReplayArgs>),
     /// Run the reference IMAP + SMTP server until stopped; prints its addresses.
     Serve(Box<serve::ServeArgs>),
-    /// Work with reports: `merge` joins JSON reports into a server × scenario matrix.
+    /// A transparent proxy for a real client: every response checked live.
+    Proxy(Box<proxy::ProxyArgs>),
+    /// Work with reports: `merge` joins partitions' JSON reports into one run's,
+    /// or whole runs' into a server × scenario matrix.
     Report(report::ReportArgs),
+    /// Write a baseline (known deviations) from a JSON report's failures.
+    Baseline(baseline::BaselineArgs),
 }
 
 /// Writes to stdout; a closed pipe (`imapspec list | head`) is not an error.
@@ -95,7 +102,9 @@ pub fn main() -> Exit {
         Command::Load(args) => load::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Report(args) => report::run(&args),
+        Command::Baseline(args) => baseline::run(&args),
         Command::List(args) => list::run(&args),
         Command::Serve(args) => serve::run(&args),
+        Command::Proxy(args) => proxy::run(&args),
     }
 }

@@ -59,7 +59,7 @@ pub fn run(args: &ReplayArgs) -> Exit {
         }
     };
     let mut plan: Vec<Sent> = Vec::new();
-    let read = crate::transcript::read_file(&args.log, &Limits::default(), &mut |e: &Event| {
+    let read = crate::transcript::read_file(&args.log, &Limits::default(), &mut |e: Event| {
         if let EventKind::Client {
             message,
             incomplete: false,

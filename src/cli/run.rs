@@ -7,6 +7,8 @@ use std::time::Duration;
 use clap::Args;
 
 use super::Exit;
+use crate::results::PartitionInfo;
+use crate::runner::partition::Partition;
 use crate::runner::{self, Account, RunOptions, Status, Target};
 use crate::scenario::{self, Scenario};
 use crate::server::faults::parse_duration;
@@ -78,6 +80,32 @@ pub struct RunArgs {
     /// Only the summary line.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Run only share K of N (1 <= K <= N) of the scenarios, for N machines:
+    /// deterministic, balanced by each scenario's expected time. Join the JSON
+    /// reports with `imapspec report merge`.
+    #[arg(long, value_name = "K/N")]
+    pub partition: Option<String>,
+    /// Known deviations (TOML, see `imapspec baseline`): shown, but they do not
+    /// fail the run; a listed one that did not occur fails it ("fixed — remove
+    /// it from the baseline").
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// The server's name for baseline entries' `server` (default: "reference"
+    /// for the embedded server, else host:port of --server).
+    #[arg(long, value_name = "NAME")]
+    pub server_name: Option<String>,
+}
+
+/// The exit status for a finished run (DESIGN.md's contract).
+pub fn exit_for(report: &runner::RunReport) -> Exit {
+    let unreachable = !report.timed_out && report.results.iter().any(|r| r.status == Status::Error);
+    if report.fails() {
+        Exit::Failed
+    } else if unreachable {
+        Exit::Unreachable
+    } else {
+        Exit::Ok
+    }
 }
 
 /// The bundled scenarios: `scenarios/` here, or next to the sources.
@@ -159,6 +187,52 @@ pub fn run(args: &RunArgs) -> Exit {
             return Exit::Usage;
         }
     };
+    let partition = match args
+        .partition
+        .as_deref()
+        .map(str::parse::<Partition>)
+        .transpose()
+    {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Usage;
+        }
+    };
+    let baseline = match args
+        .baseline
+        .as_deref()
+        .map(crate::baseline::load)
+        .transpose()
+    {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Usage;
+        }
+    };
+    if let Some(b) = &baseline {
+        for d in &b.deviations {
+            if let Some(id) = &d.scenario {
+                if !scenarios.iter().any(|s| &s.id == id) {
+                    eprintln!(
+                        "note: {}: scenario `{id}` is not among the scenarios loaded; the entry is not judged in this run",
+                        b.place(d)
+                    );
+                }
+            }
+        }
+    }
+    let partition = partition.map(|p| {
+        (
+            p,
+            PartitionInfo {
+                k: p.k,
+                n: p.n,
+                scenarios: scenarios.iter().map(|s| s.id.clone()).collect(),
+            },
+        )
+    });
     if let Some(e) = args
         .faults
         .iter()
@@ -180,6 +254,19 @@ pub fn run(args: &RunArgs) -> Exit {
             eprintln!("error: --timeout: {e}");
             return Exit::Usage;
         }
+    };
+    let scenarios = match &partition {
+        Some((p, _)) => {
+            let waits = match args.server {
+                None => runner::partition::Waits::embedded(max_wait),
+                Some(_) => runner::partition::Waits {
+                    max_wait,
+                    ..runner::partition::Waits::default()
+                },
+            };
+            runner::partition::select(scenarios, *p, &waits)
+        }
+        None => scenarios,
     };
     let rt = match super::runtime() {
         Ok(rt) => rt,
@@ -281,7 +368,12 @@ pub fn run(args: &RunArgs) -> Exit {
             None => {}
         });
         let target = Arc::new(target);
-        let report = runner::run(scenarios, target.clone(), options, progress).await;
+        let mut report = runner::run(scenarios, target.clone(), options, progress).await;
+        if let Some(name) = &args.server_name {
+            report.server_name = name.clone();
+        }
+        report.partition = partition.map(|(_, info)| info);
+        report.baseline = baseline;
         if let Ok(t) = Arc::try_unwrap(target) {
             t.stop().await;
         }
@@ -295,14 +387,7 @@ pub fn run(args: &RunArgs) -> Exit {
             eprintln!("error: {e}");
             return Exit::Usage;
         }
-        let unreachable = !report.timed_out && report.results.iter().any(|r| r.status == Status::Error);
-        if report.fails() {
-            Exit::Failed
-        } else if unreachable {
-            Exit::Unreachable
-        } else {
-            Exit::Ok
-        }
+        exit_for(&report)
     })
 }
 
@@ -326,21 +411,38 @@ fn parse_smtp(s: &str) -> Result<std::net::SocketAddr, String> {
 }
 
 fn write_reports(args: &RunArgs, report: &runner::RunReport) -> Result<(), String> {
+    write_all(
+        report,
+        args.report_json.as_ref(),
+        args.report_junit.as_ref(),
+        args.report_html.as_ref(),
+        args.report_md.as_ref(),
+    )
+}
+
+/// Writes the reports asked for (JSON, JUnit, HTML, Markdown).
+pub fn write_all(
+    report: &runner::RunReport,
+    json: Option<&PathBuf>,
+    junit: Option<&PathBuf>,
+    html: Option<&PathBuf>,
+    md: Option<&PathBuf>,
+) -> Result<(), String> {
     let write = |path: &PathBuf, text: String| {
         std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
     };
-    if let Some(p) = &args.report_json {
+    if let Some(p) = json {
         let text = serde_json::to_string_pretty(&crate::report::run::json(report))
             .map_err(|e| e.to_string())?;
         write(p, text)?;
     }
-    if let Some(p) = &args.report_junit {
+    if let Some(p) = junit {
         write(p, crate::report::junit::render(report)?)?;
     }
-    if let Some(p) = &args.report_html {
+    if let Some(p) = html {
         write(p, crate::report::html::render(report))?;
     }
-    if let Some(p) = &args.report_md {
+    if let Some(p) = md {
         write(p, crate::report::run::markdown(report))?;
     }
     Ok(())

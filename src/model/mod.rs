@@ -33,6 +33,16 @@ impl Model {
         self.sessions.get(id)
     }
 
+    /// Another session than `id` has mailbox `key` selected (and is not
+    /// closed): its changes may reach `id` as unsolicited responses.
+    pub fn shared_with_others(&self, id: &SessionId, key: &account::MailboxKey) -> bool {
+        self.sessions.iter().any(|(other, s)| {
+            other != id
+                && s.bye.is_none()
+                && s.mailbox.as_ref().and_then(|m| m.key.as_ref()) == Some(key)
+        })
+    }
+
     pub fn apply(&mut self, event: &Event) {
         self.clock += 1;
         let now = self.clock;

@@ -2,11 +2,49 @@
 //! or that fired, plus one for the scenario's own expectations. A violation is a
 //! `<failure>` with the expected rule, what happened and the RFC; a run that could
 //! not happen (server unreachable) is an `<error>`.
+//!
+//! A baselined deviation (a known one, `--baseline`) is a `<skipped>` case whose
+//! message starts "known deviation" and gives the entry's reason and `file:line`,
+//! the failure it would have been in the skipped element's text: CI dashboards
+//! show it apart from both passes and failures, and it does not fail the build.
+//! A baseline entry that did not occur is a `<failure>` in the `baseline` suite
+//! ("fixed — remove it from the baseline").
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use crate::checks;
-use crate::results::{RunReport, Status};
+use crate::results::{RunReport, Status, Verdict};
+
+/// A failure made known by a baseline entry: skipped, saying why.
+fn known(status: TestCaseStatus, reason: Option<String>) -> TestCaseStatus {
+    let Some(reason) = reason else {
+        return status;
+    };
+    match status {
+        TestCaseStatus::NonSuccess {
+            kind: NonSuccessKind::Failure,
+            message,
+            description,
+            ..
+        } => {
+            let mut s = TestCaseStatus::skipped();
+            s.set_message(format!("known deviation: {reason}"));
+            let text: Vec<String> = [message, description]
+                .into_iter()
+                .flatten()
+                .map(|x| x.to_string())
+                .collect();
+            s.set_description(text.join("\n"));
+            s
+        }
+        other => other,
+    }
+}
+
+fn entry_reason(report: &RunReport, d: Option<&crate::baseline::Deviation>) -> Option<String> {
+    let (d, b) = (d?, report.baseline.as_ref()?);
+    Some(format!("{} ({})", d.reason, b.place(d)))
+}
 
 pub fn render(report: &RunReport) -> Result<String, String> {
     let mut junit = Report::new("imapspec");
@@ -61,9 +99,33 @@ pub fn render(report: &RunReport) -> Result<String, String> {
             }
             _ => TestCaseStatus::success(),
         };
+        let expectations = known(expectations, super::run::known_reason(report, r));
         let mut case = TestCase::new(format!("{} :: scenario", r.id), expectations);
         case.set_classname(r.client.clone());
         suite.add_test_case(case);
+        // An imaptest script: each command a case of its own.
+        for c in &r.cases {
+            let status = match c.status {
+                Status::Failed => {
+                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                    s.set_message(c.messages.first().cloned().unwrap_or_default());
+                    s.set_description(c.messages.join("\n"));
+                    s
+                }
+                Status::Passed => TestCaseStatus::success(),
+                _ => {
+                    let mut s = TestCaseStatus::skipped();
+                    s.set_message("not run: the script stopped before it");
+                    s
+                }
+            };
+            let mut case = TestCase::new(
+                format!("{} :: line {}: {}", r.id, c.line, c.command),
+                status,
+            );
+            case.set_classname(r.client.clone());
+            suite.add_test_case(case);
+        }
         for id in checks_named {
             let info = checks::info(id);
             let fs: Vec<_> = r.findings.iter().filter(|f| f.check == id).collect();
@@ -96,6 +158,10 @@ pub fn render(report: &RunReport) -> Result<String, String> {
                 s
             } else {
                 TestCaseStatus::success()
+            };
+            let status = match fs.first() {
+                Some(f) => known(status, entry_reason(report, report.known_finding(r, f))),
+                None => status,
             };
             let mut case = TestCase::new(format!("{} :: {id}", r.id), status);
             case.set_classname(r.client.clone());
@@ -130,6 +196,7 @@ pub fn render(report: &RunReport) -> Result<String, String> {
             } else {
                 TestCaseStatus::success()
             };
+            let status = known(status, entry_reason(report, report.known_check(f.check)));
             let mut case = TestCase::new(
                 format!(
                     "server-wide :: {} :: {}",
@@ -139,6 +206,44 @@ pub fn render(report: &RunReport) -> Result<String, String> {
                 status,
             );
             case.set_classname("server-wide");
+            suite.add_test_case(case);
+        }
+        junit.add_test_suite(suite);
+    }
+    if let Some(b) = &report.baseline {
+        let mut suite = TestSuite::new("baseline");
+        for (d, v) in report.verdicts() {
+            let status = match &v {
+                Verdict::Fixed => {
+                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                    s.set_message(format!(
+                        "fixed — remove it from the baseline: {} ({}) did not occur in this run",
+                        b.place(d),
+                        d.names()
+                    ));
+                    s.set_description(format!("reason given: {}", d.reason));
+                    s
+                }
+                Verdict::Occurred(_) => TestCaseStatus::success(),
+                Verdict::NotJudged(why) => {
+                    let mut s = TestCaseStatus::skipped();
+                    s.set_message(format!("not judged: {why}"));
+                    s
+                }
+                Verdict::OtherServer => {
+                    let mut s = TestCaseStatus::skipped();
+                    s.set_message(format!(
+                        "for another server (this run is against `{}`)",
+                        report.server_name
+                    ));
+                    s
+                }
+            };
+            let mut case = TestCase::new(
+                format!("baseline :: {} :: {}", b.place(d), d.names()),
+                status,
+            );
+            case.set_classname("baseline");
             suite.add_test_case(case);
         }
         junit.add_test_suite(suite);

@@ -6,6 +6,8 @@
 pub mod html;
 pub mod json;
 pub mod junit;
+pub mod matrix;
+pub mod merge;
 pub mod run;
 pub mod terminal;
 

@@ -3,10 +3,11 @@
 
 use std::fmt::Write as _;
 
+use crate::baseline::Deviation;
 use crate::checks;
 use crate::finding::Finding;
-use crate::finding::Keyword;
-use crate::results::{Failure, RunReport, ScenarioResult, Status};
+use crate::finding::Level;
+use crate::results::{Failure, RunReport, ScenarioResult, Status, Verdict};
 
 use super::{fold, Folded};
 
@@ -18,10 +19,10 @@ pub fn server_folded(report: &RunReport) -> Vec<Folded<'_>> {
 /// How a failed expectation is named: its level decides.
 pub fn failure_kind(f: &Failure, strict: bool) -> &'static str {
     match f.level {
-        Keyword::Must => "expectation failed (MUST)",
-        Keyword::Should if strict => "expectation failed (SHOULD, --strict)",
-        Keyword::Should => "warning (SHOULD)",
-        Keyword::May => "note (MAY)",
+        Level::Must => "expectation failed (MUST)",
+        Level::Should if strict => "expectation failed (SHOULD, --strict)",
+        Level::Should => "warning (SHOULD)",
+        Level::May => "note (MAY)",
     }
 }
 
@@ -70,6 +71,15 @@ fn finding_block(out: &mut String, g: &Folded<'_>, indent: &str) {
 /// during it; `server_findings` holds those once, folded across scenarios
 /// (`seen_in`). The run fails when a scenario failed or a server finding is a
 /// violation (`fails`). See docs/scenario-format.md and README.
+///
+/// Added since, without a version change: `server_name`; `partition`
+/// (`k`, `n`, `scenarios`: the whole run's ids in order) for `--partition`
+/// runs; `baseline` (`file`, `deviations` each with `entry`, `verdict` —
+/// occurred / fixed / not-judged / other-server — and `note`), and
+/// `baselined` (+ `baseline_reason`, `baseline_entry`) on results and
+/// findings; `summary.known` and `summary.fixed`; and per result
+/// `all_findings` / `all_other_findings`, every finding unfolded, so that a
+/// report reads back whole (`report merge`, `imapspec baseline`).
 pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Default, Clone, Copy, serde::Serialize, serde::Deserialize)]
@@ -86,6 +96,12 @@ pub struct RunSummary {
     /// Server-wide findings, after folding.
     pub server_violations: usize,
     pub server_warnings: usize,
+    /// Failing scenarios that a baseline entry makes known (they do not fail the run).
+    #[serde(default)]
+    pub known: usize,
+    /// Baseline entries that did not occur (they fail the run).
+    #[serde(default)]
+    pub fixed: usize,
 }
 
 pub fn summary(report: &RunReport) -> RunSummary {
@@ -99,11 +115,15 @@ pub fn summary(report: &RunReport) -> RunSummary {
             crate::finding::Severity::Warning => s.server_warnings += 1,
         }
     }
+    s.fixed = report.fixed().len();
     for r in &report.results {
+        if !report.known_result(r).is_empty() {
+            s.known += 1;
+        }
         s.warnings += r
             .failures
             .iter()
-            .filter(|f| f.level == Keyword::Should)
+            .filter(|f| f.level == Level::Should)
             .count()
             + fold(r.findings.iter().map(|f| (r.id.as_str(), f)))
                 .iter()
@@ -156,7 +176,10 @@ pub fn terminal(report: &RunReport) -> String {
         if quiet_pass(r) {
             continue;
         }
-        let warned = if r.status == Status::Passed {
+        let known = known_reason(report, r);
+        let warned = if known.is_some() {
+            " (known deviation, does not fail the run)"
+        } else if r.status == Status::Passed {
             " (with warnings or notes)"
         } else {
             ""
@@ -173,6 +196,9 @@ pub fn terminal(report: &RunReport) -> String {
         if let Some(why) = &r.reason {
             let _ = writeln!(out, "  reason: {why}");
         }
+        if let Some(k) = &known {
+            let _ = writeln!(out, "  known (baseline): {k}");
+        }
         for f in &r.failures {
             let _ = writeln!(
                 out,
@@ -188,6 +214,9 @@ pub fn terminal(report: &RunReport) -> String {
         }
         for g in fold(r.findings.iter().map(|f| (r.id.as_str(), f))) {
             finding_block(&mut out, &g, "  ");
+            if let (Some(d), Some(b)) = (report.known_finding(r, g.first), &report.baseline) {
+                let _ = writeln!(out, "    known (baseline {}): {}", b.place(d), d.reason);
+            }
         }
         let others = other_checks(r);
         if !others.is_empty() {
@@ -230,6 +259,38 @@ pub fn terminal(report: &RunReport) -> String {
                 seen.join(", ")
             );
             finding_block(&mut out, g, "  ");
+            if let (Some(d), Some(b)) = (report.known_check(g.first.check), &report.baseline) {
+                let _ = writeln!(out, "    known (baseline {}): {}", b.place(d), d.reason);
+            }
+        }
+    }
+    if let Some(b) = &report.baseline {
+        let verdicts = report.verdicts();
+        if !verdicts.is_empty() {
+            let _ = writeln!(out, "\nbaseline {}:", b.file);
+        }
+        for (d, v) in verdicts {
+            let place = b.place(d);
+            let names = d.names();
+            let _ = match v {
+                Verdict::Fixed => writeln!(
+                    out,
+                    "  FIXED {place} ({names}): did not occur in this run: fixed — remove it from the baseline"
+                ),
+                Verdict::Occurred(n) => writeln!(
+                    out,
+                    "  known {place} ({names}): occurred ({n}); {}",
+                    d.reason
+                ),
+                Verdict::NotJudged(why) => {
+                    writeln!(out, "  not judged {place} ({names}): {why}")
+                }
+                Verdict::OtherServer => writeln!(
+                    out,
+                    "  other server {place} ({names}): this run is against `{}`",
+                    report.server_name
+                ),
+            };
         }
     }
     if let Some(ns) = &report.namespace {
@@ -240,9 +301,24 @@ pub fn terminal(report: &RunReport) -> String {
         );
     }
     let s = summary(report);
+    let known = if report.baseline.is_some() {
+        format!(
+            "; baseline: {} known failing scenario(s), {} fixed entr{} to remove",
+            s.known,
+            s.fixed,
+            if s.fixed == 1 { "y" } else { "ies" }
+        )
+    } else {
+        String::new()
+    };
+    let part = report
+        .partition
+        .as_ref()
+        .map(|p| format!(" (partition {}/{})", p.k, p.n))
+        .unwrap_or_default();
     let _ = writeln!(
         out,
-        "\n{} scenarios against {}: {} passed, {} failed, {} skipped, {} inconclusive, {} errors; {} warnings; server-wide {} violations, {} warnings in {:.1} s",
+        "\n{} scenarios{part} against {}: {} passed, {} failed, {} skipped, {} inconclusive, {} errors; {} warnings; server-wide {} violations, {} warnings{known} in {:.1} s",
         s.total,
         report.server,
         s.passed,
@@ -258,6 +334,71 @@ pub fn terminal(report: &RunReport) -> String {
     out
 }
 
+/// `"baselined"` and, when known, `"baseline_reason"` and `"baseline_entry"`.
+fn known_json(v: &mut serde_json::Value, report: &RunReport, d: Option<&Deviation>) {
+    v["baselined"] = serde_json::json!(d.is_some());
+    if let (Some(d), Some(b)) = (d, &report.baseline) {
+        v["baseline_reason"] = serde_json::json!(d.reason);
+        v["baseline_entry"] = serde_json::json!(b.place(d));
+    }
+}
+
+/// The reasons of the entries that make a failing scenario known, joined.
+pub fn known_reason(report: &RunReport, r: &ScenarioResult) -> Option<String> {
+    let known = report.known_result(r);
+    let b = report.baseline.as_ref()?;
+    (!known.is_empty()).then(|| {
+        known
+            .iter()
+            .map(|d| format!("{} ({})", d.reason, b.place(d)))
+            .collect::<Vec<_>>()
+            .join("; ")
+    })
+}
+
+/// Each baseline entry and its verdict, for the JSON report.
+fn baseline_json(report: &RunReport) -> serde_json::Value {
+    let Some(b) = &report.baseline else {
+        return serde_json::Value::Null;
+    };
+    let entries: Vec<serde_json::Value> = report
+        .verdicts()
+        .into_iter()
+        .map(|(d, v)| {
+            let note = match &v {
+                Verdict::Fixed => Some(format!(
+                    "fixed — remove it from the baseline ({}: {})",
+                    b.place(d),
+                    d.names()
+                )),
+                Verdict::NotJudged(why) => Some(why.clone()),
+                _ => None,
+            };
+            serde_json::json!({
+                "line": d.line,
+                "entry": b.place(d),
+                "check": d.check,
+                "scenario": d.scenario,
+                "server": d.server,
+                "reason": d.reason,
+                "verdict": v.as_str(),
+                "matched": match v { Verdict::Occurred(n) => n, _ => 0 },
+                "note": note,
+            })
+        })
+        .collect();
+    serde_json::json!({ "file": b.file, "deviations": entries })
+}
+
+/// Fields set by the run, not by what the server did, that differ between two
+/// runs of the same scenarios against the same server: `millis` (the run's and
+/// each scenario's), `transcript` paths and every `file` inside findings (the
+/// transcript folder), and `baseline.file` / `baseline_entry` (the baseline's
+/// path). `report merge` of partitions equals an unsharded run's report once
+/// these are set aside; the merged `millis` is the longest partition's, as
+/// partitions run side by side.
+pub const RUN_SPECIFIC_FIELDS: &[&str] = &["millis", "transcript", "file", "baseline_entry"];
+
 pub fn json(report: &RunReport) -> serde_json::Value {
     let results: Vec<serde_json::Value> = report
         .results
@@ -266,9 +407,13 @@ pub fn json(report: &RunReport) -> serde_json::Value {
             let findings: Vec<serde_json::Value> =
                 fold(r.findings.iter().map(|f| (r.id.as_str(), f)))
                     .iter()
-                    .map(super::folded_json)
+                    .map(|g| {
+                        let mut v = super::folded_json(g);
+                        known_json(&mut v, report, report.known_finding(r, g.first));
+                        v
+                    })
                     .collect();
-            serde_json::json!({
+            let mut v = serde_json::json!({
                 "id": r.id,
                 "title": r.title,
                 "client": r.client,
@@ -281,13 +426,28 @@ pub fn json(report: &RunReport) -> serde_json::Value {
                 "transcript": r.transcript,
                 "findings": findings,
                 "failures": r.failures,
+                "cases": r.cases,
                 "other_checks": other_checks(r),
-            })
+                // Every finding unfolded, so the report can be read back
+                // whole (`report merge`, `imapspec baseline`).
+                "all_findings": r.findings.iter().map(super::finding_json).collect::<Vec<_>>(),
+                "all_other_findings": r.other_findings.iter().map(super::finding_json).collect::<Vec<_>>(),
+            });
+            let known = report.known_result(r);
+            known_json(&mut v, report, known.first().copied());
+            if let Some(reason) = known_reason(report, r) {
+                v["baseline_reason"] = serde_json::json!(reason);
+            }
+            v
         })
         .collect();
     let server: Vec<serde_json::Value> = server_folded(report)
         .iter()
-        .map(super::folded_json)
+        .map(|g| {
+            let mut v = super::folded_json(g);
+            known_json(&mut v, report, report.known_check(g.first.check));
+            v
+        })
         .collect();
     serde_json::json!({
         "schema_version": SCHEMA_VERSION,
@@ -295,12 +455,15 @@ pub fn json(report: &RunReport) -> serde_json::Value {
         "version": env!("CARGO_PKG_VERSION"),
         "command": "run",
         "server": report.server,
+        "server_name": report.server_name,
+        "partition": report.partition,
         "millis": report.millis,
         "strict": report.strict,
         "namespace": report.namespace,
         "fails": report.fails(),
         "timed_out": report.timed_out,
         "summary": summary(report),
+        "baseline": baseline_json(report),
         "results": results,
         "server_findings": server,
     })
@@ -319,7 +482,7 @@ pub fn markdown(report: &RunReport) -> String {
         ids.sort();
         ids.dedup();
         let mut what = ids.join(", ");
-        for (level, n) in [Keyword::Must, Keyword::Should, Keyword::May]
+        for (level, n) in [Level::Must, Level::Should, Level::May]
             .map(|k| (k, r.failures.iter().filter(|f| f.level == k).count()))
         {
             if n == 0 {
@@ -343,12 +506,20 @@ pub fn markdown(report: &RunReport) -> String {
             }
             what.push_str(why);
         }
+        let known = known_reason(report, r);
+        if let Some(k) = &known {
+            if !what.is_empty() {
+                what.push_str("; ");
+            }
+            what.push_str(&format!("known: {k}"));
+        }
         let _ = writeln!(
             out,
-            "| `{}` | {} | {} | {} |",
+            "| `{}` | {} | {}{} | {} |",
             r.id,
             md(&r.client),
             r.status.as_str(),
+            if known.is_some() { " (known)" } else { "" },
             md(&what)
         );
     }
@@ -356,15 +527,42 @@ pub fn markdown(report: &RunReport) -> String {
     if !server.is_empty() {
         out.push_str("\n### Server-wide findings\n\nChecks no scenario here is about, each deviation once; they fail the run when a violation.\n\n| check | severity | times | scenarios | first at | message |\n| --- | --- | --- | --- | --- | --- |\n");
         for g in &server {
+            let known = if report.known_check(g.first.check).is_some() {
+                " (known)"
+            } else {
+                ""
+            };
             let _ = writeln!(
                 out,
-                "| `{}` | {} | {} | {} | {} | {} |",
+                "| `{}` | {}{known} | {} | {} | {} | {} |",
                 g.first.check,
                 g.first.severity.as_str(),
                 g.count,
                 g.seen_in.len(),
                 md(&g.first.origin.to_string()),
                 md(&g.first.message)
+            );
+        }
+    }
+    if let Some(b) = &report.baseline {
+        let verdicts = report.verdicts();
+        if !verdicts.is_empty() {
+            out.push_str("\n### Baseline\n\n| entry | names | verdict | reason |\n| --- | --- | --- | --- |\n");
+        }
+        for (d, v) in verdicts {
+            let verdict = match &v {
+                Verdict::Fixed => "**fixed — remove it from the baseline**".to_string(),
+                Verdict::Occurred(n) => format!("known, occurred ({n})"),
+                Verdict::NotJudged(why) => format!("not judged: {why}"),
+                Verdict::OtherServer => "for another server".to_string(),
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                md(&b.place(d)),
+                md(&d.names()),
+                md(&verdict),
+                md(&d.reason)
             );
         }
     }

@@ -56,10 +56,16 @@ pub fn render(results: &[LogResult]) -> String {
         };
         let _ = writeln!(
             s,
-            "{}: {verdict} — {} findings; {} lines, {} events, read as {}",
+            "{}: {verdict} — {} findings; {} {}, {} events, read as {}",
             r.id,
             r.findings.len() as u64 + r.dropped.values().sum::<u64>(),
             r.lines,
+            // A capture's positions are packet numbers, not lines.
+            if r.format == Some(crate::transcript::Format::Capture) {
+                "packets"
+            } else {
+                "lines"
+            },
             r.events,
             r.format.map_or("?", |f| f.name())
         );

@@ -5,6 +5,8 @@ use std::io::BufWriter;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod script;
+
 use super::recorder::{Recorder, SharedRecorder};
 use super::{Failure, NamespaceInfo, RunOptions, ScenarioResult, Status, Target};
 use crate::event::{Event, EventKind};
@@ -41,6 +43,10 @@ struct Run<'a> {
     step_mark: usize,
     skipped: Option<String>,
     delivered: u32,
+    /// imaptest scripts: each connection's message count after its last
+    /// group (what `$N` numbers from), and the script lines that ran.
+    script_exists: HashMap<String, u32>,
+    script_ran: std::collections::HashSet<u64>,
 }
 
 /// Responses kept per session for `seen` expectations.
@@ -97,6 +103,8 @@ pub async fn run_scenario(
         step_mark: 0,
         skipped: None,
         delivered: 0,
+        script_exists: HashMap::new(),
+        script_ran: std::collections::HashSet::new(),
     };
     if let Some(ns) = &options.namespace {
         run.vars.insert("ns".into(), ns.prefix.clone());
@@ -134,7 +142,7 @@ pub async fn run_scenario(
     // of the report, where it still fails the run.
     let (mut findings, other_findings): (Vec<Finding>, Vec<Finding>) = all
         .drain(..)
-        .partition(|f| scenario.targets.iter().any(|t| t == f.check));
+        .partition(|f| scenario.every_check || scenario.targets.iter().any(|t| t == f.check));
     findings.extend(run.step_findings.clone());
     let strict = options.strict;
     let violation = findings
@@ -159,6 +167,7 @@ pub async fn run_scenario(
         }
         _ => (Status::Passed, run.skipped.take()),
     };
+    let cases = script::cases(&scenario.steps, &run.failures, &run.script_ran);
     ScenarioResult {
         id: scenario.id.clone(),
         title: scenario.title.clone(),
@@ -173,6 +182,7 @@ pub async fn run_scenario(
         failures: run.failures,
         transcript: Some(path.display().to_string()),
         millis: started.elapsed().as_millis() as u64,
+        cases,
     }
 }
 
@@ -201,6 +211,7 @@ pub(super) fn error_result(s: &Scenario, why: String, started: Instant) -> Scena
         failures: Vec::new(),
         transcript: None,
         millis: started.elapsed().as_millis() as u64,
+        cases: Vec::new(),
     }
 }
 
@@ -900,6 +911,8 @@ impl Run<'_> {
                 .await?;
             }
             Action::Smtp { user, count, size } => self.smtp(step, user, *count, *size).await?,
+            Action::ScriptVars { mailbox } => self.script_vars(mailbox)?,
+            Action::Script(group) => self.script_group(step, group).await?,
             Action::Repeat { count, body } => {
                 for i in 0..*count {
                     self.vars.insert("i".into(), (i + 1).to_string());

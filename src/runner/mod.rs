@@ -7,6 +7,7 @@
 //! a time and each starts by emptying the accounts' INBOX.
 
 mod exec;
+pub mod partition;
 pub mod recorder;
 pub mod target;
 
@@ -134,6 +135,9 @@ pub async fn run(
     }
     RunReport {
         server: target.describe(),
+        server_name: target.default_name(),
+        partition: None,
+        baseline: None,
         results,
         millis: started.elapsed().as_millis() as u64,
         strict: options.strict,

@@ -156,6 +156,15 @@ impl Target {
         }
     }
 
+    /// The server's name for baselines when `--server-name` is not given:
+    /// "reference" for the embedded server, host:port otherwise.
+    pub fn default_name(&self) -> String {
+        match self {
+            Target::Embedded { .. } => "reference".to_string(),
+            Target::Foreign { url, .. } => format!("{}:{}", url.host, url.port),
+        }
+    }
+
     /// The account a scenario's logical user maps to.
     pub fn account(
         &self,

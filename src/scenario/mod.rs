@@ -6,6 +6,7 @@
 //! only parses; it knows nothing of sessions (the runner executes a `Scenario`).
 //! Every step keeps its file line, so errors and failures point at `file:line`.
 
+pub mod imaptest;
 pub mod parse;
 pub mod pattern;
 
@@ -32,6 +33,8 @@ pub struct Scenario {
     /// A verdict needs every wait in full (an autologout or IDLE timing scenario):
     /// under `--max-wait` caps it is inconclusive, not passed.
     pub full_wait: bool,
+    /// Judged by every check, not only its targets (imaptest scripts name none).
+    pub every_check: bool,
     pub file: PathBuf,
     pub steps: Vec<Step>,
 }
@@ -123,6 +126,14 @@ pub enum Action {
         count: u32,
         body: Vec<Step>,
     },
+    /// imaptest scripts: bind `$mailbox`, `$user` and the rest before the
+    /// first command.
+    ScriptVars {
+        mailbox: String,
+    },
+    /// imaptest scripts: commands sent together on one connection, their
+    /// replies matched by the script's own rules ([`imaptest::matcher`]).
+    Script(imaptest::Group),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,7 +144,8 @@ pub enum Expect {
     Any,
 }
 
-pub use crate::finding::Keyword;
+/// The RFC 2119 keyword of an expectation: the same type as a check's level.
+pub use crate::finding::Level as Keyword;
 
 /// A keyword level and the RFC sentence it comes from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

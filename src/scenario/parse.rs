@@ -62,7 +62,9 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>, ScenarioError> {
             let p = e.path();
             if p.is_dir() {
                 stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "toml") {
+            } else if p.extension().is_some_and(|x| x == "toml")
+                || super::imaptest::parse::is_script(&p)
+            {
                 files.push(p);
             }
         }
@@ -71,7 +73,11 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>, ScenarioError> {
     files.iter().map(|f| load(f)).collect()
 }
 
+/// A scenario file: TOML, or an imaptest script (no extension, or `.imaptest`).
 pub fn load(file: &Path) -> Result<Scenario, ScenarioError> {
+    if super::imaptest::parse::is_script(file) {
+        return super::imaptest::load(file);
+    }
     let err = |line: Option<u64>, message: String| ScenarioError {
         file: file.to_path_buf(),
         line,
@@ -113,6 +119,7 @@ pub fn load(file: &Path) -> Result<Scenario, ScenarioError> {
         users: meta.users,
         quota: meta.quota.into_iter().collect(),
         full_wait: meta.full_wait,
+        every_check: false,
         file: file.to_path_buf(),
         steps,
     };

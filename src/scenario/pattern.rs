@@ -262,6 +262,39 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// IMAP structure as plain data, for matchers other than [`Pattern`] (the
+/// imaptest scripts' own): read by the same bounded reader, so a hostile
+/// response is cut at the same item count and depth.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Node {
+    /// An atom, number or NIL (a `[section]` attached stays part of it).
+    Atom(Vec<u8>),
+    /// A quoted string or a literal, unescaped.
+    Str(Vec<u8>),
+    List(Vec<Node>),
+    /// `[ ... ]` standing alone: a response code.
+    Bracket(Vec<Node>),
+}
+
+/// Reads `bytes` (a whole response, literals included) as IMAP structure.
+pub fn structure(bytes: &[u8]) -> Vec<Node> {
+    fn node(b: &[u8], item: Item) -> Node {
+        match item {
+            Item::Atom(r) => Node::Atom(b[r].to_vec()),
+            Item::Str(v, _) => Node::Str(v),
+            Item::List { items, .. } => Node::List(nodes(b, items)),
+            Item::Bracket(items, _) => Node::Bracket(nodes(b, items)),
+            // A response reader makes none of the pattern-only items.
+            Item::Bind(n) => Node::Atom(n.into_bytes()),
+            Item::AnyOne | Item::AnyRun => Node::Atom(Vec::new()),
+        }
+    }
+    fn nodes(b: &[u8], items: Vec<Item>) -> Vec<Node> {
+        items.into_iter().map(|i| node(b, i)).collect()
+    }
+    nodes(bytes, Reader::new(bytes, false).items())
+}
+
 /// The list after `FETCH` (`* 3 FETCH (...)`) and after `STATUS mailbox` are
 /// name/value pairs.
 fn is_pair_list(before: &[Item], b: &[u8]) -> bool {
@@ -491,7 +524,7 @@ pub fn substitute(text: &str, vars: &HashMap<String, String>) -> String {
 }
 
 /// An IMAP quoted string (RFC 3501 9: `"` and `\\` escaped).
-fn quoted(s: &str) -> String {
+pub fn quoted(s: &str) -> String {
     let mut q = String::with_capacity(s.len() + 2);
     q.push('"');
     for c in s.chars() {

@@ -82,39 +82,7 @@ impl FromStr for Fault {
     }
 }
 
-/// `250ms`, `5s`, `10m`, `1h`, `31m30s`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let bad =
-        || format!("bad duration `{s}`: use a number with ms, s, m or h, like 5s, 10m or 31m30s");
-    let mut total = Duration::ZERO;
-    let mut rest = s.trim();
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        if digits == 0 {
-            return Err(bad());
-        }
-        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let unit = &rest[..unit_len];
-        rest = &rest[unit_len..];
-        total += match unit {
-            "ms" => Duration::from_millis(n),
-            "s" => Duration::from_secs(n),
-            "m" | "min" => Duration::from_secs(n * 60),
-            "h" => Duration::from_secs(n * 3600),
-            _ => return Err(bad()),
-        };
-    }
-    Ok(total)
-}
+pub use crate::source::parse_duration;
 
 /// The faults switched on for a server.
 #[derive(Debug, Clone, Default)]

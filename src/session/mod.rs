@@ -29,6 +29,7 @@ use crate::event::{
 use crate::source::{Origin, Timestamp};
 use crate::wire::{Direction, Frame, Framer, Limits, ServerMessage, StatusKind};
 
+pub use crate::wire::Piece;
 pub use connect::Stream;
 pub use url::{Security, ServerUrl};
 
@@ -69,6 +70,16 @@ fn lock(r: &SharedSink) -> MutexGuard<'_, dyn EventSink + 'static> {
 
 /// Most untagged responses one `Reply` keeps (the transcript keeps all).
 pub const MAX_KEPT_REPLIES: usize = 100_000;
+
+/// What pipelined commands got back: the tags they were sent under, every
+/// untagged response and continuation in arrival order, and each command's
+/// completion, in the commands' order.
+#[derive(Debug, Clone)]
+pub struct Pipelined {
+    pub tags: Vec<String>,
+    pub untagged: Vec<Event>,
+    pub completions: Vec<Event>,
+}
 
 /// What a command got back.
 #[derive(Debug, Clone)]
@@ -482,6 +493,41 @@ impl Session {
     /// Reads events until the tagged completion of `tag`.
     pub async fn read_until_tagged(&mut self, tag: &str) -> Result<Reply, SessionError> {
         let mut untagged = Vec::new();
+        let mut done = Vec::new();
+        self.read_until(&[tag.to_string()], false, &mut untagged, &mut done)
+            .await?;
+        let Some((_, completion)) = done.pop() else {
+            return Err(SessionError::Closed(format!(
+                "while waiting for the completion of {tag}"
+            )));
+        };
+        let (status, text) = match &completion.kind {
+            EventKind::Server {
+                message: ServerMessage::Status { kind, text, .. },
+                ..
+            } => (*kind, text.clone()),
+            _ => (StatusKind::Bad, String::new()),
+        };
+        Ok(Reply {
+            untagged,
+            status,
+            text,
+            completion,
+        })
+    }
+
+    /// Reads events until every tag in `tags` not yet in `done` has its
+    /// completion (put in `done`, in arrival order), or, with `at_continue`, a
+    /// `+` came first (returns true). Everything else goes to `untagged`, up
+    /// to a bound. Bounded in time: the command timeout as a whole, the read
+    /// timeout for silence (a drip of bytes is waited out to the former).
+    async fn read_until(
+        &mut self,
+        tags: &[String],
+        at_continue: bool,
+        untagged: &mut Vec<Event>,
+        done: &mut Vec<(String, Event)>,
+    ) -> Result<bool, SessionError> {
         let factor = self.clock.factor();
         let (read_timeout, command_timeout) = (
             self.limits.read_timeout.mul_f64(factor),
@@ -490,7 +536,15 @@ impl Session {
         let deadline = self.clock.elapsed() + command_timeout;
         let started = self.server_bytes;
         let mut other_tags: Vec<String> = Vec::new();
+        let waiting = |done: &Vec<(String, Event)>| {
+            tags.iter()
+                .find(|t| !done.iter().any(|(d, _)| d == *t))
+                .cloned()
+        };
         loop {
+            let Some(tag) = waiting(done) else {
+                return Ok(false);
+            };
             let left = deadline.saturating_sub(self.clock.elapsed());
             let wait = left.min(read_timeout);
             let before = self.server_bytes;
@@ -500,51 +554,92 @@ impl Session {
                 // out up to the command's bound, not "nothing".
                 None if left > read_timeout && self.server_bytes > before => continue,
                 None => {
-                    let why = self.diagnose(tag, started, left > read_timeout, &other_tags);
+                    let why = self.diagnose(&tag, started, left > read_timeout, &other_tags);
                     return Err(self.stalled(why));
                 }
             };
-            if let EventKind::Server {
-                message: ServerMessage::Status { tag: Some(t), .. },
-                ..
-            } = &event.kind
-            {
-                if t != tag && other_tags.len() < 4 && !other_tags.contains(t) {
-                    other_tags.push(t.clone());
-                }
-            }
-            let completion = match &event.kind {
-                EventKind::Server {
-                    message:
-                        ServerMessage::Status {
-                            tag: Some(t),
-                            kind,
-                            text,
-                            ..
-                        },
-                    ..
-                } if t == tag => Some((*kind, text.clone())),
-                _ => None,
-            };
-            if let Some((status, text)) = completion {
-                return Ok(Reply {
-                    untagged,
-                    status,
-                    text,
-                    completion: event,
-                });
-            }
             match &event.kind {
+                EventKind::Server {
+                    message: ServerMessage::Status { tag: Some(t), .. },
+                    ..
+                } if tags.contains(t) && !done.iter().any(|(d, _)| d == t) => {
+                    done.push((t.clone(), event));
+                    continue;
+                }
+                EventKind::Server {
+                    message: ServerMessage::Status { tag: Some(t), .. },
+                    ..
+                } if other_tags.len() < 4 && !other_tags.contains(t) && !tags.contains(t) => {
+                    other_tags.push(t.clone())
+                }
+                EventKind::Server {
+                    message: ServerMessage::Continue { .. },
+                    ..
+                } if at_continue => {
+                    untagged.push(event);
+                    return Ok(true);
+                }
                 EventKind::Closed { .. } => {
                     return Err(SessionError::Closed(format!(
                         "while waiting for the completion of {tag}"
                     )))
                 }
-                // Kept for the caller, up to a bound; the recorder has them all.
-                _ if untagged.len() < MAX_KEPT_REPLIES => untagged.push(event),
                 _ => {}
             }
+            // Kept for the caller, up to a bound; the recorder has them all.
+            if untagged.len() < MAX_KEPT_REPLIES {
+                untagged.push(event);
+            }
         }
+    }
+
+    /// Sends `commands` pipelined, each under a fresh tag (returned in
+    /// order), and reads until all have completed. A command's literals are
+    /// synchronising: the bytes after each `{n}` wait for the server's `+`;
+    /// a completion instead is that command's answer (a refusal), and its
+    /// remaining bytes are not sent.
+    pub async fn pipeline(&mut self, commands: &[Vec<Piece>]) -> Result<Pipelined, SessionError> {
+        let tags: Vec<String> = commands.iter().map(|_| self.tag()).collect();
+        let mut untagged = Vec::new();
+        let mut done = Vec::new();
+        for (tag, pieces) in tags.iter().zip(commands) {
+            let mut out = format!("{tag} ").into_bytes();
+            let mut refused = false;
+            for piece in pieces {
+                match piece {
+                    Piece::Text(t) => out.extend_from_slice(t.as_bytes()),
+                    Piece::Literal(l) => {
+                        out.extend_from_slice(format!("{{{}}}\r\n", l.len()).as_bytes());
+                        self.send_raw(&out).await?;
+                        out.clear();
+                        let one = [tag.clone()];
+                        if !self
+                            .read_until(&one, true, &mut untagged, &mut done)
+                            .await?
+                        {
+                            refused = true;
+                            break;
+                        }
+                        out.extend_from_slice(l);
+                    }
+                }
+            }
+            if !refused {
+                out.extend_from_slice(b"\r\n");
+                self.send_raw(&out).await?;
+            }
+        }
+        self.read_until(&tags, false, &mut untagged, &mut done)
+            .await?;
+        let completions = tags
+            .iter()
+            .filter_map(|t| done.iter().find(|(d, _)| d == t).map(|(_, e)| e.clone()))
+            .collect();
+        Ok(Pipelined {
+            tags,
+            untagged,
+            completions,
+        })
     }
 
     /// What a command that never completed ran into, in words that are true.

@@ -1,9 +1,11 @@
 //! The line formats of recorded sessions, their detection, and one parser each.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use super::generic::unescape;
 use super::Record;
+use crate::event::SessionId;
 use crate::source::Timestamp;
 use crate::wire::Direction;
 
@@ -15,6 +17,8 @@ pub enum Format {
     Gms,
     Oe,
     Rawlog,
+    /// A packet capture (pcap or pcapng): see `transcript::capture`.
+    Capture,
 }
 
 impl Format {
@@ -25,6 +29,7 @@ impl Format {
             Format::Gms => "GMS server log (seed 001)",
             Format::Oe => "Outlook Express client log (seed 001)",
             Format::Rawlog => "Dovecot rawlog",
+            Format::Capture => "packet capture (pcap/pcapng)",
         }
     }
 
@@ -35,6 +40,7 @@ impl Format {
             Format::Gms => "IMAP 12:24:17.921 A 06157 1 0003 SELECT \"INBOX\"",
             Format::Oe => "IMAP: 12:24:17 [tx] 0003 SELECT \"INBOX\"",
             Format::Rawlog => "NAME.in / NAME.out",
+            Format::Capture => "tcpdump -w FILE.pcap port 143",
         }
     }
 }
@@ -76,6 +82,9 @@ pub struct Parser {
     /// GMS logs do not say which way a line went: tags the client sent and
     /// still awaiting completion, per session, tell a tagged reply from a command.
     open_tags: HashMap<String, HashSet<String>>,
+    /// The last connection name read: consecutive lines mostly share one, and
+    /// handing out the same shared name saves an allocation per line.
+    last_conn: Option<SessionId>,
 }
 
 impl Parser {
@@ -84,6 +93,7 @@ impl Parser {
             format,
             day: DayClock::default(),
             open_tags: HashMap::new(),
+            last_conn: None,
         }
     }
 
@@ -99,7 +109,7 @@ impl Parser {
             Format::Seed000 => text().ok().and_then(|t| self.seed000(t)),
             Format::Gms => text().ok().and_then(|t| self.gms(t)),
             Format::Oe => text().ok().and_then(|t| self.oe(t)),
-            Format::Rawlog => None,
+            Format::Rawlog | Format::Capture => None,
         };
         r.ok_or_else(|| {
             format!(
@@ -111,22 +121,35 @@ impl Parser {
         })
     }
 
+    /// The shared name of connection `name`.
+    fn conn(&mut self, name: &str) -> SessionId {
+        match &self.last_conn {
+            Some(last) if &**last == name => Arc::clone(last),
+            _ => {
+                let id: SessionId = Arc::from(name);
+                self.last_conn = Some(Arc::clone(&id));
+                id
+            }
+        }
+    }
+
     fn generic(&mut self, line: &[u8]) -> Option<Record> {
         if line.starts_with(b"#") {
             return Some(Record::Skip);
         }
         let mut rest = line;
         let mut at = None;
-        let mut conn = "1".to_string();
+        let mut conn: Option<&str> = None;
         // Up to two optional prefixes: a timestamp, then `[conn]`.
         for _ in 0..3 {
             if let Some(r) = marker(rest) {
+                let conn = self.conn(conn.unwrap_or("1"));
                 return generic_body(r, at, conn);
             }
             let sp = memchr::memchr(b' ', rest)?;
             let token = std::str::from_utf8(&rest[..sp]).ok()?;
             if let Some(c) = token.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
-                conn = c.to_string();
+                conn = Some(c);
                 rest = &rest[sp + 1..];
             } else if at.is_none() {
                 if let Some(t) = parse_seconds(token).or_else(|| parse_iso(token)) {
@@ -155,7 +178,7 @@ impl Parser {
         let mut parts = line.splitn(5, ' ');
         let date = parse_date(parts.next()?)?;
         let time = parse_time_of_day(parts.next()?)?;
-        let conn = parts.next()?.to_string();
+        let conn = self.conn(parts.next()?);
         let dir = match parts.next()? {
             "<" => Direction::Client,
             ">" => Direction::Server,
@@ -184,7 +207,7 @@ impl Parser {
         if code.is_empty() || !code.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
-        let conn = parts.next()?.to_string();
+        let conn = self.conn(parts.next()?);
         let text = parts.next().unwrap_or("").to_string();
         match level {
             "A" => {
@@ -235,7 +258,7 @@ impl Parser {
         let (time, rest) = rest.split_once(' ')?;
         let at = Some(self.day.place(parse_time_of_day(time)?));
         let (kind, text) = rest.split_once(' ').unwrap_or((rest, ""));
-        let conn = "oe".to_string();
+        let conn = self.conn("oe");
         match kind {
             "[tx]" => Some(Record::Data {
                 at,
@@ -274,7 +297,7 @@ fn marker(rest: &[u8]) -> Option<&[u8]> {
     matches!(m, b"C:" | b"S:" | b"C=" | b"S=" | b"==").then_some(rest)
 }
 
-fn generic_body(rest: &[u8], at: Option<Timestamp>, conn: String) -> Option<Record> {
+fn generic_body(rest: &[u8], at: Option<Timestamp>, conn: SessionId) -> Option<Record> {
     let (m, body) = rest.split_at(2);
     let body = body.strip_prefix(b" ").unwrap_or(body);
     let dir = |c: u8| {

@@ -6,13 +6,15 @@
 //! - `seed000`: `DATE TIME PID < line` / `> line` server logs (seed 000);
 //! - `gms`: Gordano GMS server logs, `IMAP hh:mm:ss.mmm A code session text` (seed 001);
 //! - `oe`: Outlook Express client logs, `IMAP: hh:mm:ss [tx]/[rx]/[db] text` (seed 001);
-//! - `rawlog`: Dovecot rawlog pairs `NAME.in` / `NAME.out`, timestamped or not.
+//! - `rawlog`: Dovecot rawlog pairs `NAME.in` / `NAME.out`, timestamped or not;
+//! - `capture`: pcap and pcapng packet captures, TCP streams reassembled.
 //!
 //! Every format reader turns a line into a `Record`; the `Reader` joins wrapped
 //! lines, feeds the bytes to `event::Assembler` and hands events to a callback.
 //! A line that fits no format is an error naming the file and line, never skipped.
 //! Memory stays flat: one line (bounded) and the open messages are all it holds.
 
+pub mod capture;
 pub mod formats;
 pub mod generic;
 pub mod rawlog;
@@ -54,7 +56,7 @@ pub enum Record {
     /// Bytes sent one way on a connection.
     Data {
         at: Option<Timestamp>,
-        conn: String,
+        conn: SessionId,
         dir: Direction,
         bytes: Vec<u8>,
     },
@@ -62,16 +64,16 @@ pub enum Record {
     Wrapped(String),
     Closed {
         at: Option<Timestamp>,
-        conn: String,
+        conn: SessionId,
         by: Option<Direction>,
     },
     TlsStarted {
         at: Option<Timestamp>,
-        conn: String,
+        conn: SessionId,
     },
     Note {
         at: Option<Timestamp>,
-        conn: String,
+        conn: SessionId,
         text: String,
     },
     /// A blank line or a comment.
@@ -134,7 +136,7 @@ pub(crate) fn read_bounded_line(
 pub fn read_file(
     path: &Path,
     limits: &Limits,
-    sink: &mut dyn FnMut(&Event),
+    sink: &mut dyn FnMut(Event),
 ) -> Result<(Format, ReadStats), TranscriptError> {
     let name: Arc<str> = Arc::from(path.display().to_string());
     let err = |line: Option<u64>, message: String| TranscriptError {
@@ -152,6 +154,11 @@ pub fn read_file(
         let head = input
             .fill_buf()
             .map_err(|e| err(None, format!("cannot read: {e}")))?;
+        if capture::is_capture(head) {
+            drop(input);
+            let stats = capture::read(path, &name, limits, sink)?;
+            return Ok((Format::Capture, stats));
+        }
         formats::detect(head).map_err(|m| err(None, m))?
     };
     let stats = read_lines(&mut input, format, &name, limits, sink)?;
@@ -164,7 +171,7 @@ pub fn read_lines(
     format: Format,
     name: &Arc<str>,
     limits: &Limits,
-    sink: &mut dyn FnMut(&Event),
+    sink: &mut dyn FnMut(Event),
 ) -> Result<ReadStats, TranscriptError> {
     let mut reader = Reader::new(name, limits);
     let mut parser = formats::Parser::new(format);
@@ -213,8 +220,6 @@ fn trim_eol(line: &[u8]) -> &[u8] {
 struct Reader {
     name: Arc<str>,
     assembler: Assembler,
-    sessions: rustc_hash::FxHashMap<String, SessionId>,
-    last_session: Option<(String, SessionId)>,
     /// A data record held back in case the next lines continue it.
     held: Option<(Record, u64)>,
     /// The text of the held record's line, for events that carry no bytes.
@@ -227,8 +232,6 @@ impl Reader {
         Reader {
             name: Arc::clone(name),
             assembler: Assembler::new(limits.clone()),
-            sessions: Default::default(),
-            last_session: None,
             held: None,
             held_text: String::new(),
             events: Vec::new(),
@@ -243,32 +246,11 @@ impl Reader {
         }
     }
 
-    fn session(&mut self, conn: &str) -> SessionId {
-        // Consecutive lines mostly belong to one connection.
-        if let Some((last, id)) = &self.last_session {
-            if last == conn {
-                return id.clone();
-            }
-        }
-        let id = self.lookup_session(conn);
-        self.last_session = Some((conn.to_string(), id.clone()));
-        id
-    }
-
-    fn lookup_session(&mut self, conn: &str) -> SessionId {
-        if let Some(id) = self.sessions.get(conn) {
-            return id.clone();
-        }
-        let id: SessionId = Arc::from(conn);
-        self.sessions.insert(conn.to_string(), id.clone());
-        id
-    }
-
     fn record(
         &mut self,
         record: Record,
         line: u64,
-        sink: &mut dyn FnMut(&Event),
+        sink: &mut dyn FnMut(Event),
         stats: &mut ReadStats,
     ) -> Result<(), TranscriptError> {
         match record {
@@ -304,7 +286,7 @@ impl Reader {
         }
     }
 
-    fn flush(&mut self, sink: &mut dyn FnMut(&Event), stats: &mut ReadStats) {
+    fn flush(&mut self, sink: &mut dyn FnMut(Event), stats: &mut ReadStats) {
         let Some((record, line)) = self.held.take() else {
             return;
         };
@@ -316,7 +298,7 @@ impl Reader {
                 dir,
                 bytes,
             } => {
-                let id = self.session(&conn);
+                let id = conn;
                 self.assembler.push_owned(
                     &id,
                     dir,
@@ -326,17 +308,15 @@ impl Reader {
                 );
             }
             Record::Closed { at, conn, by } => {
-                let id = self.session(&conn);
+                let id = conn;
                 self.assembler
                     .close(&id, by, ChunkMeta { origin, at }, &mut self.events);
                 if let Some(e) = self.events.last_mut() {
                     e.raw = self.held_text.as_bytes().to_vec();
                 }
-                self.sessions.remove(&conn);
-                self.last_session = None;
             }
             Record::TlsStarted { at, conn } => {
-                let id = self.session(&conn);
+                let id = conn;
                 self.events.push(Event {
                     session: id,
                     at,
@@ -346,7 +326,7 @@ impl Reader {
                 });
             }
             Record::Note { at, conn, text } => {
-                let id = self.session(&conn);
+                let id = conn;
                 self.events.push(Event {
                     session: id,
                     at,
@@ -359,16 +339,16 @@ impl Reader {
         }
         for e in self.events.drain(..) {
             stats.events += 1;
-            sink(&e);
+            sink(e);
         }
     }
 
-    fn finish(&mut self, sink: &mut dyn FnMut(&Event), stats: &mut ReadStats) {
+    fn finish(&mut self, sink: &mut dyn FnMut(Event), stats: &mut ReadStats) {
         self.flush(sink, stats);
         self.assembler.finish(&mut self.events);
         for e in self.events.drain(..) {
             stats.events += 1;
-            sink(&e);
+            sink(e);
         }
     }
 }

@@ -275,13 +275,13 @@ pub fn read(
     path: &Path,
     _name: &Arc<str>,
     limits: &Limits,
-    sink: &mut dyn FnMut(&Event),
+    sink: &mut dyn FnMut(Event),
 ) -> Result<ReadStats, TranscriptError> {
     let Some(mut stream) = Stream::open(path, limits)? else {
         return Ok(ReadStats::default());
     };
     while let Some(e) = stream.next_event()? {
-        sink(&e);
+        sink(e);
     }
     Ok(stream.stats())
 }
@@ -305,7 +305,7 @@ pub fn read_merged(
     paths: &[PathBuf],
     starts: &[Option<Timestamp>],
     limits: &Limits,
-    sink: &mut dyn FnMut(usize, &Event),
+    sink: &mut dyn FnMut(usize, Event),
 ) -> Vec<Result<ReadStats, TranscriptError>> {
     let n = paths.len();
     let start = |i: usize| starts.get(i).copied().flatten();
@@ -358,7 +358,7 @@ pub fn read_merged(
         let Some((stream, event)) = heads[i].take() else {
             continue;
         };
-        sink(i, &event);
+        sink(i, event);
         advance(i, stream, at, &mut heads, &mut heap, &mut results);
     }
     results

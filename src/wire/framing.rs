@@ -6,8 +6,53 @@
 //! literal over `max_literal` or a message over `max_message` is cut, marked
 //! `truncated`, and the stream goes on with the next message. A message still open
 //! when the stream ends comes out of `finish` marked `incomplete`.
+//!
+//! One framer serves both ends. The harness watches both directions and lets
+//! every literal through (`Framer::new`). The reference server reads commands
+//! with a *gated* framer (`Framer::gated`): it stops after each line that
+//! announces a literal, so the server can refuse the literal (too big, over a
+//! budget) or, for `{n}`, send `+` first — "the sender must wait for a
+//! command continuation request" (RFC 3501 2.2.1) — and only then let the
+//! literal's bytes in.
+
+use std::fmt;
 
 use super::Limits;
+
+/// A literal announced at the end of a line (RFC 3501 4.3, RFC 7888 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Literal {
+    /// Its length in bytes.
+    pub len: u64,
+    /// `{n}`: the sender waits for `+`. `{n+}` (LITERAL+/LITERAL-) does not.
+    pub sync: bool,
+}
+
+/// Why a message was cut short at the limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// A line (without its literals) over `max_line`.
+    Line { max: usize },
+    /// A literal announced over `max_literal`.
+    Literal { len: u64, max: usize },
+    /// The whole message over `max_message`.
+    Message { max: usize },
+}
+
+impl fmt::Display for Cut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cut::Line { max } => write!(f, "line longer than {max} bytes (limit max_line)"),
+            Cut::Literal { len, max } => write!(
+                f,
+                "literal of {len} bytes is over the limit of {max} (max_literal)"
+            ),
+            Cut::Message { max } => {
+                write!(f, "message longer than {max} bytes (limit max_message)")
+            }
+        }
+    }
+}
 
 /// One whole message as it was on the wire.
 #[derive(Debug, Clone)]
@@ -19,7 +64,7 @@ pub struct Frame<M> {
     /// Some line of the message ended with LF alone.
     pub bare_lf: bool,
     /// Why the message was cut short, if it was.
-    pub truncated: Option<String>,
+    pub truncated: Option<Cut>,
     /// The stream ended in the middle of this message.
     pub incomplete: bool,
 }
@@ -44,11 +89,15 @@ pub struct Framer<M> {
     line_start: usize,
     meta: Option<M>,
     bare_lf: bool,
-    truncated: Option<String>,
+    truncated: Option<Cut>,
     /// The open message's last line announced a synchronising literal (`{n}`,
     /// not `{n+}`) and none of its bytes came yet: the sender is waiting for
     /// the peer's `+`, and the peer may refuse instead (RFC 3501 7.5).
     awaiting_sync: bool,
+    /// Stop at every literal announcement until the owner decides (server).
+    gate: bool,
+    /// The literal the gate stopped at, not yet accepted or refused.
+    held: Option<Literal>,
 }
 
 impl<M: Clone> Framer<M> {
@@ -63,9 +112,42 @@ impl<M: Clone> Framer<M> {
             bare_lf: false,
             truncated: None,
             awaiting_sync: false,
+            gate: false,
+            held: None,
         }
     }
 
+    /// A framer for the client-to-server stream, as the server reads it: `push`
+    /// stops after each line that announces a literal and takes no byte of it
+    /// until `accept_literal` (after `+` for `{n}`) or `refuse_literal`.
+    pub fn gated(limits: Limits) -> Self {
+        Framer {
+            gate: true,
+            ..Framer::new(limits, false)
+        }
+    }
+
+    /// The literal a gated framer stopped at, waiting for a decision.
+    pub fn held_literal(&self) -> Option<Literal> {
+        self.held
+    }
+
+    /// Lets the held literal's bytes in (the server has sent `+` for `{n}`).
+    pub fn accept_literal(&mut self) -> Option<Literal> {
+        self.held.take()
+    }
+
+    /// The receiver refused the held literal (tagged NO/BAD before `+`, RFC
+    /// 3501 7.5): the message ends where it stopped.
+    pub fn refuse_literal(&mut self) -> Option<Frame<M>> {
+        self.held.take()?;
+        self.close_open(false)
+    }
+
+    /// True while the open message is inside a literal's bytes.
+    pub fn in_literal(&self) -> bool {
+        matches!(self.state, State::Literal { .. })
+    }
     /// The open message, when it stops at a synchronising literal none of whose
     /// bytes were sent yet (the command waits for `+`).
     pub fn awaiting_sync_literal(&self) -> Option<&[u8]> {
@@ -79,13 +161,18 @@ impl<M: Clone> Framer<M> {
         if !self.awaiting_sync {
             return None;
         }
+        self.close_open(false)
+    }
+
+    /// Ends the open message where it stands.
+    fn close_open(&mut self, incomplete: bool) -> Option<Frame<M>> {
         let meta = self.meta.take()?;
         let frame = Frame {
             bytes: std::mem::take(&mut self.buf),
             meta,
             bare_lf: self.bare_lf,
             truncated: self.truncated.take(),
-            incomplete: false,
+            incomplete,
         };
         self.reset();
         Some(frame)
@@ -102,15 +189,32 @@ impl<M: Clone> Framer<M> {
     }
 
     /// Feeds bytes; every message completed by them is appended to `out`.
+    /// For an ungated framer (a gated one reads with `feed`).
     pub fn push(&mut self, bytes: &[u8], meta: &M, out: &mut Vec<Frame<M>>) {
+        let taken = self.feed(bytes, meta, out);
+        debug_assert!(taken == bytes.len() || self.gate);
+    }
+
+    /// Like `push`, and returns how many bytes were taken: all of them, except
+    /// that a gated framer stops right after a line that announces a literal
+    /// (see `held_literal`) and after each whole message (a server reads one
+    /// command at a time: what follows may have to be read differently, as
+    /// after STARTTLS or IDLE). The caller keeps the rest and feeds it again.
+    pub fn feed(&mut self, bytes: &[u8], meta: &M, out: &mut Vec<Frame<M>>) -> usize {
+        let frames_before = out.len();
         let mut i = 0;
         while i < bytes.len() {
+            if self.held.is_some() || (self.gate && out.len() > frames_before) {
+                return i;
+            }
             if self.meta.is_none() {
                 self.meta = Some(meta.clone());
             }
+            // Bytes after a `{n}` line: the sender did not (or no longer)
+            // wait for `+`.
+            self.awaiting_sync = false;
             match self.state {
                 State::Literal { remaining } => {
-                    self.awaiting_sync = false;
                     let take = remaining.min((bytes.len() - i) as u64) as usize;
                     self.store(&bytes[i..i + take]);
                     i += take;
@@ -139,6 +243,7 @@ impl<M: Clone> Framer<M> {
                 },
             }
         }
+        i
     }
 
     /// Like `push`, for a chunk the caller gives away: a whole one-line message
@@ -152,7 +257,7 @@ impl<M: Clone> Framer<M> {
             let crlf = bytes.ends_with(b"\r\n");
             let content = &bytes[..bytes.len() - if crlf { 2 } else { 1 }];
             let continuation = self.server_side && content.starts_with(b"+");
-            if continuation || literal_announcement(content).is_none() {
+            if !self.gate && (continuation || literal_announcement(content).is_none()) {
                 out.push(Frame {
                     bytes,
                     meta: meta.clone(),
@@ -168,16 +273,7 @@ impl<M: Clone> Framer<M> {
 
     /// The stream ended: returns the message left open, if any.
     pub fn finish(&mut self) -> Option<Frame<M>> {
-        let meta = self.meta.take()?;
-        let frame = Frame {
-            bytes: std::mem::take(&mut self.buf),
-            meta,
-            bare_lf: self.bare_lf,
-            truncated: self.truncated.take(),
-            incomplete: true,
-        };
-        self.reset();
-        Some(frame)
+        self.close_open(true)
     }
 
     fn reset(&mut self) {
@@ -187,6 +283,7 @@ impl<M: Clone> Framer<M> {
         self.truncated = None;
         self.meta = None;
         self.awaiting_sync = false;
+        self.held = None;
     }
 
     fn store(&mut self, bytes: &[u8]) {
@@ -194,10 +291,9 @@ impl<M: Clone> Framer<M> {
         if bytes.len() > room {
             self.buf.extend_from_slice(&bytes[..room]);
             if self.truncated.is_none() {
-                self.truncated = Some(format!(
-                    "message longer than {} bytes (limit max_message)",
-                    self.limits.max_message
-                ));
+                self.truncated = Some(Cut::Message {
+                    max: self.limits.max_message,
+                });
             }
         } else {
             self.buf.extend_from_slice(bytes);
@@ -211,10 +307,9 @@ impl<M: Clone> Framer<M> {
             // line still ends where it ended.
             self.store(&bytes[..room]);
             if self.truncated.is_none() {
-                self.truncated = Some(format!(
-                    "line longer than {} bytes (limit max_line)",
-                    self.limits.max_line
-                ));
+                self.truncated = Some(Cut::Line {
+                    max: self.limits.max_line,
+                });
             }
             if bytes.last() == Some(&b'\n') {
                 self.store(b"\r\n");
@@ -237,16 +332,21 @@ impl<M: Clone> Framer<M> {
         } else {
             literal_announcement(content)
         };
+        if let Some(lit) = literal {
+            self.awaiting_sync = !self.server_side && lit.sync;
+            if self.gate {
+                self.held = Some(lit);
+            }
+        }
         match literal {
-            Some(n) if n > 0 => {
+            Some(Literal { len: n, .. }) if n > 0 => {
                 if n > self.limits.max_literal as u64 && self.truncated.is_none() {
-                    self.truncated = Some(format!(
-                        "literal of {n} bytes is over the limit of {} (max_literal)",
-                        self.limits.max_literal
-                    ));
+                    self.truncated = Some(Cut::Literal {
+                        len: n,
+                        max: self.limits.max_literal,
+                    });
                 }
                 self.state = State::Literal { remaining: n };
-                self.awaiting_sync = !self.server_side && !content.ends_with(b"+}");
             }
             Some(_) => {
                 // `{0}`: an empty literal, the line goes on right away.
@@ -284,18 +384,21 @@ pub fn refuses_literal(server: &[u8], open: &[u8]) -> bool {
         && server[end] == b' '
 }
 
-/// `{123}` or `{123+}` at the very end of a line gives 123.
-pub fn literal_announcement(content: &[u8]) -> Option<u64> {
+/// `{123}` or `{123+}` at the very end of a line (without its line end).
+pub fn literal_announcement(content: &[u8]) -> Option<Literal> {
     let body = content.strip_suffix(b"}")?;
     let open = body.iter().rposition(|&b| b == b'{')?;
     let mut digits = &body[open + 1..];
+    let mut sync = true;
     if let Some(d) = digits.strip_suffix(b"+") {
         digits = d;
+        sync = false;
     }
     if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    std::str::from_utf8(digits).ok()?.parse().ok()
+    let len = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    Some(Literal { len, sync })
 }
 
 #[cfg(test)]
@@ -348,17 +451,12 @@ mod tests {
             limits,
         );
         assert_eq!(out.len(), 2);
-        assert!(out[0]
-            .truncated
-            .as_deref()
-            .unwrap_or("")
-            .contains("max_line"));
+        assert_eq!(out[0].truncated, Some(Cut::Line { max: 40 }));
         assert!(out[0].bytes.len() <= 42);
+        assert_eq!(out[1].truncated, Some(Cut::Literal { len: 10, max: 4 }));
         assert!(out[1]
             .truncated
-            .as_deref()
-            .unwrap_or("")
-            .contains("max_literal"));
+            .is_some_and(|c| c.to_string().contains("max_literal")));
     }
 
     #[test]
@@ -390,10 +488,128 @@ mod tests {
         assert_eq!(run(true).len(), 5);
     }
 
+    /// Feeds `input` to a gated framer the way the server does: whatever was
+    /// not taken stays for the next round; `decide` answers each held literal.
+    fn gated_run(
+        input: &[u8],
+        chunk: usize,
+        mut decide: impl FnMut(Literal) -> bool,
+    ) -> (Vec<Vec<u8>>, Vec<Literal>, Vec<u8>) {
+        let mut f: Framer<()> = Framer::gated(Limits::default());
+        let (mut frames, mut held, mut pending) = (Vec::new(), Vec::new(), Vec::new());
+        let mut out = Vec::new();
+        for c in input.chunks(chunk) {
+            pending.extend_from_slice(c);
+            loop {
+                let taken = f.feed(&pending, &(), &mut out);
+                pending.drain(..taken);
+                frames.extend(out.drain(..).map(|fr| fr.bytes));
+                let Some(lit) = f.held_literal() else {
+                    if taken == 0 {
+                        break;
+                    }
+                    continue;
+                };
+                held.push(lit);
+                if decide(lit) {
+                    f.accept_literal();
+                } else if let Some(fr) = f.refuse_literal() {
+                    frames.push(fr.bytes);
+                }
+            }
+        }
+        (frames, held, pending)
+    }
+
+    #[test]
+    fn gated_framer_holds_each_literal_until_decided() {
+        let input: &[u8] = b"a APPEND INBOX {5}\r\nhello\r\nb LOGIN {1+}\r\nu {0}\r\n p\r\n";
+        for chunk in [1, 3, input.len()] {
+            let (frames, held, rest) = gated_run(input, chunk, |_| true);
+            assert_eq!(
+                frames,
+                vec![
+                    b"a APPEND INBOX {5}\r\nhello\r\n".to_vec(),
+                    b"b LOGIN {1+}\r\nu {0}\r\n p\r\n".to_vec()
+                ],
+                "chunks of {chunk}"
+            );
+            assert_eq!(
+                held,
+                vec![
+                    Literal { len: 5, sync: true },
+                    Literal {
+                        len: 1,
+                        sync: false
+                    },
+                    Literal { len: 0, sync: true }
+                ],
+                "every announcement is held, `{{0}}` too: its sender waits for `+` as well"
+            );
+            assert!(rest.is_empty());
+        }
+    }
+
+    #[test]
+    fn gated_framer_takes_no_literal_byte_before_accept() {
+        let mut f: Framer<()> = Framer::gated(Limits::default());
+        let mut out = Vec::new();
+        let input = b"a APPEND INBOX {5}\r\nhello\r\n";
+        let taken = f.feed(input, &(), &mut out);
+        assert_eq!(taken, b"a APPEND INBOX {5}\r\n".len());
+        assert!(out.is_empty());
+        assert_eq!(f.held_literal(), Some(Literal { len: 5, sync: true }));
+        assert_eq!(f.feed(&input[taken..], &(), &mut out), 0, "still held");
+        f.accept_literal();
+        assert!(f.in_literal());
+        assert_eq!(f.feed(&input[taken..], &(), &mut out), input.len() - taken);
+        assert_eq!(out.len(), 1);
+    }
+
+    #[test]
+    fn gated_framer_takes_one_command_at_a_time() {
+        // Pipelined commands: the server must see STARTTLS alone, with the
+        // bytes after it still unread (they are discarded, RFC 3501 6.2.1).
+        let mut f: Framer<()> = Framer::gated(Limits::default());
+        let mut out = Vec::new();
+        let input = b"a STARTTLS\r\nb LOGIN u p\r\n";
+        let taken = f.feed(input, &(), &mut out);
+        assert_eq!(taken, b"a STARTTLS\r\n".len());
+        assert_eq!(out.len(), 1);
+        assert!(f.is_idle());
+    }
+
+    #[test]
+    fn refused_literal_ends_the_command_and_the_next_line_is_a_new_one() {
+        // A client that sends its literal without waiting for `+` (broken, or
+        // hostile): after the refusal its bytes are read as new commands, as
+        // RFC 3501 7.5 implies, never as the refused command's data.
+        let input: &[u8] = b"a APPEND INBOX {999999999}\r\nb NOOP\r\n";
+        let (frames, held, rest) = gated_run(input, 4, |lit| lit.len < 1000);
+        assert_eq!(held.len(), 1);
+        assert_eq!(
+            frames,
+            vec![
+                b"a APPEND INBOX {999999999}\r\n".to_vec(),
+                b"b NOOP\r\n".to_vec()
+            ]
+        );
+        assert!(rest.is_empty());
+    }
+
     #[test]
     fn literal_announcements() {
-        assert_eq!(literal_announcement(b"a LOGIN {4}"), Some(4));
-        assert_eq!(literal_announcement(b"a LOGIN {4+}"), Some(4));
+        assert_eq!(
+            literal_announcement(b"a LOGIN {4}"),
+            Some(Literal { len: 4, sync: true })
+        );
+        assert_eq!(
+            literal_announcement(b"a LOGIN {4+}"),
+            Some(Literal {
+                len: 4,
+                sync: false
+            })
+        );
         assert_eq!(literal_announcement(b"a LOGIN {}"), None);
         assert_eq!(literal_announcement(b"a LOGIN {x}"), None);
         assert_eq!(literal_announcement(b"{99999999999999999999}"), None);

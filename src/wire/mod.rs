@@ -14,6 +14,14 @@ pub mod message;
 mod message_fast;
 
 pub use framing::{Frame, Framer};
+
+/// A piece of a command to send: text, or a literal's bytes (sent after
+/// `{n}` and the server's `+`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    Text(String),
+    Literal(Vec<u8>),
+}
 pub use limits::Limits;
 pub use message::*;
 
@@ -35,4 +43,11 @@ impl Direction {
             Direction::Server => 'S',
         }
     }
+}
+
+/// The bytes start a TLS record (handshake, alert or application data; TLS
+/// 1.0 to 1.3): where plaintext IMAP was expected, TLS has begun (implicit
+/// TLS, or after STARTTLS's OK).
+pub fn starts_tls_record(bytes: &[u8]) -> bool {
+    bytes.len() >= 3 && matches!(bytes[0], 0x14..=0x17) && bytes[1] == 0x03 && bytes[2] <= 0x04
 }

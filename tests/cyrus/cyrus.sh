@@ -23,11 +23,12 @@
 #
 # Users (SASL, in DIR/sasldb2): alice/alicepw, bob/bobpw, load/loadpw, and
 # admin/adminpw, the Cyrus admin (may SETQUOTA, SETACL, see every user's mailboxes).
-# After `start`, DIR/env holds:
+# After `start`, DIR/env holds (see tests/peers/common.sh):
 #   IMAPSPEC_CYRUS_IMAP=imap://127.0.0.1:PORT     (plain, STARTTLS offered)
 #   IMAPSPEC_CYRUS_IMAPS=imaps://127.0.0.1:PORT   (implicit TLS, self-signed)
 #   IMAPSPEC_CYRUS_LMTP=lmtp://127.0.0.1:PORT     (delivery, no authentication)
 #   IMAPSPEC_CYRUS_ADMIN_USER=admin, IMAPSPEC_CYRUS_ADMIN_PASSWORD=adminpw
+#   IMAPSPEC_CYRUS_USERS=alice,bob,load, IMAPSPEC_CYRUS_PASSWORDS=alicepw,...
 set -euo pipefail
 
 START_TIMEOUT=30 # seconds to wait for the "* OK" greeting
@@ -35,69 +36,13 @@ STOP_TIMEOUT=10  # seconds to wait for the master to exit before SIGKILL
 SERVERNAME=imapspec-cyrus # SASL realm of the test users = Cyrus servername
 USERS="alice bob load admin"
 
-die() {
-    echo "cyrus.sh: $*" >&2
-    exit 1
-}
-
-usage() {
-    echo "usage: $0 start|stop DIR" >&2
-    exit 2
-}
-
-# Prints the pid of the running master started from $dir, or nothing. The pid must
-# still be a master using our config (a stale pid file may name a reused pid).
-master_pid() {
-    local pidfile="$dir/run/master.pid" pid
-    [[ -s $pidfile ]] || return 0
-    pid=$(<"$pidfile")
-    [[ $pid =~ ^[0-9]+$ ]] || return 0
-    if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "-C $dir/imapd.conf"; then
-        echo "$pid"
-    fi
-}
+export PEER=cyrus.sh # named in messages by common.sh
+# shellcheck source-path=SCRIPTDIR source=../peers/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../peers/common.sh"
 
 do_stop() {
-    local pid i
-    pid=$(master_pid)
-    [[ -n $pid ]] || return 0
     # "It kills itself and all child processes when it receives a SIGTERM." (master(8))
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < STOP_TIMEOUT * 10; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        echo "cyrus.sh: master $pid did not exit in ${STOP_TIMEOUT}s, killing it" >&2
-        kill -KILL "$pid" 2>/dev/null || true
-        sleep 1
-    fi
-    rm -f "$dir/run/master.pid"
-}
-
-# Three distinct free loopback ports (imap, imaps, lmtp). Ask the kernel for
-# ephemeral ports and release them; the tiny race is acceptable for tests.
-free_ports() {
-    python3 - <<'EOF'
-import socket
-socks = []
-for _ in range(3):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-for s in socks:
-    s.close()
-EOF
-}
-
-# Succeeds once 127.0.0.1:$1 sends a "* OK" greeting.
-greets() {
-    local line=""
-    exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
-    IFS= read -r -t 2 line <&3 || true
-    exec 3<&- 3>&-
-    [[ $line == "* OK"* ]]
+    peer_stop_pid "$dir/run/master.pid" "-C $dir/imapd.conf" "$STOP_TIMEOUT"
 }
 
 # Prints the folder holding usr/lib/cyrus/bin/imapd from the cyrus-imapd .deb.
@@ -127,16 +72,10 @@ imapd_root() {
 
 do_start() {
     [[ -x /usr/lib/cyrus/bin/master ]] ||
-        {
-            echo "cyrus-common is not installed: apt-get install -y --no-install-recommends cyrus-common sasl2-bin" >&2
-            exit 3
-        }
-    command -v saslpasswd2 >/dev/null || {
-        echo "saslpasswd2 is not installed: apt-get install -y --no-install-recommends sasl2-bin" >&2
-        exit 3
-    }
-    command -v openssl >/dev/null || die "openssl is not installed"
-    command -v python3 >/dev/null || die "python3 is not installed"
+        missing "cyrus-common is not installed: apt-get install -y --no-install-recommends cyrus-common sasl2-bin"
+    command -v saslpasswd2 >/dev/null ||
+        missing "saslpasswd2 is not installed: apt-get install -y --no-install-recommends sasl2-bin"
+    peer_need_tools openssl python3
     getent passwd cyrus >/dev/null || die "system user 'cyrus' missing (reinstall cyrus-common)"
     # The master drops to the compiled-in "cyrus" user after binding its sockets;
     # only root (or cyrus itself) can start it.
@@ -160,11 +99,7 @@ do_start() {
     chmod 755 "$dir"
     mkdir -p "$dir/run" "$dir/spool" "$dir/conf"/{db,socket,proc,lock,log,quota,user,sieve,msg,ptclient}
 
-    if [[ ! -s $dir/cert.pem || ! -s $dir/key.pem ]]; then
-        openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=localhost \
-            -keyout "$dir/key.pem" -out "$dir/cert.pem" >"$dir/openssl.log" 2>&1 ||
-            die "openssl failed, see $dir/openssl.log"
-    fi
+    peer_cert "$dir"
 
     local u
     for u in $USERS; do
@@ -176,7 +111,7 @@ do_start() {
     fi
 
     local imap_port imaps_port lmtp_port
-    read -r imap_port imaps_port lmtp_port < <(free_ports)
+    read -r imap_port imaps_port lmtp_port < <(peer_free_ports 3)
     [[ -n $imap_port && -n $imaps_port && -n $lmtp_port ]] || die "could not pick free ports"
 
     # altnamespace and unixhierarchysep are left at Cyrus's own defaults (both on
@@ -250,15 +185,7 @@ EOF
         die "master failed to start (config $dir/imapd.conf, $dir/cyrus.conf)"
     fi
 
-    local i up=""
-    for ((i = 0; i < START_TIMEOUT * 10; i++)); do
-        if greets "$imap_port" 2>/dev/null; then
-            up=1
-            break
-        fi
-        sleep 0.1
-    done
-    if [[ -z $up ]]; then
+    if ! peer_wait_greeting "$imap_port" "$START_TIMEOUT"; then
         echo "cyrus.sh: no '* OK' greeting on 127.0.0.1:$imap_port within ${START_TIMEOUT}s" >&2
         tail -n 30 "$dir/master.stdout" "$dir/master.log" >&2 2>/dev/null || true
         do_stop
@@ -286,24 +213,10 @@ EOF
         die "creating the users' INBOXes failed"
     fi
 
-    {
-        echo "IMAPSPEC_CYRUS_IMAP=imap://127.0.0.1:$imap_port"
-        echo "IMAPSPEC_CYRUS_IMAPS=imaps://127.0.0.1:$imaps_port"
-        echo "IMAPSPEC_CYRUS_LMTP=lmtp://127.0.0.1:$lmtp_port"
-        echo "IMAPSPEC_CYRUS_ADMIN_USER=admin"
-        echo "IMAPSPEC_CYRUS_ADMIN_PASSWORD=adminpw"
-    } >"$dir/env"
-    cat "$dir/env"
+    # The admin is not a test user of the scenarios: it is named apart.
+    peer_env "$dir" CYRUS "$imap_port" "$imaps_port" "${USERS% admin}" \
+        "IMAPSPEC_CYRUS_LMTP=lmtp://127.0.0.1:$lmtp_port" \
+        IMAPSPEC_CYRUS_ADMIN_USER=admin IMAPSPEC_CYRUS_ADMIN_PASSWORD=adminpw
 }
 
-[[ $# == 2 ]] || usage
-dir=$2
-case $1 in
-start) do_start ;;
-stop)
-    [[ -d $dir ]] || exit 0
-    dir=$(cd "$dir" && pwd)
-    do_stop
-    ;;
-*) usage ;;
-esac
+peer_main "$@"

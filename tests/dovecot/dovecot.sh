@@ -8,89 +8,32 @@
 # /etc/dovecot is neither read nor changed. Users: alice/alicepw, bob/bobpw,
 # carol/carolpw, all sharing one system uid: the caller's, or the "dovecot" user
 # when run as root (Dovecot refuses to serve mail as root).
-# After `start`, DIR/env holds:
+# After `start`, DIR/env holds (see tests/peers/common.sh):
 #   IMAPSPEC_DOVECOT_IMAP=imap://127.0.0.1:PORT     (plain, STARTTLS offered)
 #   IMAPSPEC_DOVECOT_IMAPS=imaps://127.0.0.1:PORT   (implicit TLS, self-signed)
+#   IMAPSPEC_DOVECOT_USERS=alice,bob,carol, IMAPSPEC_DOVECOT_PASSWORDS=alicepw,...
 set -euo pipefail
 
 START_TIMEOUT=15 # seconds to wait for the "* OK" greeting
 STOP_TIMEOUT=10  # seconds to wait for the master to exit before SIGKILL
+USERS="alice bob carol"
 
-die() {
-    echo "dovecot.sh: $*" >&2
-    exit 1
-}
-
-usage() {
-    echo "usage: $0 start|stop DIR" >&2
-    exit 2
-}
-
-# Prints the pid of the running master started from $dir, or nothing. The pid must
-# still be a dovecot using our config (a stale pid file may name a reused pid).
-master_pid() {
-    local pidfile="$dir/run/master.pid" pid
-    [[ -s $pidfile ]] || return 0
-    pid=$(<"$pidfile")
-    [[ $pid =~ ^[0-9]+$ ]] || return 0
-    if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "-c $dir/dovecot.conf"; then
-        echo "$pid"
-    fi
-}
+export PEER=dovecot.sh # named in messages by common.sh
+# shellcheck source-path=SCRIPTDIR source=../peers/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../peers/common.sh"
 
 do_stop() {
-    local pid i
-    pid=$(master_pid)
-    [[ -n $pid ]] || return 0
     # SIGTERM makes the master stop all its children before it exits.
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < STOP_TIMEOUT * 10; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        echo "dovecot.sh: master $pid did not exit in ${STOP_TIMEOUT}s, killing it" >&2
-        kill -KILL "$pid" 2>/dev/null || true
-        # Children of a SIGKILLed master notice and exit on their own; give them a moment.
-        sleep 1
-    fi
-    rm -f "$dir/run/master.pid"
-}
-
-# Two distinct free loopback ports. Dovecot does not accept port 0, so ask the kernel
-# for ephemeral ports and release them; the tiny race is acceptable for tests.
-free_ports() {
-    python3 - <<'EOF'
-import socket
-socks = []
-for _ in range(2):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-for s in socks:
-    s.close()
-EOF
-}
-
-# Succeeds once 127.0.0.1:$1 sends a "* OK" greeting.
-greets() {
-    local line=""
-    exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
-    IFS= read -r -t 2 line <&3 || true
-    exec 3<&- 3>&-
-    [[ $line == "* OK"* ]]
+    peer_stop_pid "$dir/run/master.pid" "-c $dir/dovecot.conf" "$STOP_TIMEOUT"
 }
 
 do_start() {
     if ! command -v dovecot >/dev/null 2>&1 && [[ ! -x /usr/sbin/dovecot ]]; then
-        echo "dovecot is not installed: apt-get install -y dovecot-imapd" >&2
-        exit 3
+        missing "dovecot is not installed: apt-get install -y dovecot-imapd"
     fi
     local dovecot_bin
     dovecot_bin=$(command -v dovecot || echo /usr/sbin/dovecot)
-    command -v openssl >/dev/null || die "openssl is not installed"
-    command -v python3 >/dev/null || die "python3 is not installed"
+    peer_need_tools openssl python3
 
     mkdir -p "$dir"
     dir=$(cd "$dir" && pwd) # dovecot wants absolute paths
@@ -124,17 +67,13 @@ do_start() {
         mail_gid=$(id -g)
     fi
 
-    if [[ ! -s $dir/cert.pem || ! -s $dir/key.pem ]]; then
-        openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=localhost \
-            -keyout "$dir/key.pem" -out "$dir/cert.pem" >"$dir/openssl.log" 2>&1 ||
-            die "openssl failed, see $dir/openssl.log"
-    fi
+    peer_cert "$dir"
 
     # passwd-file: user:password:uid:gid:gecos:home:shell. uid/gid/home come from
     # mail_uid/mail_gid and the userdb's override_fields instead.
     local u
     : >"$dir/users"
-    for u in alice bob carol; do
+    for u in $USERS; do
         mkdir -p "$dir/mail/$u"
         echo "$u:{PLAIN}${u}pw:::::" >>"$dir/users"
     done
@@ -146,7 +85,7 @@ do_start() {
     chown -R "$mail_uid:$mail_gid" "$dir/mail"
 
     local imap_port imaps_port
-    read -r imap_port imaps_port < <(free_ports)
+    read -r imap_port imaps_port < <(peer_free_ports 2)
     [[ -n $imap_port && -n $imaps_port ]] || die "could not pick free ports"
 
     # imap-login and anvil chroot by default, which only root can do.
@@ -255,32 +194,13 @@ EOF
         die "dovecot failed to start (config $dir/dovecot.conf)"
     fi
 
-    local i
-    for ((i = 0; i < START_TIMEOUT * 10; i++)); do
-        if greets "$imap_port" 2>/dev/null; then
-            {
-                echo "IMAPSPEC_DOVECOT_IMAP=imap://127.0.0.1:$imap_port"
-                echo "IMAPSPEC_DOVECOT_IMAPS=imaps://127.0.0.1:$imaps_port"
-            } >"$dir/env"
-            cat "$dir/env"
-            return 0
-        fi
-        sleep 0.1
-    done
-    echo "dovecot.sh: no '* OK' greeting on 127.0.0.1:$imap_port within ${START_TIMEOUT}s" >&2
-    tail -n 30 "$dir/dovecot.stderr" "$dir/dovecot.log" >&2 2>/dev/null || true
-    do_stop
-    exit 1
+    if ! peer_wait_greeting "$imap_port" "$START_TIMEOUT"; then
+        echo "dovecot.sh: no '* OK' greeting on 127.0.0.1:$imap_port within ${START_TIMEOUT}s" >&2
+        tail -n 30 "$dir/dovecot.stderr" "$dir/dovecot.log" >&2 2>/dev/null || true
+        do_stop
+        exit 1
+    fi
+    peer_env "$dir" DOVECOT "$imap_port" "$imaps_port" "$USERS"
 }
 
-[[ $# == 2 ]] || usage
-dir=$2
-case $1 in
-start) do_start ;;
-stop)
-    [[ -d $dir ]] || exit 0
-    dir=$(cd "$dir" && pwd)
-    do_stop
-    ;;
-*) usage ;;
-esac
+peer_main "$@"

@@ -1,7 +1,7 @@
 //! Shared test helpers: a private Dovecot on loopback, and temp folders.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
@@ -112,4 +112,119 @@ pub async fn start_server(
     imapspec::server::Server::start(config)
         .await
         .expect("server starts")
+}
+
+/// A real server started by one of the `tests/<server>/<server>.sh` scripts, as
+/// its `DIR/env` describes it (see `tests/peers/common.sh`).
+pub struct Peer {
+    pub imap: String,
+    pub imaps: Option<String>,
+    pub users: Vec<(String, String)>,
+    pub admin: Option<(String, String)>,
+}
+
+/// The real server `name` (`CYRUS`, `COURIER`) from `IMAPSPEC_<NAME>_IMAP`,
+/// `_IMAPS`, `_USERS`, `_PASSWORDS` and `_ADMIN_USER`/`_ADMIN_PASSWORD` (CI
+/// sources the script's `DIR/env`). `None` (and a note on stderr) when they are
+/// not set, unless `IMAPSPEC_REQUIRE_<NAME>=1`, which makes that a failure.
+pub fn peer(name: &str) -> Option<Peer> {
+    let get = |k: &str| std::env::var(format!("IMAPSPEC_{name}_{k}")).ok();
+    let required = std::env::var(format!("IMAPSPEC_REQUIRE_{name}")).as_deref() == Ok("1");
+    let script = name.to_lowercase();
+    let Some(imap) = get("IMAP") else {
+        assert!(
+            !required,
+            "IMAPSPEC_REQUIRE_{name}=1 but IMAPSPEC_{name}_IMAP is not set: \
+             start tests/{script}/{script}.sh start DIR and source DIR/env"
+        );
+        eprintln!(
+            "note: IMAPSPEC_{name}_IMAP not set (tests/{script}/{script}.sh start DIR, \
+             then source DIR/env); {name} test not run"
+        );
+        return None;
+    };
+    let list = |k: &str| -> Vec<String> {
+        get(k)
+            .map(|v| v.split(',').map(str::to_string).collect())
+            .unwrap_or_default()
+    };
+    let (users, passwords) = (list("USERS"), list("PASSWORDS"));
+    assert!(
+        users.len() >= 2 && users.len() == passwords.len(),
+        "IMAPSPEC_{name}_USERS / _PASSWORDS: want 2+ users with one password each, got {users:?} and {} passwords",
+        passwords.len()
+    );
+    Some(Peer {
+        imap,
+        imaps: get("IMAPS"),
+        users: users.into_iter().zip(passwords).collect(),
+        admin: get("ADMIN_USER").zip(get("ADMIN_PASSWORD")),
+    })
+}
+
+/// The DOM headless Chromium renders for `page?query`, or None without Chromium
+/// (an error when IMAPSPEC_REQUIRE_CHROMIUM=1).
+pub fn chromium_dom(page: &Path, query: &str) -> Option<String> {
+    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| Path::new(p).exists());
+    let Some(chromium) = chromium else {
+        assert!(
+            std::env::var("IMAPSPEC_REQUIRE_CHROMIUM").as_deref() != Ok("1"),
+            "IMAPSPEC_REQUIRE_CHROMIUM=1 but chromium is not installed (apt-get install -y chromium)"
+        );
+        eprintln!("note: chromium not installed; HTML filters not tried in a browser");
+        return None;
+    };
+    let profile = temp_dir("chromium-gate");
+    let out = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("file://{}{query}", page.display()))
+        .output()
+        .expect("chromium runs");
+    let log = String::from_utf8_lossy(&out.stderr);
+    let errors: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("CONSOLE") && l.contains("ERROR"))
+        .collect();
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Keeps a run's JSON report for the published matrix: `.ci/run` sets
+/// IMAPSPEC_MATRIX_DIR and merges what the real-server tests leave there into
+/// reports/matrix.* (and compares it with the committed one).
+pub fn keep_for_matrix(report: &Path, server_name: &str) {
+    let Some(dir) = std::env::var_os("IMAPSPEC_MATRIX_DIR") else {
+        return;
+    };
+    let dir = PathBuf::from(dir);
+    std::fs::create_dir_all(&dir).expect("create IMAPSPEC_MATRIX_DIR");
+    std::fs::copy(report, dir.join(format!("{server_name}.json"))).expect("keep the report");
+}
+
+/// Runs the built `imapspec ARGS`; returns (exit code, stdout, stderr).
+pub fn imapspec(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_imapspec"))
+        .args(args)
+        .output()
+        .expect("run imapspec");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }

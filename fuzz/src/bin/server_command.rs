@@ -13,16 +13,23 @@ thread_local! {
 
 fn main() {
     fuzzing::abort_on_panic();
-    match ServerTarget::new() {
-        Ok(t) => TARGET.with(|cell| *cell.borrow_mut() = Some(t)),
-        Err(e) => {
-            eprintln!("cannot build the runtime: {e}");
-            std::process::exit(2);
-        }
-    }
     afl::fuzz!(|data: &[u8]| {
         TARGET.with(|cell| {
-            if let Some(target) = cell.borrow_mut().as_mut() {
+            let mut cell = cell.borrow_mut();
+            // Built on the first input, inside the fork server's child: a
+            // runtime made before the fork would have lost its worker threads
+            // in every child (fork copies only the calling thread), and each
+            // input would hang.
+            if cell.is_none() {
+                match ServerTarget::new() {
+                    Ok(t) => *cell = Some(t),
+                    Err(e) => {
+                        eprintln!("cannot build the runtime: {e}");
+                        std::process::exit(2);
+                    }
+                }
+            }
+            if let Some(target) = cell.as_mut() {
                 target.run(data);
             }
         });

@@ -130,23 +130,26 @@ impl Io {
             .unwrap_or(Err(ReadError::Timeout))
     }
 
-    /// Exactly `n` bytes (a literal).
-    pub async fn read_exact_within(
-        &mut self,
-        n: usize,
-        wait: Duration,
-    ) -> Result<Vec<u8>, ReadError> {
+    /// Input read and not yet taken (see `consume`).
+    pub fn buffered(&self) -> &[u8] {
+        &self.rbuf
+    }
+
+    /// Takes the first `n` buffered bytes.
+    pub fn consume(&mut self, n: usize) {
+        self.rbuf.drain(..n.min(self.rbuf.len()));
+        // A large literal read leaves a large buffer: give it back.
+        if self.rbuf.is_empty() && self.rbuf.capacity() > 64 * 1024 {
+            self.rbuf = Vec::with_capacity(1024);
+        }
+    }
+
+    /// Reads more input into the buffer, waiting at most `wait` of virtual
+    /// time. Returns how many bytes came; 0 means the client closed.
+    pub async fn fill_within(&mut self, wait: Duration) -> Result<usize, ReadError> {
         let clock = self.clock.clone();
-        let fut = async {
-            while self.rbuf.len() < n {
-                if self.read_more().await? == 0 {
-                    return Err(ReadError::Eof(std::mem::take(&mut self.rbuf)));
-                }
-            }
-            Ok(self.rbuf.drain(..n).collect())
-        };
         clock
-            .timeout(wait, fut)
+            .timeout(wait, self.read_more())
             .await
             .unwrap_or(Err(ReadError::Timeout))
     }
@@ -160,19 +163,40 @@ impl Io {
     }
 
     /// Writes out everything buffered. Fails when the connection is gone or the
-    /// client has not taken the bytes within the write timeout; either way the
-    /// caller ends the connection, and with it every buffer it holds.
+    /// client has taken nothing for the write timeout; either way the caller
+    /// ends the connection, and with it every buffer it holds. The timeout is
+    /// on progress, piece by piece, not on the whole answer: a slow reader of
+    /// a large FETCH is served, a reader that stopped is not.
     pub async fn flush(&mut self) -> std::io::Result<()> {
         if self.out.is_empty() {
             return Ok(());
         }
         let out = std::mem::take(&mut self.out);
+        let mut r = Ok(());
+        for piece in out.chunks(WRITE_PIECE) {
+            r = self.write_within(piece).await;
+            if r.is_err() {
+                break;
+            }
+        }
+        if r.is_ok() {
+            r = self.write_within(&[]).await;
+        }
+        self.out = out;
+        self.out.clear();
+        self.trim();
+        r
+    }
+
+    /// Writes `piece` (and for TLS flushes it) within the write timeout; an
+    /// empty piece only flushes.
+    async fn write_within(&mut self, piece: &[u8]) -> std::io::Result<()> {
         let write = async {
             match &mut self.conn {
-                Conn::Plain(s) => s.write_all(&out).await,
-                Conn::Tls(s) => match s.write_all(&out).await {
-                    Ok(()) => s.flush().await,
-                    Err(e) => Err(e),
+                Conn::Plain(s) => s.write_all(piece).await,
+                Conn::Tls(s) => match s.write_all(piece).await {
+                    Ok(()) if piece.is_empty() => s.flush().await,
+                    r => r,
                 },
                 Conn::Gone => Err(std::io::Error::new(
                     std::io::ErrorKind::NotConnected,
@@ -180,7 +204,7 @@ impl Io {
                 )),
             }
         };
-        let r = match self.clock.timeout_real(self.write_timeout, write).await {
+        match self.clock.timeout_real(self.write_timeout, write).await {
             Ok(r) => r,
             Err(_) => {
                 // The client stopped reading: nothing more can reach it (not
@@ -191,11 +215,7 @@ impl Io {
                     "the client did not read within the write timeout",
                 ))
             }
-        };
-        self.out = out;
-        self.out.clear();
-        self.trim();
-        r
+        }
     }
 
     /// Flushes once `limit` bytes are buffered: a long answer goes out in pieces
@@ -264,6 +284,13 @@ impl Io {
         self.conn = Conn::Gone;
     }
 }
+
+/// The bytes one write timeout covers: a client must take this much within
+/// `write_timeout` (64 KiB in the default 60 s is about 1 KB/s, below any
+/// live link). The kernel sets the real granularity: a full send buffer turns
+/// writable again only once about a third of it has drained (Linux's
+/// `sk_stream_min_wspace`), up to ~1.3 MB with a 4 MB autotuned buffer.
+const WRITE_PIECE: usize = 64 * 1024;
 
 /// How long, and how many bytes, a closing connection reads and drops.
 const LINGER: Duration = Duration::from_secs(1);

@@ -28,6 +28,7 @@ use self::session::{Outcome, Session};
 use super::faults::Faults;
 use super::store::Store;
 use crate::clock::Clock;
+use crate::wire::framing::{Cut, Framer};
 
 /// Every bound the server keeps against its clients, in one place: a hostile
 /// client gets a clear BAD/NO/BYE, never unbounded memory, time or connections.
@@ -65,11 +66,12 @@ pub struct ServerLimits {
     /// autologout timer used before successful client authentication". The
     /// deadline runs from connect: commands before login do not put it off.
     pub prelogin_timeout: Duration,
-    /// One flush (at most `output_buffer` bytes and a literal piece) that does
-    /// not complete in this long ends the connection (real time, even on a
+    /// A write that makes no progress for this long ends the connection: each
+    /// 64 KiB piece of output must be taken within it (real time, even on a
     /// compressed clock: it protects against a peer that does not read, and a
-    /// busy test machine must not trip it). 60 s: a reading client on any link
-    /// takes 320 KiB far faster.
+    /// busy test machine must not trip it). 60 s: a reading client on any
+    /// link takes 64 KiB far faster; a slow one is served, however long the
+    /// whole answer takes.
     pub write_timeout: Duration,
     /// Output buffered per connection before it is written out (FETCH streams
     /// in pieces of this size, whatever the items asked for). 256 KiB.
@@ -250,6 +252,7 @@ async fn run(session: &mut Session, io: &mut Io) {
                 wait: ctx.inactivity(),
                 literals_left: usize::MAX,
                 command_max: ctx.limits.max_command,
+                one_deadline: false,
             }
         } else {
             Bounds {
@@ -260,6 +263,7 @@ async fn run(session: &mut Session, io: &mut Io) {
                 // Before login a command is one line and its small literals:
                 // many empty literals cannot make it large either.
                 command_max: ctx.limits.max_line + ctx.limits.max_prelogin_literals,
+                one_deadline: true,
             }
         };
         let read = tokio::select! {
@@ -366,6 +370,9 @@ struct Bounds {
     literals_left: usize,
     /// Bytes of the whole command, lines and literals.
     command_max: usize,
+    /// `wait` bounds the whole command, not each pause in it (before login:
+    /// a client sending a byte a minute must not outlast the login deadline).
+    one_deadline: bool,
 }
 
 /// One whole command as read.
@@ -389,117 +396,162 @@ enum CommandError {
 }
 
 /// Reads one whole command: its line and every literal it announces, within
-/// the line, literal and whole-command limits. A literal over a limit is refused
-/// when announced, before a byte of it is read.
+/// the line, literal and whole-command limits. The framer is the harness's own
+/// (`wire::framing`), gated: it stops at each literal announcement, so a
+/// literal over a limit is refused before a byte of it is read, and `{n}` gets
+/// its `+` before the client may send it.
 async fn read_command<'a>(
     io: &mut Io,
     ctx: &'a ServerCtx,
     bounds: &Bounds,
 ) -> Result<CommandBytes<'a>, CommandError> {
     let limits = &ctx.limits;
-    let wait = bounds.wait;
-    let mut msg = Vec::new();
+    let framer_limits = crate::wire::Limits {
+        max_line: limits.max_line,
+        max_literal: limits.max_literal,
+        // Refusals below keep the literals within `command_max`; the lines
+        // between them may add up to one more line.
+        max_message: bounds.command_max.saturating_add(limits.max_line),
+        ..crate::wire::Limits::default()
+    };
+    let mut framer: Framer<()> = Framer::gated(framer_limits);
+    let mut frames = Vec::with_capacity(1);
     let mut literal_bytes = 0usize;
+    let mut literals = 0usize;
     let mut held = Held {
         pool: &ctx.literals_in_flight,
         n: 0,
     };
+    let started = ctx.clock.elapsed();
     loop {
-        let line = match io.read_line_within(limits.max_line, wait).await {
-            Ok(l) => l,
-            Err(ReadError::Timeout) if msg.is_empty() => return Err(CommandError::Timeout),
+        let taken = framer.feed(io.buffered(), &(), &mut frames);
+        io.consume(taken);
+        if let Some(frame) = frames.pop() {
+            return match frame.truncated {
+                None => Ok(CommandBytes {
+                    bytes: frame.bytes,
+                    _held: held,
+                    literal_bytes,
+                }),
+                Some(Cut::Line { max }) => Err(CommandError::Refused(format!(
+                    "* BAD [TOOBIG] Line longer than {max} bytes\r\n"
+                ))),
+                Some(cut) => Err(CommandError::Refused(format!(
+                    "* BAD [TOOBIG] Command refused: {cut}\r\n"
+                ))),
+            };
+        }
+        if let Some(literal) = framer.held_literal() {
+            let n = usize::try_from(literal.len).unwrap_or(usize::MAX);
+            let open = framer.open_bytes().len();
+            match admit_literal(n, open, literal_bytes, bounds, limits, &mut held) {
+                Ok(()) => {
+                    framer.accept_literal();
+                    literal_bytes += n;
+                    literals += 1;
+                    if literal.sync {
+                        io.write("+ Ready for literal data\r\n");
+                        if io.flush().await.is_err() {
+                            return Err(CommandError::Closed);
+                        }
+                    }
+                }
+                Err((code, why)) => {
+                    let tag = first_word(framer.open_bytes());
+                    if literal.sync {
+                        // RFC 3501 2.2.1: the server "sends a BAD completion
+                        // response ... to reject the command and prevent the
+                        // client from sending any more of the command"; RFC
+                        // 9051 7.1's TOOBIG shows the same refusal as NO [TOOBIG].
+                        framer.refuse_literal();
+                        return Err(CommandError::Refused(format!(
+                            "{tag} NO [{code}] {why}\r\n"
+                        )));
+                    }
+                    // A non-synchronising literal is already on its way: we
+                    // cannot skip it safely, so the connection ends (RFC 7888 4).
+                    return Err(CommandError::Fatal(format!("* BYE [{code}] {why}\r\n")));
+                }
+            }
+            continue;
+        }
+        // Before login the whole command shares one deadline; after it, the
+        // wait is for the next bytes (inactivity).
+        let wait = if bounds.one_deadline {
+            bounds
+                .wait
+                .saturating_sub(ctx.clock.elapsed().saturating_sub(started))
+        } else {
+            bounds.wait
+        };
+        match io.fill_within(wait).await {
+            Ok(0) | Err(ReadError::Eof(_)) => {
+                let open = framer.finish().map(|f| f.bytes).unwrap_or_default();
+                // Only a command that got as far as a literal was an APPEND
+                // (or other upload) cut off; a half line is just a hang-up.
+                return Err(if literals > 0 {
+                    CommandError::CutInLiteral(open)
+                } else {
+                    CommandError::Closed
+                });
+            }
+            Ok(_) => {}
+            Err(ReadError::Timeout) if framer.is_idle() => return Err(CommandError::Timeout),
+            Err(ReadError::Timeout) if framer.in_literal() => {
+                return Err(CommandError::Fatal(
+                    "* BYE Timed out waiting for literal data\r\n".into(),
+                ))
+            }
             Err(ReadError::Timeout) => {
                 return Err(CommandError::Fatal(
                     "* BYE Timed out in the middle of a command\r\n".into(),
                 ))
             }
-            Err(ReadError::TooLong) => {
-                return Err(CommandError::Refused(format!(
-                    "* BAD [TOOBIG] Line longer than {} bytes\r\n",
-                    limits.max_line
-                )))
-            }
-            Err(ReadError::Eof(partial)) if !msg.is_empty() => {
-                msg.extend_from_slice(&partial);
-                return Err(CommandError::CutInLiteral(msg));
-            }
-            Err(_) => return Err(CommandError::Closed),
-        };
-        let content = line.strip_suffix(b"\n").unwrap_or(&line);
-        let content = content.strip_suffix(b"\r").unwrap_or(content);
-        let literal = literal_at_end(content);
-        msg.extend_from_slice(&line);
-        let Some((n, sync)) = literal else {
-            return Ok(CommandBytes {
-                bytes: msg,
-                _held: held,
-                literal_bytes,
-            });
-        };
-        let over = if n > limits.max_literal {
-            Some(format!(
-                "Literal of {n} bytes is over the limit of {}",
-                limits.max_literal
-            ))
-        } else if literal_bytes.saturating_add(n) > bounds.literals_left {
-            Some(format!(
-                "Literals before login are limited to {} bytes in all",
-                limits.max_prelogin_literals
-            ))
-        } else if msg.len().saturating_add(n) > bounds.command_max {
-            Some(format!(
-                "Command of more than {} bytes with its literals",
-                bounds.command_max
-            ))
-        } else {
-            None
-        };
-        let over = over.map(|why| ("TOOBIG", why)).or_else(|| {
-            (!held.take(n, limits.max_literals_in_flight)).then(|| {
-                (
-                    "UNAVAILABLE",
-                    "The server holds too much literal data now; try again later".to_string(),
-                )
-            })
-        });
-        if let Some((code, why)) = over {
-            let tag = first_word(&msg);
-            if sync {
-                // RFC 3501 2.2.1: the server "sends a BAD completion response
-                // ... to reject the command and prevent the client from
-                // sending any more of the command"; RFC 9051 7.1's TOOBIG
-                // shows the same refusal as NO [TOOBIG].
-                return Err(CommandError::Refused(format!(
-                    "{tag} NO [{code}] {why}\r\n"
-                )));
-            }
-            // A non-synchronising literal is already on its way: we cannot skip
-            // it safely, so the connection ends (RFC 7888 4).
-            return Err(CommandError::Fatal(format!("* BYE [{code}] {why}\r\n")));
-        }
-        if sync {
-            io.write("+ Ready for literal data\r\n");
-            if io.flush().await.is_err() {
-                return Err(CommandError::Closed);
-            }
-        }
-        match io.read_exact_within(n, wait).await {
-            Ok(data) => {
-                literal_bytes += n;
-                msg.extend_from_slice(&data)
-            }
-            Err(ReadError::Eof(partial)) => {
-                msg.extend_from_slice(&partial);
-                return Err(CommandError::CutInLiteral(msg));
-            }
-            Err(ReadError::Timeout) => {
-                return Err(CommandError::Fatal(
-                    "* BYE Timed out waiting for literal data\r\n".into(),
-                ))
-            }
             Err(_) => return Err(CommandError::Closed),
         }
     }
+}
+
+/// Whether a literal of `n` bytes announced after `open` bytes of a command
+/// may come: within the literal, pre-login and command limits, and within the
+/// server-wide budget (`held` takes its share). The refusal's response code
+/// and text otherwise.
+fn admit_literal(
+    n: usize,
+    open: usize,
+    literal_bytes: usize,
+    bounds: &Bounds,
+    limits: &ServerLimits,
+    held: &mut Held<'_>,
+) -> Result<(), (&'static str, String)> {
+    let over = if n > limits.max_literal {
+        Some(format!(
+            "Literal of {n} bytes is over the limit of {}",
+            limits.max_literal
+        ))
+    } else if literal_bytes.saturating_add(n) > bounds.literals_left {
+        Some(format!(
+            "Literals before login are limited to {} bytes in all",
+            limits.max_prelogin_literals
+        ))
+    } else if open.saturating_add(n) > bounds.command_max {
+        Some(format!(
+            "Command of more than {} bytes with its literals",
+            bounds.command_max
+        ))
+    } else {
+        None
+    };
+    if let Some(why) = over {
+        return Err(("TOOBIG", why));
+    }
+    if !held.take(n, limits.max_literals_in_flight) {
+        return Err((
+            "UNAVAILABLE",
+            "The server holds too much literal data now; try again later".to_string(),
+        ));
+    }
+    Ok(())
 }
 
 /// A share of the server-wide literal budget; given back when dropped.
@@ -528,22 +580,6 @@ impl Drop for Held<'_> {
     fn drop(&mut self) {
         self.pool.fetch_sub(self.n, Ordering::AcqRel);
     }
-}
-
-/// `{n}` (synchronising) or `{n+}` at the end of a line.
-fn literal_at_end(content: &[u8]) -> Option<(usize, bool)> {
-    let body = content.strip_suffix(b"}")?;
-    let open = body.iter().rposition(|&b| b == b'{')?;
-    let mut digits = &body[open + 1..];
-    let mut sync = true;
-    if let Some(d) = digits.strip_suffix(b"+") {
-        digits = d;
-        sync = false;
-    }
-    if digits.is_empty() || digits.len() > 12 || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some((std::str::from_utf8(digits).ok()?.parse().ok()?, sync))
 }
 
 fn first_word(bytes: &[u8]) -> String {

@@ -14,11 +14,36 @@ impl Session {
                 return;
             }
         }
-        let r = self
-            .ctx
-            .store
-            .create(self.user_str(), name.trim_end_matches('/'));
+        let delimiter = self.ctx.delimiter();
+        let name = name.trim_end_matches(delimiter);
+        self.create_superiors(name);
+        let r = self.ctx.store.create(self.user_str(), name);
         self.reply_store(tag, "CREATE", r, io);
+    }
+
+    /// RFC 3501 6.3.3 (and 6.3.5 for RENAME): "the server SHOULD create any
+    /// superior hierarchical names that are needed for the CREATE command to
+    /// be successfully completed" — CREATE foo/bar/zap makes foo and foo/bar.
+    /// One that exists already is kept as it is.
+    fn create_superiors(&self, name: &str) {
+        let delimiter = self.ctx.delimiter();
+        for (i, _) in name.match_indices(delimiter) {
+            let superior = &name[..i];
+            if superior.is_empty()
+                || self
+                    .ctx
+                    .personal_namespace
+                    .as_deref()
+                    .is_some_and(|p| p.starts_with(superior))
+            {
+                // The namespace prefix itself ("INBOX." holds "INBOX") is
+                // not a name to create.
+                continue;
+            }
+            if self.ctx.store.mailbox(self.user_str(), superior).is_none() {
+                let _ = self.ctx.store.create(self.user_str(), superior);
+            }
+        }
     }
 
     pub(in crate::server::imap) fn cmd_delete(&mut self, tag: &str, name: &str, io: &mut Io) {
@@ -40,6 +65,12 @@ impl Session {
         to: &str,
         io: &mut Io,
     ) {
+        let user = self.user_str();
+        if self.ctx.store.mailbox(user, from).is_some()
+            && self.ctx.store.mailbox(user, to).is_none()
+        {
+            self.create_superiors(to);
+        }
         let r = self.ctx.store.rename(self.user_str(), from, to);
         self.reply_store(tag, "RENAME", r, io);
     }
