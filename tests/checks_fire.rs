@@ -498,6 +498,57 @@ fn uid_checks_stay_quiet_under_concurrency() {
 }
 
 #[test]
+fn emptied_data_read_before_the_expunge_is_not_a_change() {
+    // Found by `imapspec load` against Dovecot: session y expunges UID 10;
+    // Dovecot shows session x, not yet told, the message's data emptied (RFC
+    // 2180 4.1.3: "empty or NIL data", INTERNALDATE 1970, ENVELOPE of NILs);
+    // the harness reads x's reply before y's `* 1 EXPUNGE`. Without that
+    // EXPUNGE anywhere in the log, the same data is a change of UID 10. When
+    // y did not know the UID it expunged, it may have been UID 10: no claim.
+    let log = |y_knows: &str, expunge: &str| {
+        format!(
+            "\
+[x] S: * OK ready
+[x] C: a1 LOGIN u p
+[x] S: a1 OK done
+[x] C: a2 SELECT INBOX
+[x] S: * FLAGS (\\Seen \\Deleted)
+[x] S: * 1 EXISTS
+[x] S: * 0 RECENT
+[x] S: * OK [UIDVALIDITY 7] ok
+[x] S: * OK [UIDNEXT 11] ok
+[x] S: a2 OK [READ-WRITE] done
+[x] C: a3 FETCH 1 (UID INTERNALDATE ENVELOPE)
+[x] S: * 1 FETCH (UID 10 INTERNALDATE \"01-Dec-2026 10:00:00 +0000\" ENVELOPE (NIL \"hi\" NIL NIL NIL NIL NIL NIL NIL \"<1@x>\"))
+[x] S: a3 OK done
+[y] S: * OK ready
+[y] C: b1 LOGIN u p
+[y] S: b1 OK done
+[y] C: b2 SELECT INBOX
+[y] S: * FLAGS (\\Seen \\Deleted)
+[y] S: * 1 EXISTS
+[y] S: * 0 RECENT
+[y] S: * OK [UIDVALIDITY 7] ok
+[y] S: * OK [UIDNEXT 11] ok
+[y] S: b2 OK [READ-WRITE] done
+{y_knows}[y] C: b3 STORE 1 +FLAGS.SILENT (\\Deleted)
+[y] S: b3 OK done
+[y] C: b4 EXPUNGE
+[x] C: a4 FETCH 1 (INTERNALDATE ENVELOPE)
+[x] S: * 1 FETCH (INTERNALDATE \"01-Jan-1970 00:00:00 +0000\" ENVELOPE (NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL))
+[x] S: a4 OK done
+{expunge}[y] S: b4 OK done
+"
+        )
+    };
+    let knows = "[y] C: b5 FETCH 1 (UID)\n[y] S: * 1 FETCH (UID 10)\n[y] S: b5 OK done\n";
+    let expunge = "[y] S: * 1 EXPUNGE\n";
+    assert_eq!(findings(&log(knows, expunge)), vec![]);
+    assert_eq!(findings(&log("", expunge)), vec![]);
+    assert_eq!(findings(&log(knows, "")), vec![("fetch.immutable", 31)]);
+}
+
+#[test]
 fn an_over_long_log_line_is_a_finding_and_reading_goes_on() {
     // A 2 MB `* SEARCH` (over MAX_LOG_LINE) in an otherwise valid log.
     let mut search = String::from("S: * SEARCH");

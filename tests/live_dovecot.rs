@@ -151,6 +151,7 @@ async fn dovecot_session_has_no_findings_live_or_offline() {
     let live = {
         let mut r = rec.lock().expect("recorder");
         r.flush().expect("flush");
+        r.checker.finish();
         r.checker.findings.list.clone()
     };
     assert!(

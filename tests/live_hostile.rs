@@ -97,6 +97,7 @@ async fn seed000_bug_live_equals_offline() {
     let live = {
         let mut r = rec.lock().expect("lock");
         r.flush().expect("flush");
+        r.checker.finish();
         r.checker.findings.list.clone()
     };
     assert!(live.iter().any(|f| f.check == "uid.no-reuse"), "{live:#?}");
@@ -126,7 +127,11 @@ async fn silent_drop_during_idle_is_bye_before_close() {
         .await
         .expect_err("the server drops the connection");
     assert!(matches!(err, SessionError::Closed(_)), "{err}");
-    let live = rec.lock().expect("lock").checker.findings.list.clone();
+    let live = {
+        let mut r = rec.lock().expect("lock");
+        r.checker.finish();
+        r.checker.findings.list.clone()
+    };
     assert_eq!(
         live.iter().map(|f| f.check).collect::<Vec<_>>(),
         vec!["bye.before-close"]
@@ -193,7 +198,11 @@ async fn flooding_server_is_cut_at_the_line_limit() {
         .untagged
         .iter()
         .all(|e| e.raw.len() <= Limits::default().max_line + 2));
-    let findings = rec.lock().expect("lock").checker.findings.list.clone();
+    let findings = {
+        let mut r = rec.lock().expect("lock");
+        r.checker.finish();
+        r.checker.findings.list.clone()
+    };
     assert!(
         findings.iter().any(|f| f.check == "response.bounded"),
         "{findings:#?}"
@@ -230,6 +239,7 @@ async fn append_refused_before_the_literal_is_not_a_tag_error() {
     let live = {
         let mut r = rec.lock().expect("lock");
         r.flush().expect("flush");
+        r.checker.finish();
         r.checker.findings.list.clone()
     };
     assert_eq!(live, vec![], "no finding on a legal refusal");
@@ -286,7 +296,11 @@ async fn first_command_fails(url: String, name: &str) -> (SessionError, Vec<&'st
         .await
         .expect("connect");
     let err = s.login("u", "p").await.expect_err("never completes");
-    let live = rec.lock().expect("lock").checker.findings.list.clone();
+    let live = {
+        let mut r = rec.lock().expect("lock");
+        r.checker.finish();
+        r.checker.findings.list.clone()
+    };
     let text = std::fs::read_to_string(&path).expect("transcript");
     assert_eq!(check_log(&path, &Limits::default(), 1000).findings, live);
     (err, live.iter().map(|f| f.check).collect(), text)

@@ -37,15 +37,9 @@ async fn load_run(o: &LoadOptions) -> (LoadReport, Vec<&'static str>) {
         started.elapsed() < Duration::from_secs(30),
         "bounded in time"
     );
-    let findings = recorder
-        .lock()
-        .expect("lock")
-        .checker
-        .findings
-        .list
-        .iter()
-        .map(|f| f.check)
-        .collect();
+    let mut r = recorder.lock().expect("lock");
+    r.checker.finish();
+    let findings = r.checker.findings.list.iter().map(|f| f.check).collect();
     (report, findings)
 }
 

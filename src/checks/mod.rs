@@ -30,6 +30,7 @@ use std::collections::HashMap;
 
 use crate::event::{Event, EventKind};
 use crate::finding::{excerpt, Finding, Severity};
+use crate::model::account::{AccountModel, MailboxKey};
 use crate::model::{Model, SessionModel};
 
 /// How a check can be judged.
@@ -294,7 +295,27 @@ pub struct Findings {
     pub dropped: HashMap<&'static str, u64>,
     per_check: HashMap<&'static str, usize>,
     max_per_check: usize,
+    /// Findings that stand unless the message turns out to have been
+    /// expunged (see `Suspect`); settled by `Checker::finish`.
+    suspects: Vec<Suspect>,
 }
+
+/// A finding about a message that holds only if no session expunged it.
+///
+/// Across connections the harness sees replies in its own order, not the
+/// server's: a session may be shown an expunged message's emptied data (RFC
+/// 2180 4.1.3) before the expunging session's `* n EXPUNGE` reaches the
+/// harness. Such a finding waits until the end of the run, when every
+/// EXPUNGE that was sent has been seen.
+#[derive(Debug)]
+struct Suspect {
+    mailbox: MailboxKey,
+    uid: u32,
+    finding: Finding,
+}
+
+/// Most suspects held; past it the oldest is settled with what is known then.
+const MAX_SUSPECTS: usize = 1024;
 
 impl Findings {
     pub fn new(max_per_check: usize) -> Self {
@@ -303,6 +324,7 @@ impl Findings {
             dropped: HashMap::new(),
             per_check: HashMap::new(),
             max_per_check,
+            suspects: Vec::new(),
         }
     }
 
@@ -319,13 +341,7 @@ impl Findings {
             // never input from a server, so it stops the run loudly.
             panic!("check id `{check}` is not in the registry (src/checks/mod.rs CHECKS)");
         };
-        let n = self.per_check.entry(info.id).or_insert(0);
-        *n += 1;
-        if *n > self.max_per_check {
-            *self.dropped.entry(info.id).or_insert(0) += 1;
-            return;
-        }
-        self.list.push(Finding {
+        self.push(Finding {
             check: info.id,
             severity: info.severity,
             session: event.session.to_string(),
@@ -334,6 +350,64 @@ impl Findings {
             message,
             client_impact,
         });
+    }
+
+    fn push(&mut self, finding: Finding) {
+        let n = self.per_check.entry(finding.check).or_insert(0);
+        *n += 1;
+        if *n > self.max_per_check {
+            *self.dropped.entry(finding.check).or_insert(0) += 1;
+            return;
+        }
+        self.list.push(finding);
+    }
+
+    /// Like `report`, for a finding that stands only if UID `uid` of `mailbox`
+    /// is never seen expunged by the end of the run (see `Suspect`).
+    pub fn report_unless_expunged(
+        &mut self,
+        check: &'static str,
+        cx: &Context<'_>,
+        mailbox: &MailboxKey,
+        uid: u32,
+        message: String,
+        client_impact: Option<String>,
+    ) {
+        let mut one = Findings::new(1);
+        one.report(check, cx.event, message, client_impact);
+        let Some(finding) = one.list.pop() else {
+            return;
+        };
+        if self.suspects.len() >= MAX_SUSPECTS {
+            let oldest = self.suspects.remove(0);
+            self.settle_one(oldest, &cx.model.account);
+        }
+        self.suspects.push(Suspect {
+            mailbox: mailbox.clone(),
+            uid,
+            finding,
+        });
+    }
+
+    fn settle_one(&mut self, s: Suspect, account: &AccountModel) {
+        // An EXPUNGE of a message whose UID its session did not know may
+        // have been this one: not sure, so no finding.
+        let expunged = account
+            .get(&s.mailbox)
+            .is_some_and(|h| h.expunged.contains_key(&s.uid) || h.unknown_expunges > 0);
+        if !expunged {
+            self.push(s.finding);
+        }
+    }
+
+    /// Reports every suspect whose message was not seen expunged.
+    fn settle(&mut self, account: &AccountModel) {
+        let mut held = std::mem::take(&mut self.suspects);
+        // In the order they were found, as every other finding.
+        held.sort_by_key(|s| s.finding.origin.line);
+        for s in held {
+            self.settle_one(s, account);
+        }
     }
 
     /// Like `report`, for a finding about an earlier message (`origin`, `raw`)
@@ -397,7 +471,15 @@ impl Checker {
         self.model.apply(event);
     }
 
-    pub fn into_findings(self) -> Findings {
+    /// Ends the run: settles the findings that waited for every EXPUNGE to
+    /// be seen. Call it before reading `findings` at the end of a run;
+    /// events after it start a new wait.
+    pub fn finish(&mut self) {
+        self.findings.settle(&self.model.account);
+    }
+
+    pub fn into_findings(mut self) -> Findings {
+        self.finish();
         self.findings
     }
 }

@@ -173,6 +173,7 @@ pub fn run(args: &LoadArgs) -> Exit {
         report.findings = {
             let mut r = recorder.lock().unwrap_or_else(|p| p.into_inner());
             let _ = r.flush();
+            r.checker.finish();
             r.checker
                 .findings
                 .list

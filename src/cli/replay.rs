@@ -182,6 +182,7 @@ pub fn run(args: &ReplayArgs) -> Exit {
         let findings = {
             let mut r = rec.lock().unwrap_or_else(|p| p.into_inner());
             let _ = r.flush();
+            r.checker.finish();
             std::mem::replace(&mut r.checker.findings, crate::checks::Findings::new(0))
         };
         let dropped = findings

@@ -43,6 +43,9 @@ pub const MAX_FACTS: usize = 250_000;
 pub struct MailboxHistory {
     /// UID → model clock at which an EXPUNGE of it was seen.
     pub expunged: HashMap<u32, u64>,
+    /// EXPUNGEs of messages whose UID the session did not know: some UID
+    /// is gone, which one is not known.
+    pub unknown_expunges: u64,
     /// Highest UIDNEXT announced in this epoch.
     pub max_uid_next: u32,
     /// (model clock, the highest UIDNEXT known by then), from UIDNEXT codes

@@ -328,10 +328,18 @@ impl SessionModel {
             }
             ServerMessage::Expunge(seq) => {
                 if let Some(mb) = self.mailbox.as_mut() {
-                    if let Some(uid) = mb.expunge(*seq) {
-                        mb.told_expunged(uid);
-                        if let Some(key) = &mb.key {
-                            account.entry(key).expunged.insert(uid, now);
+                    match mb.expunge(*seq) {
+                        Some(uid) => {
+                            mb.told_expunged(uid);
+                            if let Some(key) = &mb.key {
+                                account.entry(key).expunged.insert(uid, now);
+                            }
+                        }
+                        None => {
+                            if let Some(key) = &mb.key {
+                                let h = account.entry(key);
+                                h.unknown_expunges = h.unknown_expunges.saturating_add(1);
+                            }
                         }
                     }
                 }

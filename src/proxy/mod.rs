@@ -555,6 +555,8 @@ impl Tap {
         for e in events {
             self.record(e);
         }
+        self.checker.finish();
+        self.report_new();
         for w in self.writers.values_mut() {
             let _ = w.flush();
         }

@@ -135,6 +135,7 @@ pub async fn run_scenario(
     let mut all = {
         let mut r = recorder.lock().unwrap_or_else(|p| p.into_inner());
         let _ = r.flush();
+        r.checker.finish();
         r.checker.findings.list.clone()
     };
     // A scenario is judged by the checks it is about (its targets) and its

@@ -535,10 +535,12 @@ fn fetch_fact(item: &imap_codec::imap_types::fetch::MessageDataItem<'_>) -> Opti
             data,
         } => {
             nstring(data, &mut h);
-            match section {
-                Some(s) => format!("BODY[{s:?}]"),
-                None => "BODY[]".to_string(),
-            }
+            // Field names match case-insensitively (RFC 3501 6.4.5): one key
+            // for `(From)` and `(FROM)`.
+            let name = section.as_ref().map_or(String::new(), |s| {
+                super::message::section_text(s, |f| String::from_utf8_lossy(f).to_ascii_uppercase())
+            });
+            format!("BODY[{name}]")
         }
         I::Rfc822(data) => {
             nstring(data, &mut h);

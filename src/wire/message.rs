@@ -294,3 +294,42 @@ pub enum ClientMessage {
     /// Not even a tag could be read.
     Undecodable { why: String },
 }
+
+/// A FETCH section as written on the wire (`1.2.HEADER.FIELDS (FROM TO)`),
+/// each header field name written by `field`.
+pub fn section_text(
+    section: &imap_codec::imap_types::fetch::Section<'_>,
+    field: impl Fn(&[u8]) -> String,
+) -> String {
+    use imap_codec::imap_types::fetch::{Part, Section as S};
+    let part = |p: &Part| {
+        p.0.as_ref()
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join(".")
+    };
+    let with = |p: &Option<Part>, what: &str| match p {
+        Some(p) => format!("{}.{what}", part(p)),
+        None => what.to_string(),
+    };
+    let fields =
+        |names: &imap_codec::imap_types::core::Vec1<imap_codec::imap_types::core::AString<'_>>| {
+            names
+                .as_ref()
+                .iter()
+                .map(|n| field(n.as_ref()))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+    match section {
+        S::Part(p) => part(p),
+        S::Header(p) => with(p, "HEADER"),
+        S::HeaderFields(p, names) => format!("{} ({})", with(p, "HEADER.FIELDS"), fields(names)),
+        S::HeaderFieldsNot(p, names) => {
+            format!("{} ({})", with(p, "HEADER.FIELDS.NOT"), fields(names))
+        }
+        S::Text(p) => with(p, "TEXT"),
+        S::Mime(p) => format!("{}.MIME", part(p)),
+    }
+}

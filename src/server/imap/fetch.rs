@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use imap_codec::imap_types::fetch::{
-    Macro, MacroOrMessageDataItemNames, MessageDataItemName, Part, Section,
+    Macro, MacroOrMessageDataItemNames, MessageDataItemName, Section,
 };
 
 use super::io::Io;
@@ -345,45 +345,18 @@ fn internal_date(m: &Message) -> String {
 
 use chrono::Offset as _;
 
-fn part_text(p: &Part) -> String {
-    p.0.as_ref()
-        .iter()
-        .map(|n| n.to_string())
-        .collect::<Vec<_>>()
-        .join(".")
-}
-
-/// The section as the client asked for it, for echoing in the response.
+/// The section as the client asked for it, for echoing in the response:
+/// field names as atoms where they can be, quoted otherwise.
 pub fn section_text(s: &Section<'_>) -> String {
-    let with = |p: &Option<Part>, what: &str| match p {
-        Some(p) => format!("{}.{what}", part_text(p)),
-        None => what.to_string(),
-    };
-    let list =
-        |fields: &imap_codec::imap_types::core::Vec1<imap_codec::imap_types::core::AString<'_>>| {
-            fields
-                .as_ref()
-                .iter()
-                .map(|f| {
-                    let t = String::from_utf8_lossy(f.as_ref()).into_owned();
-                    if !t.is_empty()
-                        && t.bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-                    {
-                        t
-                    } else {
-                        super::session::quote(&t)
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
-    match s {
-        Section::Part(p) => part_text(p),
-        Section::Header(p) => with(p, "HEADER"),
-        Section::HeaderFields(p, f) => format!("{} ({})", with(p, "HEADER.FIELDS"), list(f)),
-        Section::HeaderFieldsNot(p, f) => format!("{} ({})", with(p, "HEADER.FIELDS.NOT"), list(f)),
-        Section::Text(p) => with(p, "TEXT"),
-        Section::Mime(p) => format!("{}.MIME", part_text(p)),
-    }
+    crate::wire::message::section_text(s, |f| {
+        let t = String::from_utf8_lossy(f).into_owned();
+        if !t.is_empty()
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            t
+        } else {
+            super::session::quote(&t)
+        }
+    })
 }
