@@ -148,6 +148,53 @@ async fn profiles_do_what_they_say() {
     h.shutdown().await;
 }
 
+/// The messages in `user`'s INBOX, by STATUS.
+async fn inbox_size(url: &str, user: &str, password: &str) -> u64 {
+    use imapspec::session::{Session, SessionOptions};
+    let rec = load::quiet_recorder().expect("recorder");
+    let mut s = Session::connect(
+        &url.parse().expect("url"),
+        "count",
+        &rec,
+        &SessionOptions::default(),
+    )
+    .await
+    .expect("connect");
+    s.login(user, password).await.expect("login");
+    let reply = s
+        .command_ok("STATUS INBOX (MESSAGES)")
+        .await
+        .expect("status");
+    let _ = s.logout().await;
+    let text: String = reply
+        .untagged
+        .iter()
+        .map(|e| String::from_utf8_lossy(&e.raw).into_owned())
+        .collect();
+    let n = text
+        .split("MESSAGES ")
+        .nth(1)
+        .and_then(|t| t.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|t| t.parse().ok());
+    n.unwrap_or_else(|| panic!("no MESSAGES in {text:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_imaptest_profile_keeps_the_mailbox_near_30_messages() {
+    // imaptest's MESSAGE_COUNT_THRESHOLD: APPEND and COPY only below 30.
+    // Several sessions may add at once (a COPY of up to 29), so the bound
+    // here is loose; without `keep` two seconds at thousands of commands a
+    // second leave hundreds of messages.
+    let h = support::start_server(&[], Clock::real(), None).await;
+    let url = format!("imap://{}", h.imap.expect("imap"));
+    let (r, findings) = load_run(&options(&url, "alice", "alicepw", "imaptest", 4)).await;
+    assert!(findings.is_empty(), "{findings:?}");
+    assert!(count(&r, "append") > 10, "{:?}", r.per_command);
+    let n = inbox_size(&url, "alice", "alicepw").await;
+    assert!((1..=30 + 4 * 30).contains(&n), "{n} messages after {r:?}");
+    h.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_fault_under_load_is_caught_with_its_check() {
     let h = support::start_server(&["uid-reuse"], Clock::real(), None).await;

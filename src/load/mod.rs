@@ -298,6 +298,9 @@ async fn session(
                 continue;
             }
             loop {
+                if !persona.allows(step.action, exists) {
+                    break;
+                }
                 if Instant::now() >= shared.deadline {
                     let _ = s.logout().await;
                     return Ok(());

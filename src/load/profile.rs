@@ -108,7 +108,26 @@ pub struct Persona {
     pub think: Duration,
     /// Answer each new EXISTS with `FETCH n:* (UID FLAGS)`.
     pub fetch_on_exists: bool,
+    /// Keep the mailbox near this many messages, as imaptest does ("Try to
+    /// keep around this many messages in mailbox (in expunge + append)",
+    /// 30 by default): without it a load's APPENDs and COPYs grow the
+    /// mailbox run after run, and the server is measured on an ever larger
+    /// mailbox rather than on the mix.
+    pub keep: Option<u64>,
     pub steps: Vec<Step>,
+}
+
+impl Persona {
+    /// Whether a step of `action` is taken when the session knows of
+    /// `exists` messages: with `keep` set, mail is added (APPEND, COPY) only
+    /// below it and marked deleted only above half of it.
+    pub fn allows(&self, action: Action, exists: u64) -> bool {
+        match (self.keep, action) {
+            (Some(k), Action::Append | Action::Copy) => exists < k,
+            (Some(k), Action::Delete) => exists > k / 2,
+            _ => true,
+        }
+    }
 }
 
 /// A profile: personas and the share of users each gets.
@@ -163,6 +182,7 @@ fn persona(
         mailboxes: mailboxes.iter().map(|m| m.to_string()).collect(),
         think: Duration::from_millis(think_ms),
         fetch_on_exists: fetch,
+        keep: None,
         steps,
     }
 }
@@ -244,7 +264,7 @@ fn ios() -> Persona {
 /// SELECT 100, FETCH 100, FETCH2 100,30, COPY 33,5, STORE 50, DELETE 100,
 /// EXPUNGE 100, APPEND 100,5, LOGOUT 100; LOGIN 100 is the reconnect).
 fn imaptest() -> Persona {
-    persona(
+    let p = persona(
         "imaptest",
         &["INBOX"],
         0,
@@ -262,7 +282,12 @@ fn imaptest() -> Persona {
             step(Action::Append, 100, 5),
             step(Action::Logout, 100, 0),
         ],
-    )
+    );
+    // imaptest's MESSAGE_COUNT_THRESHOLD.
+    Persona {
+        keep: Some(30),
+        ..p
+    }
 }
 
 pub const BUILT_IN: &[&str] = &[
@@ -310,6 +335,8 @@ struct FileProfile {
     think: Option<String>,
     #[serde(default)]
     on_exists: Option<String>,
+    #[serde(default)]
+    keep: Option<u64>,
     step: Vec<FileStep>,
 }
 
@@ -391,6 +418,12 @@ pub fn parse(text: &str) -> Result<Profile, (Option<u64>, String)> {
             ))
         }
     };
+    if f.keep == Some(0) {
+        return Err((
+            line_of("keep"),
+            "keep: a number of messages above 0 (leave it out to let the mailbox grow)".into(),
+        ));
+    }
     let mut steps = Vec::new();
     for s in &f.step {
         if s.chance > 100 || s.again > 99 {
@@ -433,6 +466,7 @@ pub fn parse(text: &str) -> Result<Profile, (Option<u64>, String)> {
                 mailboxes: f.mailboxes,
                 think,
                 fetch_on_exists,
+                keep: f.keep,
                 steps,
             },
             1,
@@ -483,5 +517,25 @@ mod tests {
         let (_, m) =
             parse("name = \"x\"\n[[step]]\ndo = \"noop\"\nidle = \"1s\"\n").expect_err("bad");
         assert!(m.contains("not of noop"), "{m}");
+        let (line, m) =
+            parse("name = \"x\"\nkeep = 0\n[[step]]\ndo = \"noop\"\n").expect_err("bad");
+        assert_eq!(line, Some(2), "{m}");
+    }
+
+    #[test]
+    fn keep_bounds_what_adds_and_deletes_mail() {
+        let p = parse("name = \"x\"\nkeep = 30\n[[step]]\ndo = \"append\"\n").expect("parses");
+        let persona = &p.personas[0].0;
+        assert_eq!(persona.keep, Some(30));
+        assert!(persona.allows(Action::Append, 29));
+        assert!(!persona.allows(Action::Append, 30));
+        assert!(!persona.allows(Action::Copy, 31));
+        assert!(!persona.allows(Action::Delete, 15));
+        assert!(persona.allows(Action::Delete, 16));
+        assert!(persona.allows(Action::Fetch, 0));
+        let free = parse("name = \"x\"\n[[step]]\ndo = \"append\"\n").expect("parses");
+        assert!(free.personas[0].0.allows(Action::Append, 1_000_000));
+        let imaptest = built_in("imaptest").expect("built in");
+        assert_eq!(imaptest.personas[0].0.keep, Some(30));
     }
 }
