@@ -73,26 +73,9 @@ async fn mbsync(dir: &Path, port: u16, user: &str, pass: &str) -> Instant {
     ended
 }
 
-fn seed(store: &imapspec::server::store::Store) {
-    for i in 1..=3 {
-        let data =
-            format!("From: a@x\r\nSubject: m{i}\r\nMessage-ID: <m{i}@x>\r\n\r\nbody {i}\r\n");
-        store
-            .append(
-                "alice",
-                "INBOX",
-                data.as_bytes().into(),
-                Default::default(),
-                (1_700_000_000, 0),
-                false,
-            )
-            .expect("append");
-    }
-}
-
 async fn through_proxy(faults: &[&str]) -> (Live, Vec<imapspec::finding::Finding>, Instant) {
     let h = support::start_server(faults, Clock::real(), None).await;
-    seed(&h.store);
+    support::seed_inbox(&h.store, 3, "m", "m");
     let dir = support::temp_dir("proxy-mbsync");
     let live = Live::default();
     let p = proxy_support::start(&format!("imap://{}", h.imap.expect("imap")), &dir, &live).await;
@@ -182,7 +165,7 @@ async fn fetchmail_with_starttls_shows_the_fault_live() {
         return;
     }
     let h = support::start_server(&["flags-without-backslash"], Clock::real(), None).await;
-    seed(&h.store);
+    support::seed_inbox(&h.store, 3, "m", "m");
     let dir = support::temp_dir("proxy-fetchmail");
     let live = Live::default();
     let p = proxy_support::start(&format!("imap://{}", h.imap.expect("imap")), &dir, &live).await;

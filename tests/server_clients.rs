@@ -107,20 +107,7 @@ async fn mbsync_syncs_both_ways() {
     }
     let h = support::start_server(&[], Clock::real(), None).await;
     let store = &h.store;
-    for i in 1..=3 {
-        let data =
-            format!("From: a@x\r\nSubject: server {i}\r\nMessage-ID: <s{i}@x>\r\n\r\nbody {i}\r\n");
-        store
-            .append(
-                "alice",
-                "INBOX",
-                data.as_bytes().into(),
-                Default::default(),
-                (1_700_000_000, 0),
-                false,
-            )
-            .expect("append");
-    }
+    support::seed_inbox(store, 3, "server", "s");
     let dir = support::temp_dir("mbsync");
     let maildir = dir.join("mail");
     std::fs::create_dir_all(&maildir).expect("maildir");

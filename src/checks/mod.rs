@@ -26,7 +26,7 @@ mod tag;
 mod uid;
 mod uidnext;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use crate::event::{Event, EventKind};
 use crate::finding::{excerpt, Finding, Severity};
@@ -297,7 +297,7 @@ pub struct Findings {
     max_per_check: usize,
     /// Findings that stand unless the message turns out to have been
     /// expunged (see `Suspect`); settled by `Checker::finish`.
-    suspects: Vec<Suspect>,
+    suspects: VecDeque<Suspect>,
 }
 
 /// A finding about a message that holds only if no session expunged it.
@@ -317,6 +317,29 @@ struct Suspect {
 /// Most suspects held; past it the oldest is settled with what is known then.
 const MAX_SUSPECTS: usize = 1024;
 
+/// The finding `check` makes of `event`.
+fn finding(
+    check: &'static str,
+    event: &Event,
+    message: String,
+    client_impact: Option<String>,
+) -> Finding {
+    let Some(info) = info(check) else {
+        // A check's own code named an id the registry lacks: a bug here,
+        // never input from a server, so it stops the run loudly.
+        panic!("check id `{check}` is not in the registry (src/checks/mod.rs CHECKS)");
+    };
+    Finding {
+        check: info.id,
+        severity: info.severity,
+        session: event.session.to_string(),
+        origin: event.origin.clone(),
+        line: excerpt(&event.raw, 300),
+        message,
+        client_impact,
+    }
+}
+
 impl Findings {
     pub fn new(max_per_check: usize) -> Self {
         Findings {
@@ -324,7 +347,7 @@ impl Findings {
             dropped: HashMap::new(),
             per_check: HashMap::new(),
             max_per_check,
-            suspects: Vec::new(),
+            suspects: VecDeque::new(),
         }
     }
 
@@ -336,20 +359,7 @@ impl Findings {
         message: String,
         client_impact: Option<String>,
     ) {
-        let Some(info) = info(check) else {
-            // A check's own code named an id the registry lacks: a bug here,
-            // never input from a server, so it stops the run loudly.
-            panic!("check id `{check}` is not in the registry (src/checks/mod.rs CHECKS)");
-        };
-        self.push(Finding {
-            check: info.id,
-            severity: info.severity,
-            session: event.session.to_string(),
-            origin: event.origin.clone(),
-            line: excerpt(&event.raw, 300),
-            message,
-            client_impact,
-        });
+        self.push(finding(check, event, message, client_impact));
     }
 
     fn push(&mut self, finding: Finding) {
@@ -373,19 +383,15 @@ impl Findings {
         message: String,
         client_impact: Option<String>,
     ) {
-        let mut one = Findings::new(1);
-        one.report(check, cx.event, message, client_impact);
-        let Some(finding) = one.list.pop() else {
-            return;
-        };
         if self.suspects.len() >= MAX_SUSPECTS {
-            let oldest = self.suspects.remove(0);
-            self.settle_one(oldest, &cx.model.account);
+            if let Some(oldest) = self.suspects.pop_front() {
+                self.settle_one(oldest, &cx.model.account);
+            }
         }
-        self.suspects.push(Suspect {
+        self.suspects.push_back(Suspect {
             mailbox: mailbox.clone(),
             uid,
-            finding,
+            finding: finding(check, cx.event, message, client_impact),
         });
     }
 
@@ -402,10 +408,8 @@ impl Findings {
 
     /// Reports every suspect whose message was not seen expunged.
     fn settle(&mut self, account: &AccountModel) {
-        let mut held = std::mem::take(&mut self.suspects);
-        // In the order they were found, as every other finding.
-        held.sort_by_key(|s| s.finding.origin.line);
-        for s in held {
+        // Held in the order they were found, as every other finding.
+        for s in std::mem::take(&mut self.suspects) {
             self.settle_one(s, account);
         }
     }

@@ -228,3 +228,23 @@ pub fn imapspec(args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// Appends `n` small messages to alice's INBOX: `Subject: {subject} i`,
+/// `Message-ID: <{id}i@x>`, body `body i`.
+pub fn seed_inbox(store: &imapspec::server::store::Store, n: u32, subject: &str, id: &str) {
+    for i in 1..=n {
+        let data = format!(
+            "From: a@x\r\nSubject: {subject} {i}\r\nMessage-ID: <{id}{i}@x>\r\n\r\nbody {i}\r\n"
+        );
+        store
+            .append(
+                "alice",
+                "INBOX",
+                data.as_bytes().into(),
+                Default::default(),
+                (1_700_000_000, 0),
+                false,
+            )
+            .expect("append");
+    }
+}
