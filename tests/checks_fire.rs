@@ -216,6 +216,18 @@ const CASES: &[Case] = &[
         bad: "C: a4 STARTTLS\nC: a5 NOOP\nS: a4 OK begin TLS\n== tls\nS: a5 OK done\n",
         good: "C: a4 STARTTLS\nC: a5 NOOP\nS: a4 OK begin TLS\n== tls\nC: a6 NOOP\nS: a6 OK done\n",
     },
+    Case {
+        // A message's MODSEQ only grows (RFC 7162 3.1), within one session.
+        check: "modseq.monotonic",
+        bad: "C: a4 FETCH 1 (MODSEQ)\nS: * 1 FETCH (UID 10 MODSEQ (20))\nS: a4 OK done\nC: a5 FETCH 1 (MODSEQ)\nS: * 1 FETCH (UID 10 MODSEQ (19))\nS: a5 OK done\n",
+        good: "C: a4 FETCH 1 (MODSEQ)\nS: * 1 FETCH (UID 10 MODSEQ (20))\nS: a4 OK done\nC: a5 FETCH 1 (MODSEQ)\nS: * 1 FETCH (UID 10 MODSEQ (21))\nS: a5 OK done\n",
+    },
+    Case {
+        // VANISHED only after `* ENABLED QRESYNC` (RFC 7162 3.2.10).
+        check: "qresync.vanished-enabled",
+        bad: "C: a4 UID EXPUNGE 10\nS: * VANISHED 10\nS: a4 OK done\n",
+        good: "C: a4 ENABLE QRESYNC\nS: * ENABLED QRESYNC\nS: a4 OK done\nC: a5 UID EXPUNGE 10\nS: * VANISHED 10\nS: a5 OK done\nC: a6 FETCH 2 (UID)\nS: * 2 FETCH (UID 12)\nS: a6 OK done\n",
+    },
 ];
 
 #[test]
@@ -652,5 +664,111 @@ fn uidnext_of_another_session_binds_only_commands_sent_after_it_was_known() {
         findings(&late).iter().any(|f| f.0 == "uidnext.monotonic"),
         "{:?}",
         findings(&late)
+    );
+}
+
+/// Two sessions on one mailbox: x sees HIGHESTMODSEQ and MODSEQ values, then
+/// y SELECTs. `Y_HIGHEST` is y's HIGHESTMODSEQ line.
+fn modseq_log(y_highest: &str, y_sent_first: bool) -> String {
+    let x = "\
+[x] S: * OK [CAPABILITY IMAP4rev1 CONDSTORE QRESYNC] ready
+[x] C: a1 LOGIN u p
+[x] S: a1 OK done
+[x] C: a2 SELECT INBOX (CONDSTORE)
+[x] S: * FLAGS (\\Seen)
+[x] S: * 2 EXISTS
+[x] S: * 0 RECENT
+[x] S: * OK [UIDVALIDITY 7] ok
+[x] S: * OK [UIDNEXT 13] ok
+[x] S: * OK [HIGHESTMODSEQ 40] ok
+[x] S: a2 OK [READ-WRITE] done
+[x] C: a3 UID STORE 11 +FLAGS (\\Seen)
+[x] S: * 2 FETCH (UID 11 FLAGS (\\Seen) MODSEQ (41))
+[x] S: a3 OK done
+";
+    let y_login = "\
+[y] S: * OK [CAPABILITY IMAP4rev1 CONDSTORE QRESYNC] ready
+[y] C: b1 LOGIN u p
+[y] S: b1 OK done
+[y] C: b2 SELECT INBOX (CONDSTORE)
+";
+    let y_answer = format!(
+        "\
+[y] S: * FLAGS (\\Seen)
+[y] S: * 2 EXISTS
+[y] S: * 0 RECENT
+[y] S: * OK [UIDVALIDITY 7] ok
+[y] S: * OK [UIDNEXT 13] ok
+[y] S: {y_highest}
+[y] S: b2 OK [READ-WRITE] done
+"
+    );
+    if y_sent_first {
+        // y's SELECT went out before x learned 41: its answer may be older.
+        format!("{y_login}{x}{y_answer}")
+    } else {
+        format!("{x}{y_login}{y_answer}")
+    }
+}
+
+#[test]
+fn highestmodseq_below_what_was_known_before_the_select_is_a_finding() {
+    // Sent after x saw MODSEQ 41: HIGHESTMODSEQ 1 goes backwards (the
+    // modseq-reset fault), 41 or more does not.
+    let f = findings(&modseq_log("* OK [HIGHESTMODSEQ 1] ok", false));
+    assert!(
+        f.iter().any(|(c, l)| *c == "modseq.monotonic" && *l == 24),
+        "{f:?}"
+    );
+    assert_eq!(
+        findings(&modseq_log("* OK [HIGHESTMODSEQ 41] ok", false)),
+        vec![]
+    );
+    // Sent before: y's answer may reflect the mailbox before x's STORE.
+    assert_eq!(
+        findings(&modseq_log("* OK [HIGHESTMODSEQ 40] ok", true)),
+        vec![]
+    );
+    // And a new UIDVALIDITY is a new epoch: anything goes.
+    let reset = modseq_log("* OK [HIGHESTMODSEQ 1] ok", false).replace(
+        "[y] S: * OK [UIDVALIDITY 7] ok",
+        "[y] S: * OK [UIDVALIDITY 8] ok",
+    );
+    assert_eq!(findings(&reset), vec![]);
+}
+
+#[test]
+fn vanished_removes_messages_and_changedsince_may_answer_nothing() {
+    // A QRESYNC client's view after `* VANISHED 11`: 2 messages, UIDs 10
+    // and 12. A later FETCH of 2 is UID 12 (no uid.* finding), EXISTS 2 is
+    // no shrink, and `UID FETCH 1:* ... (CHANGEDSINCE n)` with nothing
+    // changed answers no FETCH without breaking uid.range-star.
+    let log = format!(
+        "{SELECTED}\
+C: a4 ENABLE QRESYNC
+S: * ENABLED QRESYNC
+S: a4 OK done
+C: a5 UID EXPUNGE 11
+S: * VANISHED 11
+S: a5 OK done
+C: a6 NOOP
+S: * 2 EXISTS
+S: a6 OK done
+C: a7 FETCH 2 (UID)
+S: * 2 FETCH (UID 12)
+S: a7 OK done
+C: a8 UID FETCH 1:* (FLAGS) (CHANGEDSINCE 90)
+S: a8 OK done
+"
+    );
+    assert_eq!(findings(&log), vec![]);
+    // Without the VANISHED applied, EXISTS 2 after 3 would be a shrink.
+    let plain = log.replace("S: * VANISHED 11\n", "");
+    assert!(
+        findings(&plain)
+            .iter()
+            .any(|(c, _)| *c == "exists.no-shrink"),
+        "{:?}",
+        findings(&plain)
     );
 }

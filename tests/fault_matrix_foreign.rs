@@ -313,4 +313,6 @@ matrix! {
     partial_append_on_disconnect => "partial-append-on-disconnect",
     io_error_over => "io-error-over",
     overquota_permanent => "overquota-permanent",
+    modseq_reset => "modseq-reset",
+    vanished_without_qresync => "vanished-without-qresync",
 }

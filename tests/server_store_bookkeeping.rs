@@ -46,10 +46,22 @@ fn keywords_are_defined_when_durable_and_rebuilt_at_start() {
     let uid = append(&store, &["$Appended"], "From: a@example.org\r\n\r\n1\r\n");
     let mb = store.mailbox("alice", "INBOX").expect("INBOX");
     store
-        .set_flags("alice", &mb, &[(uid, FlagSet::from_names(["$Stored"]))], 1)
+        .set_flags(
+            "alice",
+            &mb,
+            &[(uid, FlagSet::from_names(["$Stored"]))],
+            1,
+            None,
+        )
         .expect("store");
     store
-        .set_flags("alice", &mb, &[(uid, FlagSet::from_names(["\\Seen"]))], 1)
+        .set_flags(
+            "alice",
+            &mb,
+            &[(uid, FlagSet::from_names(["\\Seen"]))],
+            1,
+            None,
+        )
         .expect("store");
     assert_eq!(keywords(&store), ["$Appended", "$Stored"]);
     drop(mb);
@@ -108,10 +120,10 @@ fn the_keyword_limit_holds_on_the_durable_store() {
     let names: Vec<String> = (0..MAX_KEYWORDS).map(|i| format!("k{i}")).collect();
     let all = FlagSet::from_names(names.iter().map(String::as_str));
     store
-        .set_flags("alice", &mb, &[(uid, all)], 1)
+        .set_flags("alice", &mb, &[(uid, all)], 1, None)
         .expect("up to the limit");
     let over = FlagSet::from_names(["one-more"]);
-    let refused = store.set_flags("alice", &mb, &[(uid, over.clone())], 1);
+    let refused = store.set_flags("alice", &mb, &[(uid, over.clone())], 1, None);
     assert!(matches!(refused, Err(StoreError::Limit(_))), "{refused:?}");
     let refused = store.append(
         "alice",

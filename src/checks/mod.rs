@@ -15,6 +15,7 @@ mod fetch;
 mod flags;
 mod idle;
 mod mailbox;
+mod modseq;
 mod noop;
 mod quota;
 mod recent;
@@ -227,6 +228,14 @@ pub const CHECKS: &[CheckInfo] = &[
         "The EXAMINE command is identical to SELECT and returns the same output; however, the selected mailbox is identified as read-only.  No changes to the permanent state of the mailbox, including per-user state, are permitted;",
         "A STORE sent under EXAMINE never changes the flags another session sees.",
         "a client that opens a mailbox read-only to preview it changes what every other client sees", Transcript, Some(examine::inspect)),
+    check("modseq.monotonic", "RFC 7162 3.1, 3.1.2.1, 3.2", Must,
+        "Every time a metadata item is modified, the server MUST assign a new mod-sequence value to it that is greater than any mod-sequence value assigned before in the mailbox (3.1, as the harness reads it); HIGHESTMODSEQ is \"the highest mod-sequence value of all messages in the mailbox\" (3.1.2.1), and a QRESYNC server \"MUST increment the per-mailbox mod-sequence when one or more messages are expunged\" (3.2).",
+        "A message's MODSEQ never goes down within a session, and a SELECT/EXAMINE's HIGHESTMODSEQ is never below a MODSEQ or HIGHESTMODSEQ of the same mailbox and UIDVALIDITY known before it was sent (without QRESYNC, only while nothing was expunged).",
+        "iOS Mail, Thunderbird and every CONDSTORE/QRESYNC client: a resync with CHANGEDSINCE from the remembered value misses every flag change and expunge in between", Transcript, Some(modseq::inspect_monotonic)),
+    check("qresync.vanished-enabled", "RFC 7162 3.2.3, 3.2.10, RFC 5161 3.1", Must,
+        "Once a client has enabled QRESYNC, the server MUST use the VANISHED response without the EARLIER tag instead of the EXPUNGE response (3.2.10); the server MUST NOT send responses an extension defines until the client has enabled it (RFC 5161, as the harness reads it).",
+        "VANISHED (with or without EARLIER) comes only after the server answered `ENABLE QRESYNC` with `* ENABLED QRESYNC` in that connection.",
+        "clients without QRESYNC ignore VANISHED: expunged messages stay in their list and every later sequence number is off by one", Transcript, Some(modseq::inspect_vanished)),
     check("server.stalled", "RFC 3501 2.2.2, 5.5", Must,
         "The server completion result response indicates the success or failure of the operation.  It is tagged with the same tag as the client command which began the operation.",
         "A command gets its completion: a server that stalls, drips bytes, sends an endless line or answers with another tag until the harness's bounds run out is reported, with what it sent.",

@@ -52,7 +52,11 @@ pub struct MailboxHistory {
     /// and APPENDUID/COPYUID, rising in both. Across connections the harness
     /// sees replies in its own order, not the server's, so a UID assigned by
     /// a command is held only to what was known before that command was sent.
-    pub uid_next_log: Vec<(u64, u32)>,
+    pub uid_next_log: RisingLog,
+    /// (model clock, the highest mod-sequence known by then), from MODSEQ
+    /// items and HIGHESTMODSEQ codes, rising in both; held to what was known
+    /// before a command was sent, as `uid_next_log`.
+    pub modseq_log: RisingLog,
     /// UIDs the server named in APPENDUID/COPYUID → the line that named them.
     pub assigned: HashMap<u32, u64>,
     /// Hash of (UID, item) → (hash of the value, line it was first seen on).
@@ -67,20 +71,12 @@ pub struct MailboxHistory {
 impl MailboxHistory {
     /// Records that UIDNEXT was at least `n` at model clock `now`.
     pub fn saw_uid_next(&mut self, now: u64, n: u32) {
-        if self.uid_next_log.last().is_some_and(|&(_, v)| v >= n) {
-            return;
-        }
-        if self.uid_next_log.len() >= 4096 {
-            // The oldest floors are the lowest: dropping them loses least.
-            self.uid_next_log.remove(0);
-        }
-        self.uid_next_log.push((now, n));
+        self.uid_next_log.saw(now, u64::from(n));
     }
 
     /// The highest UIDNEXT known before model clock `clock`.
     pub fn uid_next_before(&self, clock: u64) -> u32 {
-        let i = self.uid_next_log.partition_point(|&(at, _)| at < clock);
-        i.checked_sub(1).map_or(0, |i| self.uid_next_log[i].1)
+        u32::try_from(self.uid_next_log.before(clock)).unwrap_or(u32::MAX)
     }
 
     pub fn fact_key(uid: u32, item: &str) -> u64 {
@@ -88,6 +84,31 @@ impl MailboxHistory {
         uid.hash(&mut h);
         item.hash(&mut h);
         h.finish()
+    }
+}
+
+/// (model clock, the highest value known by then) of a quantity that may
+/// only grow, rising in both, at most 4,096 steps.
+#[derive(Debug, Default)]
+pub struct RisingLog(Vec<(u64, u64)>);
+
+impl RisingLog {
+    /// Records that the value was at least `v` at model clock `now`.
+    pub fn saw(&mut self, now: u64, v: u64) {
+        if self.0.last().is_some_and(|&(_, last)| last >= v) {
+            return;
+        }
+        if self.0.len() >= 4096 {
+            // The oldest floors are the lowest: dropping them loses least.
+            self.0.remove(0);
+        }
+        self.0.push((now, v));
+    }
+
+    /// The highest value known before model clock `clock` (0 if none).
+    pub fn before(&self, clock: u64) -> u64 {
+        let i = self.0.partition_point(|&(at, _)| at < clock);
+        i.checked_sub(1).map_or(0, |i| self.0[i].1)
     }
 }
 

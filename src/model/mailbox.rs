@@ -82,6 +82,12 @@ pub struct MailboxModel {
     pub recent_line: Option<(crate::source::Origin, Vec<u8>)>,
     /// UIDs this session was told were expunged (bounded).
     pub expunged_here: rustc_hash::FxHashSet<u32>,
+    /// UID → the last MODSEQ this session was shown for it (bounded).
+    pub modseqs: rustc_hash::FxHashMap<u32, u64>,
+    /// The HIGHESTMODSEQ of the SELECT/EXAMINE response, judged when the
+    /// command completes (UIDVALIDITY, which names the mailbox's epoch, may
+    /// come after it): the value, and the line that carried it.
+    pub select_highest_modseq: Option<(u64, crate::source::Origin, Vec<u8>)>,
 }
 
 impl MailboxModel {
@@ -109,6 +115,8 @@ impl MailboxModel {
             mailbox_flags: Vec::new(),
             recent_line: None,
             expunged_here: Default::default(),
+            modseqs: Default::default(),
+            select_highest_modseq: None,
         }
     }
 

@@ -99,6 +99,27 @@ impl SeqMap {
         }
     }
 
+    /// The index of the entry with this UID, if the client knows it. UIDs
+    /// ascend with sequence numbers, so a block whose last known UID is
+    /// below `uid` is passed over without a look inside.
+    pub fn position(&self, uid: u32) -> Option<usize> {
+        if uid == 0 {
+            return None;
+        }
+        let mut before = 0;
+        for block in &self.uids {
+            if block.last().is_some_and(|&l| l != 0 && l < uid) {
+                before += block.len();
+                continue;
+            }
+            if let Some(o) = block.iter().position(|&u| u == uid) {
+                return Some(before + o);
+            }
+            before += block.len();
+        }
+        None
+    }
+
     /// Removes entry `i`; returns its UID.
     pub fn remove(&mut self, i: usize) -> Option<u32> {
         let (b, o) = self.locate(i)?;
@@ -176,6 +197,10 @@ mod tests {
             assert_eq!(m.uid(i), Some(*want), "index {i}");
         }
         assert_eq!(m.uid(v.len()), None);
+        for (i, want) in v.iter().enumerate().filter(|(_, u)| **u != 0) {
+            assert_eq!(m.position(*want), Some(i));
+        }
+        assert_eq!(m.position(1_000_000), None);
         m.resize(10);
         v.truncate(10);
         for (i, want) in v.iter().enumerate() {

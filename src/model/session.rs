@@ -77,6 +77,9 @@ pub struct SessionModel {
     pub discarded: Vec<String>,
     /// The server answered `ENABLE IMAP4rev2` with `* ENABLED IMAP4rev2`.
     pub rev2_enabled: bool,
+    /// The server answered `ENABLE QRESYNC` with `* ENABLED QRESYNC`
+    /// (RFC 7162 3.2.3): VANISHED may come from then on.
+    pub qresync_enabled: bool,
     /// Keywords this session's own STOREs named (bounded): created at its
     /// request (RFC 3501 7.1, PERMANENTFLAGS `\*`), so it knows of them.
     pub stored_keywords: Vec<String>,
@@ -100,6 +103,7 @@ impl SessionModel {
             completed: Default::default(),
             discarded: Vec::new(),
             rev2_enabled: false,
+            qresync_enabled: false,
             stored_keywords: Vec::new(),
         }
     }
@@ -169,8 +173,11 @@ impl SessionModel {
                 }
                 let line = crate::wire::decode::first_line(&event.raw);
                 let words: Vec<&str> = line.split(' ').take(5).collect();
+                // A CHANGEDSINCE modifier (RFC 7162 3.1.4.1) answers only the
+                // messages changed since: none at all is a right answer.
                 let range_star = matches!(command, CommandKind::Fetch { uid: true })
-                    && words.get(3).is_some_and(|set| set.contains('*'));
+                    && words.get(3).is_some_and(|set| set.contains('*'))
+                    && !line.to_ascii_uppercase().contains("CHANGEDSINCE");
                 let store = match command {
                     CommandKind::Store { uid } => store_args(&line, *uid),
                     _ => None,
@@ -255,6 +262,9 @@ impl SessionModel {
                 if c.iter().any(|c| c.eq_ignore_ascii_case("IMAP4rev2")) {
                     self.rev2_enabled = true;
                 }
+                if c.iter().any(|c| c.eq_ignore_ascii_case("QRESYNC")) {
+                    self.qresync_enabled = true;
+                }
             }
             ServerMessage::Status {
                 tag: None,
@@ -275,6 +285,12 @@ impl SessionModel {
                         {
                             let p = p.clone();
                             self.learn_assigned(&p, code, event, now, account);
+                        }
+                    }
+                    if let (RespCode::HighestModSeq(n), Some(mb)) = (code, self.mailbox.as_mut()) {
+                        if !mb.open {
+                            mb.select_highest_modseq =
+                                Some((*n, event.origin.clone(), event.raw.clone()));
                         }
                     }
                     self.apply_code(code, now, account);
@@ -344,11 +360,36 @@ impl SessionModel {
                     }
                 }
             }
+            ServerMessage::Vanished { earlier, uids } => {
+                let Some(mb) = self.mailbox.as_mut() else {
+                    return;
+                };
+                let Some(key) = mb.key.clone() else { return };
+                for uid in uids.iter(100_000) {
+                    // VANISHED (EARLIER) names messages already gone from
+                    // the view the client was given (RFC 7162 3.2.10); a
+                    // plain VANISHED removes them from it, as EXPUNGE does.
+                    if !earlier {
+                        match mb.messages.position(uid) {
+                            Some(i) => {
+                                mb.expunge(i as u32 + 1);
+                                mb.told_expunged(uid);
+                            }
+                            None => {
+                                let h = account.entry(&key);
+                                h.unknown_expunges = h.unknown_expunges.saturating_add(1);
+                            }
+                        }
+                    }
+                    bounded_insert(&mut account.entry(&key).expunged, uid, now);
+                }
+            }
             ServerMessage::Fetch {
                 seq,
                 uid,
                 flags,
                 facts,
+                modseq,
             } => {
                 if let [only] = self.pending.as_mut_slice() {
                     only.fetches = only.fetches.saturating_add(1);
@@ -367,6 +408,14 @@ impl SessionModel {
                         mb.learn_flags(*seq, flags);
                     }
                     let uid = uid.or_else(|| mb.uid_at(*seq));
+                    if let (Some(uid), Some(m)) = (uid, modseq) {
+                        if mb.modseqs.len() < 250_000 || mb.modseqs.contains_key(&uid) {
+                            mb.modseqs.insert(uid, *m);
+                        }
+                    }
+                    if let (Some(key), Some(m)) = (&mb.key, modseq) {
+                        account.entry(key).modseq_log.saw(now, *m);
+                    }
                     if let (Some(uid), Some(key)) = (uid, &mb.key) {
                         let h = account.entry(key);
                         for f in facts {
@@ -483,6 +532,11 @@ impl SessionModel {
             }
             RespCode::PermanentFlags(_) => mb.seen_permanent_flags = true,
             RespCode::Capability(c) => self.capabilities = c.clone(),
+            RespCode::HighestModSeq(n) => {
+                if let Some(key) = &mb.key {
+                    account.entry(key).modseq_log.saw(now, *n);
+                }
+            }
             _ => {}
         }
     }

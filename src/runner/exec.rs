@@ -1274,6 +1274,8 @@ fn code_name(c: &RespCode) -> String {
         RespCode::Capability(_) => "CAPABILITY".into(),
         RespCode::AppendUid { .. } => "APPENDUID".into(),
         RespCode::CopyUid { .. } => "COPYUID".into(),
+        RespCode::HighestModSeq(_) => "HIGHESTMODSEQ".into(),
+        RespCode::Modified(_) => "MODIFIED".into(),
         RespCode::Other(s) => s.clone(),
     }
 }

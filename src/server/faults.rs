@@ -25,6 +25,14 @@ pub enum Fault {
     IoErrorOver(u32),
     /// Seed 004: over quota, SMTP bounces (5xx) and APPEND says NO without [OVERQUOTA].
     OverquotaPermanent,
+    /// An index rebuilt on every SELECT/EXAMINE but a mailbox's first restarts its
+    /// mod-sequences at 1 with the same UIDVALIDITY, as a server that lost its
+    /// modseq index after a crash and did not change UIDVALIDITY: HIGHESTMODSEQ
+    /// goes backwards and a client's CHANGEDSINCE misses every change.
+    ModseqReset,
+    /// Expunges go out as `* VANISHED` to clients that never enabled QRESYNC,
+    /// which then keep the expunged messages in their view.
+    VanishedWithoutQresync,
 }
 
 /// Name, argument, what it reproduces, the check a scenario must fail with.
@@ -38,6 +46,8 @@ pub const FAULTS: &[(&str, &str, &str, &str)] = &[
     ("partial-append-on-disconnect", "", "seed 002: an APPEND cut off mid-literal stores half a message", "append.atomic"),
     ("io-error-over", "=N", "seed 003: mailboxes over N messages answer NO System I/O error", "mailbox.inuse-code"),
     ("overquota-permanent", "", "seed 004: over quota, SMTP bounces and APPEND lacks [OVERQUOTA]", "quota.overquota-code"),
+    ("modseq-reset", "", "every SELECT of a mailbox after its first rebuilds the modseq index from 1 under the same UIDVALIDITY: HIGHESTMODSEQ goes backwards", "modseq.monotonic"),
+    ("vanished-without-qresync", "", "expunges reported as * VANISHED to clients that did not ENABLE QRESYNC", "qresync.vanished-enabled"),
 ];
 
 impl FromStr for Fault {
@@ -71,6 +81,8 @@ impl FromStr for Fault {
                 "fault `io-error-over` needs a message count, like io-error-over=1000".to_string()
             })?),
             "overquota-permanent" => none().map(|_| Fault::OverquotaPermanent)?,
+            "modseq-reset" => none().map(|_| Fault::ModseqReset)?,
+            "vanished-without-qresync" => none().map(|_| Fault::VanishedWithoutQresync)?,
             other => {
                 let names: Vec<String> = FAULTS.iter().map(|f| format!("{}{}", f.0, f.1)).collect();
                 return Err(format!(
@@ -134,6 +146,6 @@ mod tests {
         );
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert!(parse_duration("5 parsecs").is_err());
-        assert_eq!(FAULTS.len(), 9);
+        assert_eq!(FAULTS.len(), 11);
     }
 }

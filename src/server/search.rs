@@ -30,6 +30,21 @@ pub struct Candidate<'a> {
     pub internal_date: DateTime<FixedOffset>,
     pub size: u32,
     pub raw: &'a [u8],
+    /// The message's mod-sequence (RFC 7162).
+    pub modseq: u64,
+}
+
+/// Whether a key (or a key inside it) is MODSEQ: such a SEARCH is
+/// CONDSTORE-enabling and its answer carries `(MODSEQ n)` (RFC 7162 3.1.5).
+pub fn uses_modseq(key: &SearchKey<'_>) -> bool {
+    use SearchKey as K;
+    match key {
+        K::ModSequence { .. } => true,
+        K::And(keys) => keys.as_ref().iter().any(uses_modseq),
+        K::Not(k) => uses_modseq(k),
+        K::Or(a, b) => uses_modseq(a) || uses_modseq(b),
+        _ => false,
+    }
 }
 
 /// A sequence set's normalised ranges (`seqset::ranges`).
@@ -149,10 +164,10 @@ impl Eval<'_, '_> {
                 self.header_text().contains(&n) || self.body_text().contains(&n)
             }
 
-            // CONDSTORE: the candidate carries no mod-sequence. Every message
-            // has one >= 1, and a client asking "changed since N?" is safer
-            // over-answered than missing changes, so every message matches.
-            K::ModSequence { .. } => true,
+            // RFC 7162 3.1.5: "messages that have modification values that
+            // are equal to or greater than" the value. Flags share the
+            // message's one mod-sequence, so the entry name adds nothing.
+            K::ModSequence { modseq, .. } => c.modseq >= *modseq,
         }
     }
 
@@ -279,6 +294,7 @@ Caf=E9 au lait\r\n\
                 .unwrap(),
             size: 2000,
             raw,
+            modseq: 7,
         }
     }
 

@@ -439,11 +439,13 @@ fn data(d: Data<'_>) -> ServerMessage {
             let mut uid = None;
             let mut flags = None;
             let mut facts = Vec::new();
+            let mut modseq = None;
             for item in items.as_ref() {
                 use imap_codec::imap_types::fetch::MessageDataItem as I;
                 match item {
                     I::Uid(u) => uid = Some(u.get()),
                     I::Flags(f) => flags = Some(f.iter().map(flag_fetch).collect()),
+                    I::ModSeq(m) => modseq = Some(m.get()),
                     other => {
                         if let Some(f) = fetch_fact(other) {
                             facts.push(f);
@@ -456,6 +458,7 @@ fn data(d: Data<'_>) -> ServerMessage {
                 uid,
                 flags,
                 facts,
+                modseq,
             }
         }
         Data::List { .. } => ServerMessage::Data { name: "LIST" },
@@ -473,7 +476,13 @@ fn data(d: Data<'_>) -> ServerMessage {
         Data::QuotaRoot { .. } => ServerMessage::Data { name: "QUOTAROOT" },
         Data::Id { .. } => ServerMessage::Data { name: "ID" },
         Data::Metadata { .. } => ServerMessage::Data { name: "METADATA" },
-        Data::Vanished { .. } => ServerMessage::Data { name: "VANISHED" },
+        Data::Vanished {
+            earlier,
+            known_uids,
+        } => ServerMessage::Vanished {
+            earlier,
+            uids: uid_set(&known_uids),
+        },
         Data::Namespace { .. } => ServerMessage::Data { name: "NAMESPACE" },
         #[allow(unreachable_patterns)]
         _ => ServerMessage::Data { name: "OTHER" },
@@ -612,6 +621,8 @@ fn code(c: Code<'_>) -> RespCode {
                     .collect(),
             ),
         },
+        Code::HighestModSeq(n) => RespCode::HighestModSeq(n.get()),
+        Code::Modified(set) => RespCode::Modified(uid_set(&set)),
         Code::Capability(caps) => {
             RespCode::Capability(caps.as_ref().iter().map(|c| c.to_string()).collect())
         }
@@ -651,6 +662,30 @@ fn code(c: Code<'_>) -> RespCode {
             RespCode::Other(name)
         }
     }
+}
+
+/// A sequence set of UIDs as ranges (`*` has no meaning here and reads as
+/// the largest UID), at most `UidSet::MAX_RANGES` of them.
+fn uid_set(set: &imap_codec::imap_types::sequence::SequenceSet) -> UidSet {
+    use imap_codec::imap_types::sequence::{SeqOrUid, Sequence};
+    let value = |v: &SeqOrUid| match v {
+        SeqOrUid::Value(n) => n.get(),
+        SeqOrUid::Asterisk => u32::MAX,
+    };
+    UidSet(
+        set.0
+            .as_ref()
+            .iter()
+            .take(UidSet::MAX_RANGES)
+            .map(|s| match s {
+                Sequence::Single(v) => (value(v), value(v)),
+                Sequence::Range(a, b) => {
+                    let (a, b) = (value(a), value(b));
+                    (a.min(b), a.max(b))
+                }
+            })
+            .collect(),
+    )
 }
 
 fn mailbox_name(m: &Mailbox<'_>) -> String {
@@ -748,6 +783,7 @@ mod tests {
                 uid: Some(3170),
                 flags: Some(vec!["\\Deleted".into(), "\\Seen".into()]),
                 facts: Vec::new(),
+                modseq: None,
             }
         );
         assert!(d.syntax_error.is_none());

@@ -32,6 +32,11 @@ pub enum RespCode {
         uid_validity: u32,
         uids: UidSet,
     },
+    /// `HIGHESTMODSEQ n` (RFC 7162 3.1.2.1).
+    HighestModSeq(u64),
+    /// `MODIFIED set` (RFC 7162 3.1.3): the messages a conditional STORE
+    /// left alone (sequence numbers, or UIDs for UID STORE).
+    Modified(UidSet),
     /// Any other code, as its atom (`TRYCREATE`, `APPENDUID`, `LIMIT`, ...).
     Other(String),
 }
@@ -131,6 +136,13 @@ pub enum ServerMessage {
         flags: Option<Vec<FlagName>>,
         /// Immutable attributes, hashed (empty for the common UID/FLAGS lines).
         facts: Vec<FetchFact>,
+        /// `MODSEQ (n)` (RFC 7162 3.1.4.2).
+        modseq: Option<u64>,
+    },
+    /// `* VANISHED [(EARLIER)] uid-set` (RFC 7162 3.2.10).
+    Vanished {
+        earlier: bool,
+        uids: UidSet,
     },
     Flags(Vec<FlagName>),
     Capability(Vec<String>),

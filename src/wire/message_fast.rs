@@ -125,6 +125,7 @@ fn fetch(seq: u32, mut items: &[u8]) -> Option<ServerMessage> {
         uid,
         flags,
         facts: Vec::new(),
+        modseq: None,
     })
 }
 

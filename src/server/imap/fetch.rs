@@ -36,6 +36,7 @@ pub async fn fetch(
     targets: &[(u32, u32)],
     items: MacroOrMessageDataItemNames<'_>,
     uid: bool,
+    changed_since: bool,
     io: &mut Io,
 ) {
     let mut names: Vec<MessageDataItemName<'_>> = match items {
@@ -69,6 +70,14 @@ pub async fn fetch(
     if uid && !names.iter().any(|n| matches!(n, MessageDataItemName::Uid)) {
         names.insert(0, MessageDataItemName::Uid);
     }
+    // RFC 7162 3.1.4.1: CHANGEDSINCE implies MODSEQ in the answer.
+    if changed_since
+        && !names
+            .iter()
+            .any(|n| matches!(n, MessageDataItemName::ModSeq))
+    {
+        names.push(MessageDataItemName::ModSeq);
+    }
     let Some(sel) = &session.selected else { return };
     let mb = Arc::clone(&sel.mailbox);
     let read_only = sel.read_only;
@@ -100,7 +109,7 @@ pub async fn fetch(
             if session
                 .ctx
                 .store
-                .set_flags(&user, &mb, &updates, session.id)
+                .set_flags(&user, &mb, &updates, session.id, None)
                 .is_err()
             {
                 io.write(&format!("{tag} NO [SERVERBUG] Cannot set \\Seen\r\n"));
@@ -111,6 +120,19 @@ pub async fn fetch(
                 .any(|n| matches!(n, MessageDataItemName::Flags))
             {
                 names.push(MessageDataItemName::Flags);
+            }
+            // RFC 7162 3.1: a FETCH "that implicitly set the \Seen flag" is
+            // one of the FETCH responses that carry UID and MODSEQ.
+            if session.condstore {
+                if !names.iter().any(|n| matches!(n, MessageDataItemName::Uid)) {
+                    names.insert(0, MessageDataItemName::Uid);
+                }
+                if !names
+                    .iter()
+                    .any(|n| matches!(n, MessageDataItemName::ModSeq))
+                {
+                    names.push(MessageDataItemName::ModSeq);
+                }
             }
         }
     }
@@ -318,6 +340,7 @@ fn line_item(session: &Session, m: &Message, name: &MessageDataItemName<'_>, io:
             io.write(&format!("INTERNALDATE \"{}\"", internal_date(m)))
         }
         MessageDataItemName::Rfc822Size => io.write(&format!("RFC822.SIZE {}", m.data.len())),
+        MessageDataItemName::ModSeq => io.write(&format!("MODSEQ ({})", m.modseq)),
         _ => io.write("UID 0"),
     }
 }

@@ -197,6 +197,28 @@ impl ServerCtx {
     }
 }
 
+/// iOS Mail sends `(CHANGEDSINCE 0)`, which RFC 7162's grammar refuses
+/// (`chgsince-fetch-mod = "CHANGEDSINCE" SP mod-sequence-value`, a positive
+/// number) and imap-codec with it; Dovecot and Cyrus answer it as "every
+/// message". The line is given to the parser as `CHANGEDSINCE 1`, which
+/// means the same here: every message's mod-sequence is at least 2 (a
+/// mailbox's counter starts at 1 and each arrival takes the next).
+fn changedsince_zero(bytes: &[u8]) -> Option<Vec<u8>> {
+    const NEEDLE: &[u8] = b"CHANGEDSINCE 0";
+    let line_end = memchr::memchr(b'\n', bytes).unwrap_or(bytes.len());
+    let line = &bytes[..line_end];
+    let at = line
+        .windows(NEEDLE.len())
+        .position(|w| w.eq_ignore_ascii_case(NEEDLE))?;
+    let after = line.get(at + NEEDLE.len()).copied();
+    if !matches!(after, Some(b')') | Some(b' ')) {
+        return None;
+    }
+    let mut v = bytes.to_vec();
+    v[at + NEEDLE.len() - 1] = b'1';
+    Some(v)
+}
+
 /// Serves one accepted connection until LOGOUT, autologout, an error or shutdown.
 /// `admitted` is the connection's place under the connection caps; a refused
 /// connection gets its `* BYE [UNAVAILABLE]` instead of a greeting.
@@ -314,7 +336,9 @@ async fn run(session: &mut Session, io: &mut Io) {
         let CommandBytes {
             bytes, _held: held, ..
         } = bytes;
-        let outcome = match CommandCodec::default().decode(&bytes) {
+        let repaired = changedsince_zero(&bytes);
+        let input: &[u8] = repaired.as_deref().unwrap_or(&bytes);
+        let outcome = match CommandCodec::default().decode(input) {
             Ok((_, command)) => {
                 match names::check_command(&command.body, ctx.limits.max_mailbox_name) {
                     Ok(()) => session.handle(command, io).await,

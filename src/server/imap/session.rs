@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use imap_codec::imap_types::command::{Command, CommandBody};
+use imap_codec::imap_types::command::{Command, CommandBody, StoreModifier};
 use imap_codec::imap_types::extensions::binary::LiteralOrLiteral8;
 use imap_codec::imap_types::mailbox::Mailbox as MailboxName;
 use imap_codec::imap_types::sequence::SequenceSet;
@@ -137,9 +137,17 @@ pub struct Session {
     pub ctx: Arc<ServerCtx>,
     pub(in crate::server::imap) user: Option<String>,
     pub selected: Option<Selected>,
+    /// A CONDSTORE-enabling command was given (RFC 7162 3.1: "Once a
+    /// CONDSTORE enabling command is issued by the client, the server MUST
+    /// automatically include both UID and mod-sequence data in all
+    /// subsequent untagged FETCH responses (until the connection is closed)").
+    pub(in crate::server::imap) condstore: bool,
+    /// `ENABLE QRESYNC` was answered (RFC 7162 3.2.3): expunges are reported
+    /// with VANISHED, and SELECT takes the QRESYNC parameter.
+    pub(in crate::server::imap) qresync: bool,
 }
 
-const CAPS: &str = "IMAP4rev1 LITERAL+ IDLE UIDPLUS MOVE ENABLE ID NAMESPACE UNSELECT QUOTA QUOTA=RES-STORAGE AUTH=PLAIN";
+const CAPS: &str = "IMAP4rev1 LITERAL+ IDLE UIDPLUS MOVE ENABLE CONDSTORE QRESYNC ID NAMESPACE UNSELECT QUOTA QUOTA=RES-STORAGE AUTH=PLAIN";
 
 impl Session {
     pub fn new(id: u64, ctx: Arc<ServerCtx>) -> Self {
@@ -148,7 +156,15 @@ impl Session {
             ctx,
             user: None,
             selected: None,
+            condstore: false,
+            qresync: false,
         }
+    }
+
+    /// Expunges go out as `* VANISHED` (RFC 7162 3.2.10), and the fault
+    /// `vanished-without-qresync` sends them so to every client.
+    pub(in crate::server::imap) fn reports_vanished(&self) -> bool {
+        self.qresync || self.ctx.faults.has(&Fault::VanishedWithoutQresync)
     }
 
     pub fn user(&self) -> Option<&str> {
@@ -228,12 +244,14 @@ impl Session {
                 let initial = initial_response.map(|r| r.declassify().to_vec());
                 return self.cmd_authenticate(tag, mechanism.as_ref(), initial, io);
             }
-            CommandBody::Select { mailbox, .. } => {
-                self.cmd_select(&tag, &name_of(&mailbox), false, io)
-            }
-            CommandBody::Examine { mailbox, .. } => {
-                self.cmd_select(&tag, &name_of(&mailbox), true, io)
-            }
+            CommandBody::Select {
+                mailbox,
+                parameters,
+            } => self.cmd_select(&tag, &name_of(&mailbox), false, &parameters, io),
+            CommandBody::Examine {
+                mailbox,
+                parameters,
+            } => self.cmd_select(&tag, &name_of(&mailbox), true, &parameters, io),
             CommandBody::Create { mailbox } => self.cmd_create(&tag, &name_of(&mailbox), io),
             CommandBody::Delete { mailbox } => self.cmd_delete(&tag, &name_of(&mailbox), io),
             CommandBody::Rename { from, to } => {
@@ -300,10 +318,17 @@ impl Session {
                 sequence_set,
                 macro_or_item_names,
                 uid,
-                ..
+                modifiers,
             } => {
-                self.cmd_fetch(&tag, &sequence_set, macro_or_item_names, uid, io)
-                    .await
+                self.cmd_fetch(
+                    &tag,
+                    &sequence_set,
+                    macro_or_item_names,
+                    uid,
+                    &modifiers,
+                    io,
+                )
+                .await
             }
             CommandBody::Store {
                 sequence_set,
@@ -311,8 +336,20 @@ impl Session {
                 response,
                 flags,
                 uid,
-                ..
-            } => self.cmd_store(&tag, &sequence_set, kind, response, &flags, uid, io),
+                modifiers,
+            } => {
+                let unchanged_since = modifiers.iter().find_map(|m| match m {
+                    StoreModifier::UnchangedSince(n) => Some(*n),
+                });
+                let store = super::cmd::StoreArgs {
+                    kind,
+                    response,
+                    flags: &flags,
+                    uid,
+                    unchanged_since,
+                };
+                self.cmd_store(&tag, &sequence_set, store, io)
+            }
             CommandBody::Copy {
                 sequence_set,
                 mailbox,
@@ -327,7 +364,14 @@ impl Session {
                 io.write("+ idling\r\n");
                 return Outcome::Idle(tag);
             }
-            CommandBody::Enable { .. } => self.cmd_enable(&tag, io),
+            CommandBody::Enable { capabilities } => {
+                let names: Vec<String> = capabilities
+                    .as_ref()
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect();
+                self.cmd_enable(&tag, &names, io)
+            }
             CommandBody::Id { .. } => self.cmd_id(&tag, io),
             CommandBody::Namespace => self.cmd_namespace(&tag, io),
             CommandBody::GetQuotaRoot { mailbox } => {
@@ -398,6 +442,10 @@ impl Session {
     pub fn sync(&mut self, allow_expunge: bool, uid_fetch: bool, io: &mut Io) {
         let me = self.id;
         let no_backslash = self.no_backslash();
+        let vanished = self.reports_vanished();
+        // RFC 7162 3.1: UID and MODSEQ in every FETCH once CONDSTORE is on.
+        let condstore = self.condstore;
+        let uid_fetch = uid_fetch || condstore;
         let Some(sel) = self.selected.as_mut() else {
             return;
         };
@@ -412,8 +460,9 @@ impl Session {
                 let mut seq = sel.uids.len();
                 while seq > 0 {
                     if !current.contains(&sel.uids[seq - 1]) {
+                        let uid = sel.uids[seq - 1];
                         sel.drop_at(seq - 1);
-                        io.write(&format!("* {seq} EXPUNGE\r\n"));
+                        write_expunge(io, vanished, seq, uid);
                     }
                     seq -= 1;
                 }
@@ -457,7 +506,7 @@ impl Session {
                         sel.drop_at(pos);
                         if pos < announced {
                             announced -= 1;
-                            io.write(&format!("* {} EXPUNGE\r\n", pos + 1));
+                            write_expunge(io, vanished, pos + 1, uid);
                             sel.lagging_index = true;
                         }
                     }
@@ -473,7 +522,13 @@ impl Session {
                             names.push("\\Recent".into());
                         }
                         let list = flag_list_raw(&names, no_backslash);
-                        if uid_fetch {
+                        if condstore {
+                            io.write(&format!(
+                                "* {} FETCH (UID {uid} FLAGS {list} MODSEQ ({}))\r\n",
+                                pos + 1,
+                                m.modseq
+                            ));
+                        } else if uid_fetch {
                             io.write(&format!("* {} FETCH (UID {uid} FLAGS {list})\r\n", pos + 1));
                         } else {
                             io.write(&format!("* {} FETCH (FLAGS {list})\r\n", pos + 1));
@@ -531,6 +586,41 @@ impl std::fmt::Write for OutString<'_> {
         self.0.extend_from_slice(s.as_bytes());
         Ok(())
     }
+}
+
+/// `* n EXPUNGE`, or `* VANISHED uid` to a client that enabled QRESYNC
+/// (RFC 7162 3.2.10: "the server MUST use the VANISHED response without the
+/// EARLIER tag instead of the EXPUNGE response").
+fn write_expunge(io: &mut Io, vanished: bool, seq: usize, uid: u32) {
+    if vanished {
+        io.write(&format!("* VANISHED {uid}\r\n"));
+    } else {
+        io.write(&format!("* {seq} EXPUNGE\r\n"));
+    }
+}
+
+/// UIDs, ascending, as an RFC 3501 sequence set of ranges (`1:3,7`).
+pub(in crate::server::imap) fn uid_ranges(uids: &[u32]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while i < uids.len() {
+        let start = uids[i];
+        let mut end = start;
+        while i + 1 < uids.len() && uids[i + 1] == end.saturating_add(1) {
+            i += 1;
+            end = uids[i];
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if start == end {
+            out.push_str(&start.to_string());
+        } else {
+            out.push_str(&format!("{start}:{end}"));
+        }
+        i += 1;
+    }
+    out
 }
 
 /// Index of `uid` in a session's view. The view ascends by UID (the

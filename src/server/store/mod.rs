@@ -114,6 +114,9 @@ pub struct Message {
     /// session to be notified about a message, then that message SHOULD be
     /// considered recent.").
     pub recent_owner: u64,
+    /// The mod-sequence of the message's last change (RFC 7162 3.1): given
+    /// from the mailbox's counter when it arrived and at every flag change.
+    pub modseq: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,6 +150,21 @@ pub struct MailboxState {
     /// The sessions that have this mailbox selected, and the expunged
     /// messages some of them have not been told about yet.
     pub views: Views,
+    /// The mailbox's mod-sequence counter, HIGHESTMODSEQ (RFC 7162 3.1.2.1):
+    /// every append, flag change and expunge takes the next value. It only
+    /// grows within a UIDVALIDITY; a restart replays the journal in order and
+    /// comes back to the same value.
+    pub highest_modseq: u64,
+    /// The UIDs expunged, each with the mod-sequence of its expunge (RFC 7162
+    /// 3.2: "the server MUST associate the incremented mod-sequence with the
+    /// UIDs of the expunged messages"), oldest first, at most `MAX_CHANGES`.
+    pub vanished: VecDeque<(u64, u32)>,
+    /// Expunges older than this mod-sequence have left `vanished`: a client
+    /// resyncing from before it is told of every UID not in the mailbox.
+    pub vanished_floor: u64,
+    /// SELECTs and EXAMINEs of this mailbox so far (the `modseq-reset` fault
+    /// rebuilds the modseq index at every one after the first).
+    pub selections: u64,
     /// Changes queued to the journal, in journal order, not yet applied.
     pending: VecDeque<Pending>,
 }
@@ -178,6 +196,34 @@ enum PendingOp {
 }
 
 impl MailboxState {
+    /// Takes the next mod-sequence (RFC 7162 3.1: each change gets a new,
+    /// higher one).
+    pub fn next_modseq(&mut self) -> u64 {
+        self.highest_modseq += 1;
+        self.highest_modseq
+    }
+
+    /// Sets a message's flags; a real change takes a new mod-sequence.
+    pub fn set_message_flags(&mut self, i: usize, flags: FlagSet) {
+        self.keywords.define(&flags);
+        if self.messages[i].flags != flags {
+            self.messages[i].flags = flags;
+            self.messages[i].modseq = self.next_modseq();
+        }
+    }
+
+    /// The UIDs expunged after mod-sequence `since`, or `None` when the
+    /// record does not reach back that far.
+    pub fn vanished_since(&self, since: u64) -> Option<Vec<u32>> {
+        if since < self.vanished_floor {
+            return None;
+        }
+        let start = self.vanished.partition_point(|&(m, _)| m <= since);
+        let mut uids: Vec<u32> = self.vanished.range(start..).map(|&(_, u)| u).collect();
+        uids.sort_unstable();
+        Some(uids)
+    }
+
     pub fn change_end(&self) -> u64 {
         self.change_base + self.changes.len() as u64
     }
@@ -250,8 +296,7 @@ impl MailboxState {
                 by_session,
             } => {
                 if let Some(i) = self.index_of(uid) {
-                    self.keywords.define(&flags);
-                    self.messages[i].flags = flags;
+                    self.set_message_flags(i, flags);
                     self.push_change(Change::Flags(uid, by_session));
                 }
             }
@@ -287,10 +332,18 @@ impl MailboxState {
         }
     }
 
+    /// Removes the message at `i`, giving the expunge its mod-sequence.
     pub fn remove_at(&mut self, i: usize) -> Message {
         let m = self.messages.remove(i);
         self.bytes = self.bytes.saturating_sub(m.data.len() as u64);
         self.last_expunged = m.uid;
+        let modseq = self.next_modseq();
+        self.vanished.push_back((modseq, m.uid));
+        if self.vanished.len() > MAX_CHANGES {
+            if let Some((gone, _)) = self.vanished.pop_front() {
+                self.vanished_floor = gone;
+            }
+        }
         m
     }
 
@@ -518,6 +571,10 @@ impl Store {
                     deleted: false,
                     bytes: 0,
                     keywords: Keywords::default(),
+                    highest_modseq: 1,
+                    vanished: VecDeque::new(),
+                    vanished_floor: 0,
+                    selections: 0,
                     views: Views::default(),
                     pending: VecDeque::new(),
                 }),
@@ -658,6 +715,7 @@ impl Store {
             let next = moved.last().map_or(1, |m| m.uid + 1);
             let keywords = mb.lock().keywords.clone();
             let bytes = moved.iter().map(|m| m.data.len() as u64).sum();
+            let highest_modseq = moved.iter().map(|m| m.modseq).max().unwrap_or(1);
             a.mailboxes.insert(
                 to.to_string(),
                 Arc::new(Mailbox {
@@ -673,6 +731,10 @@ impl Store {
                         bytes,
                         keywords,
                         views: Views::default(),
+                        highest_modseq,
+                        vanished: VecDeque::new(),
+                        vanished_floor: 0,
+                        selections: 0,
                         pending: VecDeque::new(),
                     }),
                     notify: tokio::sync::Notify::new(),
@@ -765,19 +827,36 @@ impl Store {
     }
 
     /// Replaces, adds or removes flags on the messages with these UIDs.
+    /// With `unchanged_since` (CONDSTORE's UNCHANGEDSINCE), a message whose
+    /// mod-sequence is above it, or that has a flag change queued, is left
+    /// alone; the UIDs so left are returned.
     pub fn set_flags(
         &self,
         user: &str,
         mb: &Mailbox,
         updates: &[(u32, FlagSet)],
         by_session: u64,
-    ) -> Result<(), StoreError> {
+        unchanged_since: Option<u64>,
+    ) -> Result<Vec<u32>, StoreError> {
         let mut st = mb.lock();
         st.check_keywords(updates.iter().map(|(_, f)| f))?;
         let mut last = None;
+        let mut failed = Vec::new();
         for (uid, flags) in updates {
-            if st.index_of(*uid).is_none() {
+            let Some(i) = st.index_of(*uid) else {
                 continue;
+            };
+            if let Some(limit) = unchanged_since {
+                // Tested under the lock the change is queued under, so no
+                // other STORE can slip in between (RFC 7162 3.1.3).
+                let queued = st
+                    .pending
+                    .iter()
+                    .any(|p| matches!(p.op, PendingOp::Flags { uid: q, .. } if q == *uid));
+                if st.messages[i].modseq > limit || queued {
+                    failed.push(*uid);
+                    continue;
+                }
             }
             let names = flags.names();
             let op = PendingOp::Flags {
@@ -801,7 +880,7 @@ impl Store {
         drop(st);
         let written = wait_and_settle(mb, last);
         mb.notify.notify_waiters();
-        written
+        written.map(|()| failed)
     }
 
     /// Removes the messages with these UIDs.
@@ -869,6 +948,7 @@ fn insert_message(
         zone: date.1,
         data,
         recent_owner: 0,
+        modseq: st.next_modseq(),
     };
     st.bytes += msg.data.len() as u64;
     match st.messages.binary_search_by_key(&uid, |m| m.uid) {

@@ -668,8 +668,7 @@ impl Store {
                     if let Some(i) = st.index_of(uid) {
                         // Keywords stay defined once used, as they did live.
                         let f = FlagSet::from_names(flags.iter().map(String::as_str));
-                        st.keywords.define(&f);
-                        st.messages[i].flags = f;
+                        st.set_message_flags(i, f);
                     }
                 }
             }

@@ -115,6 +115,7 @@ mod tests {
             zone: 0,
             data: Arc::from(vec![b'x'; bytes]),
             recent_owner: 0,
+            modseq: 1,
         }
     }
 

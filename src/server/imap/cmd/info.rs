@@ -1,11 +1,35 @@
-//! ENABLE, ID (RFC 2971) and NAMESPACE (RFC 2342).
+//! ENABLE (RFC 5161), ID (RFC 2971) and NAMESPACE (RFC 2342).
 
 use crate::server::imap::io::Io;
 use crate::server::imap::session::Session;
 
 impl Session {
-    pub(in crate::server::imap) fn cmd_enable(&self, tag: &str, io: &mut Io) {
-        io.write(&format!("* ENABLED\r\n{tag} OK ENABLE completed\r\n"));
+    /// Turns on the extensions this server has that need ENABLE: CONDSTORE
+    /// and QRESYNC (RFC 7162 3.2.3: QRESYNC implies CONDSTORE). RFC 5161 3.1:
+    /// "The ENABLED response ... lists the capabilities that were enabled"
+    /// by this command; unknown ones are ignored, as are ones on already.
+    pub(in crate::server::imap) fn cmd_enable(&mut self, tag: &str, names: &[String], io: &mut Io) {
+        let mut enabled = Vec::new();
+        for name in names {
+            match name.to_ascii_uppercase().as_str() {
+                "CONDSTORE" if !self.condstore => {
+                    self.condstore = true;
+                    enabled.push("CONDSTORE");
+                }
+                "QRESYNC" if !self.qresync => {
+                    self.qresync = true;
+                    self.condstore = true;
+                    enabled.push("QRESYNC");
+                }
+                _ => {}
+            }
+        }
+        let mut line = String::from("* ENABLED");
+        for e in enabled {
+            line.push(' ');
+            line.push_str(e);
+        }
+        io.write(&format!("{line}\r\n{tag} OK ENABLE completed\r\n"));
     }
 
     pub(in crate::server::imap) fn cmd_id(&self, tag: &str, io: &mut Io) {

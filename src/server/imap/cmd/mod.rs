@@ -18,3 +18,4 @@ mod status;
 mod store;
 
 pub use list::list_pattern;
+pub use store::StoreArgs;

@@ -10,7 +10,7 @@ use crate::server::store::flags as fl;
 
 impl Session {
     pub(in crate::server::imap) fn cmd_status(
-        &self,
+        &mut self,
         tag: &str,
         name: &str,
         items: &[StatusDataItemName],
@@ -66,6 +66,11 @@ impl Session {
                         .filter(|m| m.flags.has(fl::DELETED))
                         .count()
                 )),
+                StatusDataItemName::HighestModSeq => {
+                    // A CONDSTORE-enabling command (RFC 7162 3.1).
+                    self.condstore = true;
+                    parts.push(format!("HIGHESTMODSEQ {}", st.highest_modseq))
+                }
                 _ => {}
             }
         }
