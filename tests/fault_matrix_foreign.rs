@@ -315,4 +315,5 @@ matrix! {
     overquota_permanent => "overquota-permanent",
     modseq_reset => "modseq-reset",
     vanished_without_qresync => "vanished-without-qresync",
+    unchangedsince_ignored => "unchangedsince-ignored",
 }

@@ -45,6 +45,30 @@ const NO_UIDNEXT_SCRIPT: &str = "the script's SELECT gets no OK [UIDNEXT n] (as 
 
 const COURIER: &[Verdict] = &[
     Verdict {
+        id: "apple/ios-condstore-resync",
+        status: "skipped",
+        findings: &[],
+        why: "Courier does not announce CONDSTORE (RFC 7162)",
+    },
+    Verdict {
+        id: "thunderbird/qresync-reconnect",
+        status: "skipped",
+        findings: &[],
+        why: "Courier does not announce QRESYNC (RFC 7162)",
+    },
+    Verdict {
+        id: "rfc/condstore-unchangedsince-conflict",
+        status: "skipped",
+        findings: &[],
+        why: "Courier does not announce CONDSTORE (RFC 7162)",
+    },
+    Verdict {
+        id: "rfc/vanished-only-after-enable-qresync",
+        status: "skipped",
+        findings: &[],
+        why: "Courier does not announce QRESYNC (RFC 7162)",
+    },
+    Verdict {
         id: "apple/mail-id-then-idle",
         status: "skipped",
         findings: &[],

@@ -164,3 +164,80 @@ async fn mbsync_syncs_both_ways() {
     assert_eq!(n, 4, "local to server");
     h.shutdown().await;
 }
+
+/// async-imap's CONDSTORE support against the server (RFC 7162): SELECT
+/// (CONDSTORE) gives HIGHESTMODSEQ, CHANGEDSINCE answers only what changed,
+/// with MODSEQ, and a conditional STORE of an already-changed message is
+/// refused with MODIFIED while the others go through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_imap_condstore() {
+    let h = support::start_server(&[], Clock::real(), None).await;
+    support::seed_inbox(&h.store, 3, "condstore", "c");
+    let tcp = tokio::net::TcpStream::connect(h.imap.expect("imap"))
+        .await
+        .expect("tcp");
+    let mut client = async_imap::Client::new(tcp);
+    client.read_response().await.expect("greeting");
+    let mut s = client
+        .login("alice", "alicepw")
+        .await
+        .map_err(|(e, _)| e)
+        .expect("login");
+    let mb = s
+        .select_condstore("INBOX")
+        .await
+        .expect("select (condstore)");
+    let highest = mb
+        .highest_modseq
+        .expect("HIGHESTMODSEQ in the SELECT answer");
+    let all: Vec<_> = s
+        .uid_fetch("1:*", "(FLAGS) (CHANGEDSINCE 0)")
+        .await
+        .expect("fetch changedsince 0")
+        .try_collect()
+        .await
+        .expect("stream");
+    assert_eq!(all.len(), 3, "CHANGEDSINCE 0 is every message");
+    assert!(all.iter().all(|m| m.modseq.is_some_and(|v| v <= highest)));
+    let first = all.iter().filter_map(|m| m.uid).min().expect("a UID");
+    let _: Vec<_> = s
+        .uid_store(format!("{first}"), "+FLAGS (\\Seen)")
+        .await
+        .expect("store")
+        .try_collect()
+        .await
+        .expect("stream");
+    let changed: Vec<_> = s
+        .uid_fetch("1:*", &format!("(FLAGS) (CHANGEDSINCE {highest})"))
+        .await
+        .expect("fetch changedsince")
+        .try_collect()
+        .await
+        .expect("stream");
+    assert_eq!(changed.len(), 1, "only the message stored since");
+    assert_eq!(changed[0].uid, Some(first));
+    assert!(changed[0].modseq.is_some_and(|v| v > highest));
+    // UNCHANGEDSINCE the old value: the stored message has moved on and is
+    // refused (MODIFIED); the rest are changed.
+    s.run_command(&format!(
+        "UID STORE 1:* (UNCHANGEDSINCE {highest}) +FLAGS (\\Flagged)"
+    ))
+    .await
+    .expect("send");
+    let mut modified = None;
+    while let Some(r) = s.read_response().await.expect("read") {
+        let text = format!("{:?}", r.parsed());
+        if text.contains("Done") {
+            modified = Some(text);
+            break;
+        }
+    }
+    let done = modified.expect("tagged completion");
+    assert!(done.contains("Ok"), "{done}");
+    assert!(
+        done.to_ascii_uppercase().contains("MODIFIED"),
+        "the completion carries MODIFIED: {done}"
+    );
+    s.logout().await.expect("logout");
+    h.shutdown().await;
+}

@@ -141,3 +141,71 @@ fn the_keyword_limit_holds_on_the_durable_store() {
     assert_eq!(k.len(), MAX_KEYWORDS);
     assert!(!k.iter().any(|k| k == "one-more"));
 }
+
+/// RFC 7162: mod-sequences only grow within a UIDVALIDITY. The journal is
+/// replayed in order at start, so every message comes back with the MODSEQ
+/// it had and HIGHESTMODSEQ with the value it had (a server whose modseqs
+/// restart after a restart breaks every CHANGEDSINCE resync: the
+/// `modseq-reset` fault). And an UNCHANGEDSINCE store of a message changed
+/// since is refused without touching it.
+#[test]
+fn modseqs_survive_a_restart_and_unchangedsince_holds() {
+    let (dir, store) = open("modseq");
+    let a = append(&store, &[], "From: a@example.org\r\n\r\n1\r\n");
+    let b = append(&store, &[], "From: a@example.org\r\n\r\n2\r\n");
+    let mb = store.mailbox("alice", "INBOX").expect("INBOX");
+    let seen = FlagSet::from_names(["\\Seen"]);
+    store
+        .set_flags("alice", &mb, &[(a, seen.clone())], 1, None)
+        .expect("store");
+    let (modseq_a, before) = {
+        let st = mb.lock();
+        (st.messages[0].modseq, st.highest_modseq)
+    };
+    assert_eq!(modseq_a, before, "the last change holds the highest");
+    // UNCHANGEDSINCE below a's mod-sequence: a is refused, b is changed.
+    let flagged = FlagSet::from_names(["\\Flagged"]);
+    let refused = store
+        .set_flags(
+            "alice",
+            &mb,
+            &[(a, flagged.clone()), (b, flagged.clone())],
+            1,
+            Some(modseq_a - 1),
+        )
+        .expect("conditional store");
+    assert_eq!(refused, vec![a]);
+    let (flags_a, flags_b, highest) = {
+        let st = mb.lock();
+        (
+            st.messages[0].flags.clone(),
+            st.messages[1].flags.clone(),
+            st.highest_modseq,
+        )
+    };
+    assert_eq!(flags_a, seen, "a refused message is left alone");
+    assert_eq!(flags_b, flagged);
+    assert!(highest > before);
+    store.expunge("alice", &mb, &[b]).expect("expunge");
+    let (highest, validity) = {
+        let st = mb.lock();
+        (st.highest_modseq, st.uid_validity)
+    };
+    drop(mb);
+    drop(store);
+
+    let store = Store::open(&dir).expect("reopen");
+    let mb = store.mailbox("alice", "INBOX").expect("INBOX");
+    let st = mb.lock();
+    assert_eq!(st.uid_validity, validity);
+    assert_eq!(st.highest_modseq, highest, "HIGHESTMODSEQ after the replay");
+    assert_eq!(
+        st.messages[0].modseq, modseq_a,
+        "a's MODSEQ after the replay"
+    );
+    assert_eq!(
+        st.vanished_since(before),
+        Some(vec![b]),
+        "b's expunge is remembered"
+    );
+}

@@ -107,3 +107,48 @@ pub(super) fn inspect_vanished(cx: &Context<'_>, out: &mut Findings) {
         );
     }
 }
+
+/// `condstore.unchangedsince`: a conditional STORE of a message the client
+/// had been shown a MODSEQ above the UNCHANGEDSINCE value for must leave it
+/// alone and name it in MODIFIED (RFC 7162 3.1.3).
+pub(super) fn inspect_unchangedsince(cx: &Context<'_>, out: &mut Findings) {
+    let Some(ServerMessage::Status {
+        tag: Some(tag),
+        kind: StatusKind::Ok,
+        code,
+        ..
+    }) = server_message(cx.event)
+    else {
+        return;
+    };
+    let Some(session) = cx.session else { return };
+    let Some(p) = session.pending(tag) else {
+        return;
+    };
+    let Some(args) = &p.store else { return };
+    let Some(limit) = args.unchanged_since else {
+        return;
+    };
+    let modified = match code {
+        Some(crate::wire::RespCode::Modified(set)) => set.0.as_slice(),
+        _ => &[],
+    };
+    let missing: Vec<u32> = args
+        .stale
+        .iter()
+        .map(|&(seq, uid)| if args.uid { uid } else { seq })
+        .filter(|n| !modified.iter().any(|&(lo, hi)| (lo..=hi).contains(n)))
+        .collect();
+    if let Some(first) = missing.first() {
+        let what = if args.uid { "UID" } else { "message" };
+        out.report(
+            "condstore.unchangedsince",
+            cx.event,
+            format!(
+                "STORE (UNCHANGEDSINCE {limit}) completed without naming {what} {first} in MODIFIED ({} such), though the server had shown it a MODSEQ above {limit} before the STORE was sent",
+                missing.len()
+            ),
+            Some("the conditional STORE overwrote another client's change: the lost update CONDSTORE exists to prevent".into()),
+        );
+    }
+}

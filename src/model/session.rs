@@ -53,6 +53,13 @@ pub struct StoreArgs {
     pub uid: bool,
     pub sets: u8,
     pub clears: u8,
+    /// CONDSTORE's `(UNCHANGEDSINCE n)` (RFC 7162 3.1.3).
+    pub unchanged_since: Option<u64>,
+    /// With UNCHANGEDSINCE: the messages of the set (sequence number, UID)
+    /// this session had been shown a MODSEQ above n for before it sent the
+    /// STORE, which the server therefore must leave alone and name in
+    /// MODIFIED.
+    pub stale: Vec<(u32, u32)>,
 }
 
 #[derive(Debug)]
@@ -178,10 +185,15 @@ impl SessionModel {
                 let range_star = matches!(command, CommandKind::Fetch { uid: true })
                     && words.get(3).is_some_and(|set| set.contains('*'))
                     && !line.to_ascii_uppercase().contains("CHANGEDSINCE");
-                let store = match command {
+                let mut store = match command {
                     CommandKind::Store { uid } => store_args(&line, *uid),
                     _ => None,
                 };
+                if let (Some(args), Some(mb)) = (store.as_mut(), self.mailbox.as_ref()) {
+                    if let Some(limit) = args.unchanged_since {
+                        args.stale = stale_messages(mb, &args.set, args.uid, limit);
+                    }
+                }
                 for k in store_keywords(&line, command) {
                     if self.stored_keywords.len() < 256
                         && !self
@@ -589,7 +601,19 @@ fn store_args(line: &str, uid: bool) -> Option<StoreArgs> {
     }
     words.next()?;
     let set = parse_set(words.next()?)?;
-    let rest = words.next()?;
+    let mut rest = words.next()?;
+    let mut unchanged_since = None;
+    if let Some(modifiers) = rest.strip_prefix('(') {
+        // `(UNCHANGEDSINCE n)` before the item (RFC 7162 3.1.3, RFC 4466).
+        let (list, after) = modifiers.split_once(')')?;
+        let mut m = list.split(' ');
+        while let Some(name) = m.next() {
+            if name.eq_ignore_ascii_case("UNCHANGEDSINCE") {
+                unchanged_since = m.next().and_then(|v| v.parse().ok());
+            }
+        }
+        rest = after.trim_start();
+    }
     let (item, flags) = rest.split_once(' ')?;
     let item = item.to_ascii_uppercase();
     let bits = flags
@@ -617,7 +641,29 @@ fn store_args(line: &str, uid: bool) -> Option<StoreArgs> {
         uid,
         sets,
         clears,
+        unchanged_since,
+        stale: Vec::new(),
     })
+}
+
+/// The messages of a STORE's set (sequence number, UID) whose MODSEQ, as
+/// last shown to this session, is above `limit`; at most 10,000.
+fn stale_messages(mb: &MailboxModel, set: &[(u32, u32)], uid: bool, limit: u64) -> Vec<(u32, u32)> {
+    let mut out = Vec::new();
+    for seq in 1..=mb.exists.min(super::mailbox::MAX_TRACKED as u32) {
+        if out.len() >= 10_000 {
+            break;
+        }
+        let Some(u) = mb.uid_at(seq) else { continue };
+        let key = if uid { u } else { seq };
+        if !set.iter().any(|&(lo, hi)| (lo..=hi).contains(&key)) {
+            continue;
+        }
+        if mb.modseqs.get(&u).is_some_and(|&m| m > limit) {
+            out.push((seq, u));
+        }
+    }
+    out
 }
 
 fn parse_set(text: &str) -> Option<Vec<(u32, u32)>> {

@@ -33,6 +33,10 @@ pub enum Fault {
     /// Expunges go out as `* VANISHED` to clients that never enabled QRESYNC,
     /// which then keep the expunged messages in their view.
     VanishedWithoutQresync,
+    /// STORE (UNCHANGEDSINCE n) changes every message, as a server that
+    /// parses the modifier and ignores it: a conditional STORE overwrites
+    /// another client's change and no MODIFIED comes back.
+    UnchangedsinceIgnored,
 }
 
 /// Name, argument, what it reproduces, the check a scenario must fail with.
@@ -48,6 +52,7 @@ pub const FAULTS: &[(&str, &str, &str, &str)] = &[
     ("overquota-permanent", "", "seed 004: over quota, SMTP bounces and APPEND lacks [OVERQUOTA]", "quota.overquota-code"),
     ("modseq-reset", "", "every SELECT of a mailbox after its first rebuilds the modseq index from 1 under the same UIDVALIDITY: HIGHESTMODSEQ goes backwards", "modseq.monotonic"),
     ("vanished-without-qresync", "", "expunges reported as * VANISHED to clients that did not ENABLE QRESYNC", "qresync.vanished-enabled"),
+    ("unchangedsince-ignored", "", "STORE (UNCHANGEDSINCE n) changes messages modified since n and answers no MODIFIED", "condstore.unchangedsince"),
 ];
 
 impl FromStr for Fault {
@@ -83,6 +88,7 @@ impl FromStr for Fault {
             "overquota-permanent" => none().map(|_| Fault::OverquotaPermanent)?,
             "modseq-reset" => none().map(|_| Fault::ModseqReset)?,
             "vanished-without-qresync" => none().map(|_| Fault::VanishedWithoutQresync)?,
+            "unchangedsince-ignored" => none().map(|_| Fault::UnchangedsinceIgnored)?,
             other => {
                 let names: Vec<String> = FAULTS.iter().map(|f| format!("{}{}", f.0, f.1)).collect();
                 return Err(format!(
@@ -146,6 +152,6 @@ mod tests {
         );
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert!(parse_duration("5 parsecs").is_err());
-        assert_eq!(FAULTS.len(), 11);
+        assert_eq!(FAULTS.len(), 12);
     }
 }

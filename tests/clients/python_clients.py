@@ -55,7 +55,63 @@ def main():
     m.copy(num, "PyBox")
     m.close()
     m.logout()
+    qresync(imap_host, int(imap_port))
+    oauth(imap_host, int(imap_port))
     print("python imaplib + smtplib: ok")
+
+
+def qresync(host, port):
+    """RFC 7162 through imaplib's raw commands: ENABLE QRESYNC, SELECT
+    (QRESYNC ...) after another session's change and expunge."""
+    a = imaplib.IMAP4(host, port, timeout=10)
+    a.login("alice", "alicepw")
+    typ, data = a._simple_command("ENABLE", "QRESYNC")
+    assert typ == "OK" and b"QRESYNC" in a.response("ENABLED")[1][0], data
+    typ, _ = a.select("PyBox")
+    assert typ == "OK"
+    validity = a.response("UIDVALIDITY")[1][0].decode()
+    highest = int(a.response("HIGHESTMODSEQ")[1][0])
+    a.append("PyBox", None, None, b"Subject: second\r\n\r\nbody\r\n")
+    a.logout()
+    b = imaplib.IMAP4(host, port, timeout=10)
+    b.login("alice", "alicepw")
+    b.select("PyBox")
+    b.uid("STORE", "1", "+FLAGS", "(\\Deleted)")
+    b.expunge()
+    b.logout()
+    c = imaplib.IMAP4(host, port, timeout=10)
+    c.login("alice", "alicepw")
+    c._simple_command("ENABLE", "QRESYNC")
+    typ, data = c._simple_command("SELECT", "PyBox", f"(QRESYNC ({validity} {highest}))")
+    assert typ == "OK", data
+    c.state = "SELECTED"  # imaplib's select() knows no parameters
+    vanished = c.response("VANISHED")[1]
+    assert vanished and vanished[0] == b"(EARLIER) 1", vanished
+    fetched = c.response("FETCH")[1]
+    assert fetched and b"MODSEQ" in fetched[0], fetched
+    typ, data = c.uid("FETCH", "1:*", "(FLAGS)", f"(CHANGEDSINCE {highest} VANISHED)")
+    assert typ == "OK" and any(b"MODSEQ" in d for d in data if d), data
+    c.logout()
+
+
+def oauth(host, port):
+    """AUTHENTICATE XOAUTH2 and OAUTHBEARER (RFC 7628) as client libraries
+    send them; the bearer token is the user's password on this server."""
+    for mech, blob in (
+        ("XOAUTH2", b"user=alice\x01auth=Bearer alicepw\x01\x01"),
+        ("OAUTHBEARER", b"n,a=alice,\x01host=localhost\x01port=143\x01auth=Bearer alicepw\x01\x01"),
+    ):
+        m = imaplib.IMAP4(host, port, timeout=10)
+        typ, _ = m.authenticate(mech, lambda _challenge: blob)
+        assert typ == "OK", (mech, typ)
+        m.logout()
+    m = imaplib.IMAP4(host, port, timeout=10)
+    try:
+        m.authenticate("XOAUTH2", lambda _c: b"user=alice\x01auth=Bearer wrong\x01\x01")
+        raise AssertionError("a wrong token was accepted")
+    except imaplib.IMAP4.error:
+        pass
+    m.logout()
 
 
 if __name__ == "__main__":

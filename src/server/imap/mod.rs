@@ -373,8 +373,12 @@ async fn run(session: &mut Session, io: &mut Io) {
                     return;
                 }
             }
-            Outcome::Authenticate { tag, initial } => {
-                if !session.authenticate(&tag, initial, io).await {
+            Outcome::Authenticate {
+                tag,
+                mechanism,
+                initial,
+            } => {
+                if !session.authenticate(&tag, mechanism, initial, io).await {
                     return;
                 }
             }

@@ -29,6 +29,7 @@ pub enum Outcome {
     Idle(String),
     Authenticate {
         tag: String,
+        mechanism: super::cmd::Mechanism,
         initial: Option<Vec<u8>>,
     },
     Logout,
@@ -147,7 +148,7 @@ pub struct Session {
     pub(in crate::server::imap) qresync: bool,
 }
 
-const CAPS: &str = "IMAP4rev1 LITERAL+ IDLE UIDPLUS MOVE ENABLE CONDSTORE QRESYNC ID NAMESPACE UNSELECT QUOTA QUOTA=RES-STORAGE AUTH=PLAIN";
+const CAPS: &str = "IMAP4rev1 LITERAL+ IDLE UIDPLUS MOVE ENABLE CONDSTORE QRESYNC ID NAMESPACE UNSELECT QUOTA QUOTA=RES-STORAGE AUTH=PLAIN AUTH=XOAUTH2 AUTH=OAUTHBEARER SASL-IR";
 
 impl Session {
     pub fn new(id: u64, ctx: Arc<ServerCtx>) -> Self {

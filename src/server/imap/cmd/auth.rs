@@ -1,9 +1,71 @@
-//! CAPABILITY, STARTTLS, LOGIN, AUTHENTICATE PLAIN and LOGOUT.
+//! CAPABILITY, STARTTLS, LOGIN, AUTHENTICATE (PLAIN, and for client developers
+//! XOAUTH2 and OAUTHBEARER, RFC 7628, whose bearer token is the user's
+//! password here) and LOGOUT. SASL-IR (RFC 4959): the initial response may
+//! come on the AUTHENTICATE line.
 
 use base64::Engine as _;
 
 use crate::server::imap::io::{Io, ReadError};
 use crate::server::imap::session::{Outcome, Session};
+
+/// The SASL mechanisms AUTHENTICATE takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mechanism {
+    Plain,
+    /// Google's XOAUTH2: `user=U\x01auth=Bearer T\x01\x01`.
+    XOAuth2,
+    /// RFC 7628: `n,a=U,\x01...auth=Bearer T\x01\x01`.
+    OAuthBearer,
+}
+
+impl Mechanism {
+    fn parse(name: &str) -> Option<Mechanism> {
+        match name.to_ascii_uppercase().as_str() {
+            "PLAIN" => Some(Mechanism::Plain),
+            "XOAUTH2" => Some(Mechanism::XOAuth2),
+            "OAUTHBEARER" => Some(Mechanism::OAuthBearer),
+            _ => None,
+        }
+    }
+
+    /// The user and the secret (password or bearer token) in a client's
+    /// response, or `None` when it is malformed.
+    fn credentials(self, raw: &[u8]) -> Option<(String, String)> {
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        match self {
+            Mechanism::Plain => {
+                let mut parts = raw.split(|&b| b == 0);
+                let (_authz, user, pass) = (parts.next(), parts.next(), parts.next());
+                Some((text(user?), text(pass?)))
+            }
+            Mechanism::XOAuth2 | Mechanism::OAuthBearer => {
+                let mut user = None;
+                let mut token = None;
+                for (i, field) in raw.split(|&b| b == 0x01).enumerate() {
+                    let field = text(field);
+                    if i == 0 && self == Mechanism::OAuthBearer {
+                        // gs2-header: `n,a=user,` (RFC 7628 3.1).
+                        user = field
+                            .split(',')
+                            .find_map(|p| p.strip_prefix("a="))
+                            .map(str::to_string);
+                        continue;
+                    }
+                    if let Some(u) = field.strip_prefix("user=") {
+                        user = Some(u.to_string());
+                    } else if let Some(a) = field.strip_prefix("auth=") {
+                        let (scheme, t) = a.split_once(' ')?;
+                        if !scheme.eq_ignore_ascii_case("Bearer") {
+                            return None;
+                        }
+                        token = Some(t.to_string());
+                    }
+                }
+                Some((user?, token?))
+            }
+        }
+    }
+}
 
 impl Session {
     pub(in crate::server::imap) fn cmd_capability(&self, tag: &str, io: &mut Io) {
@@ -55,12 +117,16 @@ impl Session {
     ) -> Outcome {
         if self.user().is_some() {
             io.write(&format!("{tag} BAD Already authenticated\r\n"));
-        } else if !mechanism.eq_ignore_ascii_case("PLAIN") {
-            io.write(&format!(
-                "{tag} NO [CANNOT] Only AUTHENTICATE PLAIN is supported\r\n"
-            ));
+        } else if let Some(mechanism) = Mechanism::parse(mechanism) {
+            return Outcome::Authenticate {
+                tag,
+                mechanism,
+                initial,
+            };
         } else {
-            return Outcome::Authenticate { tag, initial };
+            io.write(&format!(
+                "{tag} NO [CANNOT] AUTHENTICATE takes PLAIN, XOAUTH2 or OAUTHBEARER\r\n"
+            ));
         }
         Outcome::Continue
     }
@@ -85,8 +151,14 @@ impl Session {
         }
     }
 
-    /// AUTHENTICATE PLAIN, reading the SASL line after `+` if needed.
-    pub async fn authenticate(&mut self, tag: &str, initial: Option<Vec<u8>>, io: &mut Io) -> bool {
+    /// AUTHENTICATE, reading the SASL line after `+` if needed.
+    pub async fn authenticate(
+        &mut self,
+        tag: &str,
+        mechanism: Mechanism,
+        initial: Option<Vec<u8>>,
+        io: &mut Io,
+    ) -> bool {
         let raw = match initial {
             Some(r) => r,
             None => {
@@ -128,17 +200,9 @@ impl Session {
                 }
             }
         };
-        let mut parts = raw.split(|&b| b == 0);
-        let (_authz, user, pass) = (parts.next(), parts.next(), parts.next());
-        match (user, pass) {
-            (Some(u), Some(p)) => {
-                let (u, p) = (
-                    String::from_utf8_lossy(u).into_owned(),
-                    String::from_utf8_lossy(p).into_owned(),
-                );
-                self.login(tag, &u, &p, io);
-            }
-            _ => io.write(&format!("{tag} BAD Malformed PLAIN response\r\n")),
+        match mechanism.credentials(&raw) {
+            Some((user, secret)) => self.login(tag, &user, &secret, io),
+            None => io.write(&format!("{tag} BAD Malformed {mechanism:?} response\r\n")),
         }
         true
     }

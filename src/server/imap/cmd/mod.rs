@@ -17,5 +17,6 @@ mod select;
 mod status;
 mod store;
 
+pub use auth::Mechanism;
 pub use list::list_pattern;
 pub use store::StoreArgs;

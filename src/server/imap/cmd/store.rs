@@ -5,6 +5,7 @@ use std::sync::Arc;
 use imap_codec::imap_types::flag::{Flag, StoreResponse, StoreType};
 use imap_codec::imap_types::sequence::SequenceSet;
 
+use crate::server::faults::Fault;
 use crate::server::imap::io::Io;
 use crate::server::imap::session::{uid_ranges, Session};
 use crate::server::store::FlagSet;
@@ -56,19 +57,22 @@ impl Session {
                 updates.push((u, f));
             }
         }
-        let failed = match self.ctx.store.set_flags(
-            self.user_str(),
-            &mb,
-            &updates,
-            self.id,
-            args.unchanged_since,
-        ) {
-            Ok(failed) => failed,
-            Err(e) => {
-                self.reply_store(tag, "STORE", Err(e), io);
-                return;
-            }
-        };
+        // The fault `unchangedsince-ignored`: the test is skipped.
+        let unchanged_since = args
+            .unchanged_since
+            .filter(|_| !self.ctx.faults.has(&Fault::UnchangedsinceIgnored));
+        let failed =
+            match self
+                .ctx
+                .store
+                .set_flags(self.user_str(), &mb, &updates, self.id, unchanged_since)
+            {
+                Ok(failed) => failed,
+                Err(e) => {
+                    self.reply_store(tag, "STORE", Err(e), io);
+                    return;
+                }
+            };
         let st = mb.lock();
         self.announce_keywords(&st, io);
         // RFC 7162 3.1.3: under UNCHANGEDSINCE "An untagged FETCH response
