@@ -223,6 +223,13 @@ const CASES: &[Case] = &[
         good: "C: a4 FETCH 1 (MODSEQ)\nS: * 1 FETCH (UID 10 MODSEQ (20))\nS: a4 OK done\nC: a5 FETCH 1 (MODSEQ)\nS: * 1 FETCH (UID 10 MODSEQ (21))\nS: a5 OK done\n",
     },
     Case {
+        // RFC 7162 3.1.3: the session was shown MODSEQ 25 for message 1, so
+        // a STORE (UNCHANGEDSINCE 20) must refuse it and name it in MODIFIED.
+        check: "condstore.unchangedsince",
+        bad: "C: a4 FETCH 1 (MODSEQ)\nS: * 1 FETCH (UID 10 MODSEQ (25))\nS: a4 OK done\nC: a5 STORE 1:2 (UNCHANGEDSINCE 20) +FLAGS (\\Seen)\nS: * 1 FETCH (UID 10 FLAGS (\\Seen) MODSEQ (26))\nS: * 2 FETCH (UID 11 FLAGS (\\Seen) MODSEQ (27))\nS: a5 OK done\n",
+        good: "C: a4 FETCH 1 (MODSEQ)\nS: * 1 FETCH (UID 10 MODSEQ (25))\nS: a4 OK done\nC: a5 STORE 1:2 (UNCHANGEDSINCE 20) +FLAGS (\\Seen)\nS: * 2 FETCH (UID 11 FLAGS (\\Seen) MODSEQ (27))\nS: a5 OK [MODIFIED 1] done\n",
+    },
+    Case {
         // VANISHED only after `* ENABLED QRESYNC` (RFC 7162 3.2.10).
         check: "qresync.vanished-enabled",
         bad: "C: a4 UID EXPUNGE 10\nS: * VANISHED 10\nS: a4 OK done\n",

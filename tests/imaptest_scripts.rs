@@ -219,7 +219,7 @@ fn the_scripts_expectations_fire_when_replies_do_not_match() {
     // failing by themselves.
     let good = script(
         "good",
-        "state: created\nignore_extra_untagged: no\n\nselect $mailbox\n* 0 exists\n* 0 recent\n* ok [uidvalidity $]\n* ok [uidnext $]\n* flags $\n* ok [permanentflags $]\nok [read-write]\n",
+        "state: created\nignore_extra_untagged: no\n\nselect $mailbox\n* 0 exists\n* 0 recent\n* ok [uidvalidity $]\n* ok [uidnext $]\n* ok [highestmodseq $]\n* flags $\n* ok [permanentflags $]\nok [read-write]\n",
     );
     let (code, out, err) = imapspec(&["run", s(&good)]);
     assert_eq!(code, 0, "{out}{err}");

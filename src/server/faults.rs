@@ -25,7 +25,7 @@ pub enum Fault {
     IoErrorOver(u32),
     /// Seed 004: over quota, SMTP bounces (5xx) and APPEND says NO without [OVERQUOTA].
     OverquotaPermanent,
-    /// An index rebuilt on every SELECT/EXAMINE but a mailbox's first restarts its
+    /// An index rebuilt at a SELECT/EXAMINE after flags changed restarts the
     /// mod-sequences at 1 with the same UIDVALIDITY, as a server that lost its
     /// modseq index after a crash and did not change UIDVALIDITY: HIGHESTMODSEQ
     /// goes backwards and a client's CHANGEDSINCE misses every change.
@@ -50,7 +50,7 @@ pub const FAULTS: &[(&str, &str, &str, &str)] = &[
     ("partial-append-on-disconnect", "", "seed 002: an APPEND cut off mid-literal stores half a message", "append.atomic"),
     ("io-error-over", "=N", "seed 003: mailboxes over N messages answer NO System I/O error", "mailbox.inuse-code"),
     ("overquota-permanent", "", "seed 004: over quota, SMTP bounces and APPEND lacks [OVERQUOTA]", "quota.overquota-code"),
-    ("modseq-reset", "", "every SELECT of a mailbox after its first rebuilds the modseq index from 1 under the same UIDVALIDITY: HIGHESTMODSEQ goes backwards", "modseq.monotonic"),
+    ("modseq-reset", "", "a SELECT after a flag change rebuilds the modseq index from 1 under the same UIDVALIDITY: HIGHESTMODSEQ goes backwards", "modseq.monotonic"),
     ("vanished-without-qresync", "", "expunges reported as * VANISHED to clients that did not ENABLE QRESYNC", "qresync.vanished-enabled"),
     ("unchangedsince-ignored", "", "STORE (UNCHANGEDSINCE n) changes messages modified since n and answers no MODIFIED", "condstore.unchangedsince"),
 ];

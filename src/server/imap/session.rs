@@ -339,9 +339,12 @@ impl Session {
                 uid,
                 modifiers,
             } => {
-                let unchanged_since = modifiers.iter().find_map(|m| match m {
-                    StoreModifier::UnchangedSince(n) => Some(*n),
-                });
+                let unchanged_since = modifiers
+                    .iter()
+                    .map(|m| match m {
+                        StoreModifier::UnchangedSince(n) => *n,
+                    })
+                    .next();
                 let store = super::cmd::StoreArgs {
                     kind,
                     response,

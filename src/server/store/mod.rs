@@ -162,9 +162,9 @@ pub struct MailboxState {
     /// Expunges older than this mod-sequence have left `vanished`: a client
     /// resyncing from before it is told of every UID not in the mailbox.
     pub vanished_floor: u64,
-    /// SELECTs and EXAMINEs of this mailbox so far (the `modseq-reset` fault
-    /// rebuilds the modseq index at every one after the first).
-    pub selections: u64,
+    /// A flag changed since the modseq index was last rebuilt (the
+    /// `modseq-reset` fault rebuilds it at the next SELECT or EXAMINE).
+    pub modseq_index_dirty: bool,
     /// Changes queued to the journal, in journal order, not yet applied.
     pending: VecDeque<Pending>,
 }
@@ -209,6 +209,7 @@ impl MailboxState {
         if self.messages[i].flags != flags {
             self.messages[i].flags = flags;
             self.messages[i].modseq = self.next_modseq();
+            self.modseq_index_dirty = true;
         }
     }
 
@@ -574,7 +575,7 @@ impl Store {
                     highest_modseq: 1,
                     vanished: VecDeque::new(),
                     vanished_floor: 0,
-                    selections: 0,
+                    modseq_index_dirty: false,
                     views: Views::default(),
                     pending: VecDeque::new(),
                 }),
@@ -734,7 +735,7 @@ impl Store {
                         highest_modseq,
                         vanished: VecDeque::new(),
                         vanished_floor: 0,
-                        selections: 0,
+                        modseq_index_dirty: false,
                         pending: VecDeque::new(),
                     }),
                     notify: tokio::sync::Notify::new(),

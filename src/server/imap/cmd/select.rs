@@ -104,10 +104,11 @@ impl Session {
         let reset_modseqs = self.ctx.faults.has(&Fault::ModseqReset);
         let (sel, unseen, validity, next, flags, highest, resync) = {
             let mut st = mb.lock();
-            st.selections += 1;
-            if reset_modseqs && st.selections > 1 {
-                // The fault: the index rebuilt from nothing when the mailbox
-                // is opened again, under the same UIDVALIDITY.
+            if reset_modseqs && st.modseq_index_dirty {
+                // The fault: an index that lost its flag changes is rebuilt
+                // from nothing when the mailbox is opened again, under the
+                // same UIDVALIDITY.
+                st.modseq_index_dirty = false;
                 for m in st.messages.iter_mut() {
                     m.modseq = 1;
                 }
