@@ -40,6 +40,20 @@ async fn python_imaplib_and_smtplib() {
     h.shutdown().await;
 }
 
+/// An async-imap session logged in as alice.
+async fn async_imap_login(
+    addr: std::net::SocketAddr,
+) -> async_imap::Session<tokio::net::TcpStream> {
+    let tcp = tokio::net::TcpStream::connect(addr).await.expect("tcp");
+    let mut client = async_imap::Client::new(tcp);
+    client.read_response().await.expect("greeting");
+    client
+        .login("alice", "alicepw")
+        .await
+        .map_err(|(e, _)| e)
+        .expect("login")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn async_imap_and_lettre() {
     use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -57,16 +71,7 @@ async fn async_imap_and_lettre() {
         .expect("message");
     mailer.send(email).await.expect("lettre delivers");
 
-    let tcp = tokio::net::TcpStream::connect(h.imap.expect("imap"))
-        .await
-        .expect("tcp");
-    let mut client = async_imap::Client::new(tcp);
-    client.read_response().await.expect("greeting");
-    let mut s = client
-        .login("alice", "alicepw")
-        .await
-        .map_err(|(e, _)| e)
-        .expect("login");
+    let mut s = async_imap_login(h.imap.expect("imap")).await;
     let mb = s.select("INBOX").await.expect("select");
     assert_eq!(mb.exists, 1);
     let msgs: Vec<_> = s
@@ -173,16 +178,7 @@ async fn mbsync_syncs_both_ways() {
 async fn async_imap_condstore() {
     let h = support::start_server(&[], Clock::real(), None).await;
     support::seed_inbox(&h.store, 3, "condstore", "c");
-    let tcp = tokio::net::TcpStream::connect(h.imap.expect("imap"))
-        .await
-        .expect("tcp");
-    let mut client = async_imap::Client::new(tcp);
-    client.read_response().await.expect("greeting");
-    let mut s = client
-        .login("alice", "alicepw")
-        .await
-        .map_err(|(e, _)| e)
-        .expect("login");
+    let mut s = async_imap_login(h.imap.expect("imap")).await;
     let mb = s
         .select_condstore("INBOX")
         .await

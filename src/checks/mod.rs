@@ -501,6 +501,28 @@ impl Checker {
     }
 }
 
+/// The command this event completes with a tagged OK: its session, the
+/// command as sent, and the completion's response code.
+pub(crate) fn completed_ok<'a>(
+    cx: &Context<'a>,
+) -> Option<(
+    &'a SessionModel,
+    &'a crate::model::session::Pending,
+    Option<&'a crate::wire::RespCode>,
+)> {
+    let Some(crate::wire::ServerMessage::Status {
+        tag: Some(tag),
+        kind: crate::wire::StatusKind::Ok,
+        code,
+        ..
+    }) = server_message(cx.event)
+    else {
+        return None;
+    };
+    let session = cx.session?;
+    Some((session, session.pending(tag)?, code.as_ref()))
+}
+
 /// The server message of a server event.
 pub(crate) fn server_message(event: &Event) -> Option<&crate::wire::ServerMessage> {
     match &event.kind {

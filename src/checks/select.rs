@@ -2,21 +2,11 @@
 //! MUST say) and `select.read-write-code` (6.3.1: "the server SHOULD prefix the
 //! text of the tagged OK response with the "[READ-WRITE]" response code").
 
-use super::{server_message, Context, Findings};
-use crate::wire::{CommandKind, RespCode, ServerMessage, StatusKind};
+use super::{completed_ok, Context, Findings};
+use crate::wire::{CommandKind, RespCode};
 
 pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
-    let Some(ServerMessage::Status {
-        tag: Some(tag),
-        kind: StatusKind::Ok,
-        code,
-        ..
-    }) = server_message(cx.event)
-    else {
-        return;
-    };
-    let Some(session) = cx.session else { return };
-    let Some(p) = session.pending(tag) else {
+    let Some((session, p, code)) = completed_ok(cx) else {
         return;
     };
     let CommandKind::Select { .. } = p.command else {
@@ -49,7 +39,7 @@ pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
             ..
         }
     );
-    if examine && code != &Some(RespCode::ReadOnly) {
+    if examine && code != Some(&RespCode::ReadOnly) {
         // 6.3.2: "The text of the tagged OK response to the EXAMINE command
         // MUST begin with the "[READ-ONLY]" response code."
         missing.push("[READ-ONLY] on the tagged OK");

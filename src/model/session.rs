@@ -650,13 +650,29 @@ fn store_args(line: &str, uid: bool) -> Option<StoreArgs> {
 /// last shown to this session, is above `limit`; at most 10,000.
 fn stale_messages(mb: &MailboxModel, set: &[(u32, u32)], uid: bool, limit: u64) -> Vec<(u32, u32)> {
     let mut out = Vec::new();
-    for seq in 1..=mb.exists.min(super::mailbox::MAX_TRACKED as u32) {
+    // Bounded per STORE whatever a log holds: at most 100,000 messages
+    // looked at, each by binary search in the set made sorted and disjoint.
+    let mut merged: Vec<(u32, u32)> = Vec::with_capacity(set.len());
+    let mut sorted = set.to_vec();
+    sorted.sort_unstable();
+    for (lo, hi) in sorted {
+        match merged.last_mut() {
+            Some(last) if lo <= last.1.saturating_add(1) => last.1 = last.1.max(hi),
+            _ => merged.push((lo, hi)),
+        }
+    }
+    let top = mb
+        .exists
+        .min(super::mailbox::MAX_TRACKED as u32)
+        .min(100_000);
+    for seq in 1..=top {
         if out.len() >= 10_000 {
             break;
         }
         let Some(u) = mb.uid_at(seq) else { continue };
         let key = if uid { u } else { seq };
-        if !set.iter().any(|&(lo, hi)| (lo..=hi).contains(&key)) {
+        let i = merged.partition_point(|&(_, hi)| hi < key);
+        if merged.get(i).is_none_or(|&(lo, _)| lo > key) {
             continue;
         }
         if mb.modseqs.get(&u).is_some_and(|&m| m > limit) {

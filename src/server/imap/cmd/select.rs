@@ -25,7 +25,9 @@ pub(in crate::server::imap) fn vanished_uids(
     since: u64,
     known: Option<&[(u32, u32)]>,
 ) -> Vec<u32> {
-    let in_known = |u: u32| known.is_none_or(|r| r.iter().any(|&(lo, hi)| (lo..=hi).contains(&u)));
+    // `known` is normalised (`seqset::ranges`): one binary search per UID,
+    // however many ranges the client sent.
+    let in_known = |u: u32| known.is_none_or(|r| seqset::contains(r, u));
     match st.vanished_since(since) {
         Some(uids) => uids.into_iter().filter(|&u| in_known(u)).collect(),
         None => {
@@ -179,11 +181,7 @@ impl Session {
     ) -> String {
         let max = st.uid_next.saturating_sub(1);
         let known = known.map(|k| seqset::ranges(k, max));
-        let in_known = |u: u32| {
-            known
-                .as_ref()
-                .is_none_or(|r| r.iter().any(|&(lo, hi)| (lo..=hi).contains(&u)))
-        };
+        let in_known = |u: u32| known.as_ref().is_none_or(|r| seqset::contains(r, u));
         let gone = vanished_uids(st, since, known.as_deref());
         let mut out = String::new();
         if !gone.is_empty() {
