@@ -235,6 +235,20 @@ const CASES: &[Case] = &[
         bad: "C: a4 UID EXPUNGE 10\nS: * VANISHED 10\nS: a4 OK done\n",
         good: "C: a4 ENABLE QRESYNC\nS: * ENABLED QRESYNC\nS: a4 OK done\nC: a5 UID EXPUNGE 10\nS: * VANISHED 10\nS: a5 OK done\nC: a6 FETCH 2 (UID)\nS: * 2 FETCH (UID 12)\nS: a6 OK done\n",
     },
+    Case {
+        // RFC 6154 2: LIST (SPECIAL-USE) returns only special-use mailboxes.
+        // The good form is Dovecot's (the use after the children attribute).
+        check: "specialuse.selection",
+        bad: "C: a4 LIST (SPECIAL-USE) \"\" \"*\"\nS: * LIST (\\HasNoChildren \\Sent) \"/\" Sent\nS: * LIST (\\HasNoChildren) \"/\" Work\nS: a4 OK done\n",
+        good: "C: a4 LIST (SPECIAL-USE) \"\" \"*\"\nS: * LIST (\\HasNoChildren \\Sent) \"/\" Sent\nS: * LIST (\\Trash \\HasChildren) \".\" \"INBOX.Trash\"\nS: a4 OK done\n",
+    },
+    Case {
+        // RFC 6154 2 and 3: a CREATE with USE answered OK gave the mailbox
+        // its use; a LIST RETURN (SPECIAL-USE) must show it.
+        check: "specialuse.return",
+        bad: "C: a4 CREATE MySent (USE (\\Sent))\nS: a4 OK done\nC: a5 LIST \"\" \"%\" RETURN (SPECIAL-USE)\nS: * LIST (\\HasNoChildren) \"/\" MySent\nS: a5 OK done\n",
+        good: "C: a4 CREATE MySent (USE (\\Sent))\nS: a4 OK done\nC: a5 LIST \"\" \"%\" RETURN (SPECIAL-USE)\nS: * LIST (\\Sent \\HasNoChildren) \"/\" MySent\nS: a5 OK done\nC: a6 RENAME MySent Old\nS: a6 OK done\nC: a7 LIST \"\" \"%\" RETURN (SPECIAL-USE)\nS: * LIST (\\HasNoChildren) \"/\" MySent\nS: a7 OK done\nC: a8 LIST \"\" \"*\"\nS: * LIST () \"/\" Old\nS: a8 OK done\n",
+    },
 ];
 
 #[test]
@@ -255,6 +269,33 @@ fn every_check_fires_on_bad_and_is_silent_on_good() {
             case.check
         );
     }
+}
+
+#[test]
+fn special_use_rules_leave_what_rfc_6154_allows_alone() {
+    let create = "C: a4 CREATE MySent (USE (\\Sent))\nS: a4 OK done\n";
+    // A plain LIST need not show special uses (RFC 6154 2: "MAY include").
+    let plain = "C: a5 LIST \"\" \"%\"\nS: * LIST (\\HasNoChildren) \"/\" MySent\nS: a5 OK done\n";
+    assert_eq!(findings(&format!("{SELECTED}{create}{plain}")), vec![]);
+    // A refused CREATE gave no use.
+    let refused = "C: a4 CREATE MySent (USE (\\Sent))\nS: a4 NO [USEATTR] one \\Sent is enough\n";
+    let ret = "C: a5 LIST \"\" \"%\" RETURN (SPECIAL-USE)\nS: * LIST (\\HasNoChildren) \"/\" MySent\nS: a5 OK done\n";
+    assert_eq!(findings(&format!("{SELECTED}{refused}{ret}")), vec![]);
+    // Two LISTs in flight: which one a response answers cannot be told.
+    let two = "C: a5 LIST (SPECIAL-USE) \"\" \"*\"\nC: a6 LIST \"\" \"*\"\nS: * LIST (\\HasNoChildren) \"/\" Work\nS: a5 OK done\nS: a6 OK done\n";
+    assert_eq!(findings(&format!("{SELECTED}{two}")), vec![]);
+    // RECURSIVEMATCH parents and RFC 5258's extended items (CHILDINFO), as
+    // Cyrus and Dovecot send them, parse and are not judged.
+    let rec = "C: a5 LIST (SPECIAL-USE RECURSIVEMATCH) \"\" \"%\"\nS: * LIST (\\HasChildren) \"/\" Work (\"CHILDINFO\" (\"SUBSCRIBED\"))\nS: a5 OK done\n";
+    assert_eq!(findings(&format!("{SELECTED}{rec}")), vec![]);
+    // The uses a LIST showed bind the next LIST that asks for them...
+    let shown = "C: a5 LIST (SPECIAL-USE) \"\" \"*\"\nS: * LIST (\\Drafts) \"/\" Drafts\nS: a5 OK done\n";
+    let lost = "C: a6 LIST \"\" \"*\" RETURN (SPECIAL-USE)\nS: * LIST (\\HasNoChildren) \"/\" Drafts\nS: a6 OK done\n";
+    let f = findings(&format!("{SELECTED}{shown}{lost}"));
+    assert!(f.iter().any(|(c, _)| *c == "specialuse.return"), "{f:?}");
+    // ...unless a SETMETADATA (which can set /private/specialuse) came between.
+    let meta = "C: a7 SETMETADATA Drafts (/private/specialuse NIL)\nS: a7 OK done\n";
+    assert_eq!(findings(&format!("{SELECTED}{shown}{meta}{lost}")), vec![]);
 }
 
 #[test]

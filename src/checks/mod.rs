@@ -22,6 +22,7 @@ mod recent;
 mod response;
 mod select;
 mod server;
+mod specialuse;
 mod starttls;
 mod tag;
 mod uid;
@@ -240,6 +241,14 @@ pub const CHECKS: &[CheckInfo] = &[
         "If this list is non-empty, the server MUST return in the tagged response a MODIFIED response code.  The MODIFIED response code includes the message set (for STORE) or set of UIDs (for UID STORE) of all messages that failed the UNCHANGEDSINCE test.",
         "A STORE (UNCHANGEDSINCE n) names in MODIFIED every message of its set that the server had already shown this session with a MODSEQ above n.",
         "clients that merge flag changes with conditional STOREs (CONDSTORE's lost-update protection) silently overwrite another device's change", Transcript, Some(modseq::inspect_unchangedsince)),
+    check("specialuse.selection", "RFC 6154 2", Must,
+        "If the client specifies the \"SPECIAL-USE\" selection option, the LIST command MUST return only those mailboxes that have a special-use attribute set.",
+        "A `LIST (SPECIAL-USE)` returns only mailboxes that carry a special-use attribute (\\Sent, \\Trash, ...); RECURSIVEMATCH parents and \\NonExistent names aside.",
+        "Outlook 2016+, Apple Mail and Thunderbird take what this LIST returns as the Sent/Trash/Drafts folders: a plain folder listed here becomes one", Transcript, Some(specialuse::inspect)),
+    check("specialuse.return", "RFC 6154 2, 3", Must,
+        "If the client specifies the \"SPECIAL-USE\" return option, the LIST command MUST return the new special-use attributes on those mailboxes that have them set. The \"SPECIAL-USE\" return option is implied by the \"SPECIAL-USE\" selection option. (2) If the server cannot create a mailbox with the designated special use defined, for whatever reason, it MUST NOT create the mailbox (3)",
+        "A LIST with the SPECIAL-USE return (or selection) option shows every special use the mailbox is known to have: one an earlier LIST showed, or a `CREATE ... (USE ...)` answered OK gave it, with no DELETE, RENAME or SETMETADATA sent since.",
+        "clients lose the Sent/Trash folder they were set up with and save sent mail or deleted mail somewhere else (or nowhere)", Transcript, None),
     check("server.stalled", "RFC 3501 2.2.2, 5.5", Must,
         "The server completion result response indicates the success or failure of the operation.  It is tagged with the same tag as the client command which began the operation.",
         "A command gets its completion: a server that stalls, drips bytes, sends an endless line or answers with another tag until the harness's bounds run out is reported, with what it sent.",

@@ -36,6 +36,10 @@ pub struct ServeArgs {
     /// Misbehave like a server from the field reports (repeatable; see below).
     #[arg(long = "fault", value_name = "NAME[=ARG]")]
     pub faults: Vec<String>,
+    /// A new account gets only INBOX (by default it also gets Sent, Drafts,
+    /// Trash, Junk and Archive, with their SPECIAL-USE attributes).
+    #[arg(long)]
+    pub no_default_mailboxes: bool,
     /// Written once listening: one line per listener, e.g. "imap 127.0.0.1:1143".
     #[arg(long, value_name = "FILE")]
     pub ready_file: Option<PathBuf>,
@@ -282,6 +286,7 @@ pub fn config(args: &ServeArgs) -> Result<Config, String> {
         tls_cert: args.tls_cert.clone().zip(args.tls_key.clone()),
         preload: args.preload.clone(),
         limits: args.limits.limits()?,
+        default_mailboxes: !args.no_default_mailboxes,
         ..Config::default()
     })
 }

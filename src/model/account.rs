@@ -122,9 +122,43 @@ pub fn bounded_insert<K: Hash + Eq, V>(map: &mut HashMap<K, V>, key: K, value: V
 #[derive(Debug, Default)]
 pub struct AccountModel {
     mailboxes: HashMap<MailboxKey, MailboxHistory>,
+    /// The special uses (RFC 6154) each mailbox is known to have, by user and
+    /// name, with the model clock they were learned at: from a LIST that
+    /// showed them, or a `CREATE ... (USE ...)` that succeeded.
+    special_uses: HashMap<(String, String), KnownUses>,
+}
+
+/// What is known of one mailbox's special uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownUses {
+    pub uses: Vec<String>,
+    /// Model clock of the event they were learned from.
+    pub at: u64,
+    /// Where they were learned (a line of the transcript), for the finding.
+    pub line: u64,
 }
 
 impl AccountModel {
+    /// The special uses `mailbox` of `user` was known to have.
+    pub fn special_uses(&self, user: &str, mailbox: &str) -> Option<&KnownUses> {
+        self.special_uses
+            .get(&(user.to_string(), mailbox.to_string()))
+    }
+
+    pub fn learn_special_uses(&mut self, user: &str, mailbox: &str, known: KnownUses) {
+        bounded_insert(
+            &mut self.special_uses,
+            (user.to_string(), mailbox.to_string()),
+            known,
+        );
+    }
+
+    /// A DELETE, RENAME or SETMETADATA of the user may change any mailbox's
+    /// special uses (a RENAME moves the children too): what was known goes.
+    pub fn forget_special_uses(&mut self, user: &str) {
+        self.special_uses.retain(|(u, _), _| u != user);
+    }
+
     pub fn get(&self, key: &MailboxKey) -> Option<&MailboxHistory> {
         self.mailboxes.get(key)
     }

@@ -3,9 +3,10 @@
 use crate::event::Event;
 use crate::source::{Origin, Timestamp};
 use crate::wire::decode::sasl_plain_user_b64;
+use crate::wire::extended::{special_uses_of, ListCommand};
 use crate::wire::{ClientMessage, CommandKind, Direction, RespCode, ServerMessage, StatusKind};
 
-use super::account::{bounded_insert, AccountModel, MailboxHistory};
+use super::account::{bounded_insert, AccountModel, KnownUses, MailboxHistory};
 use super::mailbox::{flag_bits, MailboxModel};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +120,18 @@ impl SessionModel {
         self.pending.iter().find(|p| p.tag == tag)
     }
 
+    /// The one LIST in progress, whose answer the untagged LIST responses
+    /// are (`None` when none is, or several are: then which one a response
+    /// answers cannot be told).
+    pub fn listing(&self) -> Option<(&Pending, &ListCommand)> {
+        let mut lists = self.pending.iter().filter_map(|p| match &p.command {
+            CommandKind::List(l) => Some((p, l.as_ref())),
+            _ => None,
+        });
+        let one = lists.next()?;
+        lists.next().is_none().then_some(one)
+    }
+
     /// The IDLE in progress (the server answered `+`), if any.
     pub fn idling(&self) -> Option<&Pending> {
         self.pending
@@ -154,7 +167,7 @@ impl SessionModel {
         message: &ClientMessage,
         event: &Event,
         now: u64,
-        _account: &mut AccountModel,
+        account: &mut AccountModel,
     ) {
         self.last_client_at = event.at.or(self.last_client_at);
         self.last_client_origin = Some(event.origin.clone());
@@ -173,6 +186,12 @@ impl SessionModel {
                 match command {
                     CommandKind::Select { mailbox, read_only } => {
                         self.mailbox = Some(MailboxModel::new(mailbox.clone(), *read_only, now));
+                    }
+                    CommandKind::Delete | CommandKind::Rename => {
+                        account.forget_special_uses(&self.user)
+                    }
+                    CommandKind::Other { name } if name == "SETMETADATA" => {
+                        account.forget_special_uses(&self.user)
                     }
                     CommandKind::Login { user } => self.user = user.clone(),
                     CommandKind::Authenticate { user: Some(u), .. } => self.user = u.clone(),
@@ -328,7 +347,7 @@ impl SessionModel {
                     if *kind == StatusKind::Ok {
                         self.learn_examine_store(&p, event, account);
                     }
-                    self.complete(&p, *kind, code.as_ref(), account);
+                    self.complete(&p, *kind, code.as_ref(), account, now, event.origin.line);
                 }
                 self.completed.push_back(tag.clone());
                 if self.completed.len() > 64 {
@@ -445,6 +464,20 @@ impl SessionModel {
                     }
                 }
             }
+            ServerMessage::List { name, attributes } => {
+                let uses = special_uses_of(attributes);
+                if !uses.is_empty() && self.listing().is_some() {
+                    account.learn_special_uses(
+                        &self.user,
+                        name,
+                        KnownUses {
+                            uses,
+                            at: now,
+                            line: event.origin.line,
+                        },
+                    );
+                }
+            }
             ServerMessage::Data { .. }
             | ServerMessage::Quota { .. }
             | ServerMessage::Undecodable { .. } => {}
@@ -558,10 +591,25 @@ impl SessionModel {
         p: &Pending,
         kind: StatusKind,
         code: Option<&RespCode>,
-        _account: &mut AccountModel,
+        account: &mut AccountModel,
+        now: u64,
+        line: u64,
     ) {
         let ok = kind == StatusKind::Ok;
         match &p.command {
+            // RFC 6154 3: a server that cannot give the mailbox the special
+            // use "MUST NOT create the mailbox": an OK means it has them.
+            CommandKind::Create { mailbox, uses } if ok && !uses.is_empty() => {
+                account.learn_special_uses(
+                    &self.user,
+                    mailbox,
+                    KnownUses {
+                        uses: special_uses_of(uses),
+                        at: now,
+                        line,
+                    },
+                )
+            }
             CommandKind::Login { .. } | CommandKind::Authenticate { .. } if ok => {
                 self.state = ProtocolState::Authenticated
             }

@@ -66,6 +66,10 @@ pub struct Config {
     /// How the durable store syncs its journal (group commit unless a
     /// benchmark asks for one fsync per record).
     pub journal_sync: store::SyncMode,
+    /// A new account gets Sent, Drafts, Trash, Junk and Archive, each with
+    /// its special-use attribute (RFC 6154 2), as Dovecot's and Cyrus's
+    /// usual setups give; `imapspec serve --no-default-mailboxes` turns it off.
+    pub default_mailboxes: bool,
 }
 
 impl Default for Config {
@@ -86,6 +90,7 @@ impl Default for Config {
             limits: ServerLimits::default(),
             personal_namespace: None,
             journal_sync: store::SyncMode::Group,
+            default_mailboxes: true,
         }
     }
 }
@@ -160,9 +165,15 @@ impl Server {
         };
         let store = Arc::new(store);
         for u in &config.users {
-            store
+            let new = store
                 .add_user(&u.name, &u.password, u.quota)
                 .map_err(|e| ServerError(format!("cannot add user {}: {e}", u.name)))?;
+            if new && config.default_mailboxes {
+                let prefix = config.personal_namespace.as_deref().unwrap_or("");
+                store
+                    .create_default_mailboxes(&u.name, prefix)
+                    .map_err(|e| ServerError(format!("cannot make {}'s mailboxes: {e}", u.name)))?;
+            }
         }
         if let Some(p) = &config.preload {
             preload(&store, p, &config.users).map_err(ServerError)?;

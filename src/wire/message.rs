@@ -145,6 +145,12 @@ pub enum ServerMessage {
         uids: UidSet,
     },
     Flags(Vec<FlagName>),
+    /// `* LIST (attributes) delimiter name [extended items]` (RFC 3501
+    /// 7.2.2, RFC 5258 3.4).
+    List {
+        name: String,
+        attributes: Vec<String>,
+    },
     Capability(Vec<String>),
     /// `* QUOTA root (resource usage limit ...)` (RFC 2087, RFC 9208), with the
     /// number of resources listed (RFC 2087 allows none, RFC 9208 at least one).
@@ -181,12 +187,17 @@ pub enum CommandKind {
         mailbox: String,
         read_only: bool,
     },
-    Create,
+    /// `uses`: the special uses a `CREATE name (USE (...))` asks for (RFC 6154 3).
+    Create {
+        mailbox: String,
+        uses: Vec<String>,
+    },
     Delete,
     Rename,
     Subscribe,
     Unsubscribe,
-    List,
+    /// A LIST, plain or extended (RFC 5258), with what it asked for.
+    List(Box<crate::wire::extended::ListCommand>),
     Lsub,
     Status,
     Append {
@@ -249,12 +260,12 @@ impl CommandKind {
             CommandKind::Select {
                 read_only: true, ..
             } => "EXAMINE".into(),
-            CommandKind::Create => "CREATE".into(),
+            CommandKind::Create { .. } => "CREATE".into(),
             CommandKind::Delete => "DELETE".into(),
             CommandKind::Rename => "RENAME".into(),
             CommandKind::Subscribe => "SUBSCRIBE".into(),
             CommandKind::Unsubscribe => "UNSUBSCRIBE".into(),
-            CommandKind::List => "LIST".into(),
+            CommandKind::List(_) => "LIST".into(),
             CommandKind::Lsub => "LSUB".into(),
             CommandKind::Status => "STATUS".into(),
             CommandKind::Append { .. } => "APPEND".into(),

@@ -348,11 +348,22 @@ async fn run(session: &mut Session, io: &mut Io) {
                     }
                 }
             }
-            Err(_) => {
-                let (tag, why) = bad_command(&bytes);
-                io.write(&format!("{tag} BAD {why}\r\n"));
-                Outcome::Continue
-            }
+            Err(_) => match crate::wire::extended::parse(&bytes) {
+                Ok(Some((tag, command))) => {
+                    session.handle_extended(&tag, command, io);
+                    Outcome::Continue
+                }
+                Ok(None) => {
+                    let (tag, why) = bad_command(&bytes);
+                    io.write(&format!("{tag} BAD {why}\r\n"));
+                    Outcome::Continue
+                }
+                Err(malformed) => {
+                    let (tag, _) = bad_command(&bytes);
+                    io.write(&format!("{tag} BAD {}\r\n", malformed.0));
+                    Outcome::Continue
+                }
+            },
         };
         drop(held);
         drop(bytes);

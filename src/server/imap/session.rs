@@ -16,8 +16,9 @@ use imap_codec::imap_types::extensions::binary::LiteralOrLiteral8;
 use imap_codec::imap_types::mailbox::Mailbox as MailboxName;
 use imap_codec::imap_types::sequence::SequenceSet;
 
-use super::cmd::list_pattern;
+use super::cmd::{list_pattern, plain_list};
 use super::io::Io;
+use crate::wire::extended::ExtendedCommand;
 use super::ServerCtx;
 use crate::server::faults::Fault;
 use crate::server::seqset;
@@ -148,7 +149,7 @@ pub struct Session {
     pub(in crate::server::imap) qresync: bool,
 }
 
-const CAPS: &str = "IMAP4rev1 LITERAL+ IDLE UIDPLUS MOVE ENABLE CONDSTORE QRESYNC ID NAMESPACE UNSELECT QUOTA QUOTA=RES-STORAGE AUTH=PLAIN AUTH=XOAUTH2 AUTH=OAUTHBEARER SASL-IR";
+const CAPS: &str = "IMAP4rev1 LITERAL+ IDLE UIDPLUS MOVE ENABLE CONDSTORE QRESYNC ID NAMESPACE UNSELECT QUOTA QUOTA=RES-STORAGE SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS STATUS=SIZE AUTH=PLAIN AUTH=XOAUTH2 AUTH=OAUTHBEARER SASL-IR";
 
 impl Session {
     pub fn new(id: u64, ctx: Arc<ServerCtx>) -> Self {
@@ -217,6 +218,21 @@ impl Session {
         format!("({})", v.join(" "))
     }
 
+    /// The command forms imap-codec does not read (`wire::extended`): the
+    /// extended LIST and CREATE with USE. Both need a logged-in session.
+    pub fn handle_extended(&mut self, tag: &str, cmd: ExtendedCommand, io: &mut Io) {
+        if self.user.is_none() {
+            io.write(&format!("{tag} NO [AUTHENTICATIONFAILED] Log in first\r\n"));
+            return;
+        }
+        match cmd {
+            ExtendedCommand::List(list) => self.cmd_list(tag, &list, false, io),
+            ExtendedCommand::Create { mailbox, uses } => {
+                self.cmd_create_special_use(tag, &mailbox, &uses, io)
+            }
+        }
+    }
+
     /// Checks the state the command needs, then dispatches to its handler in
     /// `cmd/`.
     pub async fn handle(&mut self, cmd: Command<'_>, io: &mut Io) -> Outcome {
@@ -269,8 +285,7 @@ impl Session {
                 mailbox_wildcard,
             } => self.cmd_list(
                 &tag,
-                &name_of(&reference),
-                &list_pattern(&mailbox_wildcard),
+                &plain_list(name_of(&reference), list_pattern(&mailbox_wildcard)),
                 false,
                 io,
             ),
@@ -279,8 +294,7 @@ impl Session {
                 mailbox_wildcard,
             } => self.cmd_list(
                 &tag,
-                &name_of(&reference),
-                &list_pattern(&mailbox_wildcard),
+                &plain_list(name_of(&reference), list_pattern(&mailbox_wildcard)),
                 true,
                 io,
             ),
@@ -402,21 +416,7 @@ impl Session {
         r: Result<(), StoreError>,
         io: &mut Io,
     ) {
-        match r {
-            Ok(()) => io.write(&format!("{tag} OK {what} completed\r\n")),
-            Err(StoreError::NoSuchMailbox) => {
-                io.write(&format!("{tag} NO [NONEXISTENT] No such mailbox\r\n"))
-            }
-            Err(StoreError::Exists) => io.write(&format!(
-                "{tag} NO [ALREADYEXISTS] Mailbox already exists\r\n"
-            )),
-            Err(StoreError::OverQuota) => {
-                io.write(&format!("{tag} NO [OVERQUOTA] Quota exceeded\r\n"))
-            }
-            Err(StoreError::Limit(e)) => io.write(&format!("{tag} NO [LIMIT] {e}\r\n")),
-            Err(StoreError::Invalid(e)) => io.write(&format!("{tag} NO [CANNOT] {e}\r\n")),
-            Err(StoreError::Io(e)) => io.write(&format!("{tag} NO [SERVERBUG] {e}\r\n")),
-        }
+        io.write(&format!("{tag} {}\r\n", store_reply(what, r)));
     }
 
     pub(in crate::server::imap) fn io_error_fault(&self, mb: &Mailbox) -> bool {
@@ -693,6 +693,19 @@ pub fn name_of(m: &MailboxName<'_>) -> String {
     match m {
         MailboxName::Inbox => "INBOX".to_string(),
         MailboxName::Other(o) => String::from_utf8_lossy(o.as_ref()).into_owned(),
+    }
+}
+
+/// The tagged reply to a store operation, after the tag.
+pub fn store_reply(what: &str, r: Result<(), StoreError>) -> String {
+    match r {
+        Ok(()) => format!("OK {what} completed"),
+        Err(StoreError::NoSuchMailbox) => "NO [NONEXISTENT] No such mailbox".into(),
+        Err(StoreError::Exists) => "NO [ALREADYEXISTS] Mailbox already exists".into(),
+        Err(StoreError::OverQuota) => "NO [OVERQUOTA] Quota exceeded".into(),
+        Err(StoreError::Limit(e)) => format!("NO [LIMIT] {e}"),
+        Err(StoreError::Invalid(e)) => format!("NO [CANNOT] {e}"),
+        Err(StoreError::Io(e)) => format!("NO [SERVERBUG] {e}"),
     }
 }
 

@@ -75,6 +75,13 @@ pub enum Record<'a> {
         to: &'a str,
         uid_validity: u32,
     },
+    /// The mailbox's special-use attributes (RFC 6154), all of them: empty
+    /// clears them.
+    SpecialUse {
+        user: &'a str,
+        mailbox: &'a str,
+        uses: &'a [String],
+    },
     Subscribe {
         user: &'a str,
         mailbox: &'a str,
@@ -903,6 +910,14 @@ fn encode<'a>(r: &Record<'a>) -> (Vec<u8>, &'a [u8]) {
             &[],
         ),
         Record::Delete { user, mailbox } => (format!("delete {} {}", esc(user), esc(mailbox)), &[]),
+        Record::SpecialUse {
+            user,
+            mailbox,
+            uses,
+        } => (
+            format!("use {} {} {}", esc(user), esc(mailbox), flags(uses)),
+            &[],
+        ),
         Record::Rename {
             user,
             from,
@@ -963,6 +978,7 @@ pub enum Decoded<'d> {
     Delete(String, String),
     Rename(String, String, String, u32),
     Subscribe(String, String, bool),
+    SpecialUse(String, String, Vec<String>),
     Append(String, String, u32, u32, Vec<String>, i64, i32, &'d [u8]),
     Flags(String, String, u32, Vec<String>),
     Expunge(String, String, u32),
@@ -992,6 +1008,11 @@ impl<'d> Decoded<'d> {
                 user: u,
                 mailbox: m,
                 on: *on,
+            },
+            Decoded::SpecialUse(u, m, uses) => Record::SpecialUse {
+                user: u,
+                mailbox: m,
+                uses,
             },
             Decoded::Append(u, m, v, uid, f, d, z, data) => Record::Append {
                 user: u,
@@ -1039,6 +1060,7 @@ fn decode<'d>(meta: &[u8], data: &'d [u8]) -> Option<Decoded<'d>> {
         ("rename", 5) => {
             Decoded::Rename(unesc(f[1])?, unesc(f[2])?, unesc(f[3])?, f[4].parse().ok()?)
         }
+        ("use", 4) => Decoded::SpecialUse(unesc(f[1])?, unesc(f[2])?, flags(f[3])?),
         ("subscribe", 4) => Decoded::Subscribe(unesc(f[1])?, unesc(f[2])?, f[3] == "1"),
         ("append", 8) => Decoded::Append(
             unesc(f[1])?,

@@ -162,6 +162,9 @@ pub struct MailboxState {
     /// Expunges older than this mod-sequence have left `vanished`: a client
     /// resyncing from before it is told of every UID not in the mailbox.
     pub vanished_floor: u64,
+    /// The special-use attributes (RFC 6154 2: `\Sent`, `\Trash`, ...),
+    /// as CREATE (USE ...) or the new account's defaults set them.
+    pub special_use: Vec<String>,
     /// A flag changed since the modseq index was last rebuilt (the
     /// `modseq-reset` fault rebuilds it at the next SELECT or EXAMINE).
     pub modseq_index_dirty: bool,
@@ -421,6 +424,15 @@ pub fn normalize(name: &str) -> String {
     }
 }
 
+/// A new account's mailboxes beside INBOX, and their special uses.
+pub const DEFAULT_MAILBOXES: [(&str, &str); 5] = [
+    ("Sent", "\\Sent"),
+    ("Drafts", "\\Drafts"),
+    ("Trash", "\\Trash"),
+    ("Junk", "\\Junk"),
+    ("Archive", "\\Archive"),
+];
+
 pub struct Store {
     accounts: Mutex<FxHashMap<String, Account>>,
     journal: Option<Journal>,
@@ -464,13 +476,15 @@ impl Store {
         *v
     }
 
-    /// Adds a user (or updates the password and quota), with an INBOX.
+    /// Adds a user (or updates the password and quota), with an INBOX; true
+    /// when the account is new (its INBOX was made now, not found in the
+    /// journal).
     pub fn add_user(
         &self,
         user: &str,
         password: &str,
         quota: Option<u64>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let exists = self.accounts().contains_key(user);
         if !exists {
             self.accounts().insert(
@@ -487,9 +501,25 @@ impl Store {
             a.quota = quota;
         }
         match self.create(user, "INBOX") {
-            Ok(()) | Err(StoreError::Exists) => Ok(()),
+            Ok(()) => Ok(true),
+            Err(StoreError::Exists) => Ok(false),
             Err(e) => Err(e),
         }
+    }
+
+    /// The mailboxes a new account starts with, each with its special use
+    /// (RFC 6154 2), `prefix` being the personal namespace (`INBOX.`) or "".
+    /// One that exists already is left as it is.
+    pub fn create_default_mailboxes(&self, user: &str, prefix: &str) -> Result<(), StoreError> {
+        for (name, attr) in DEFAULT_MAILBOXES {
+            let name = format!("{prefix}{name}");
+            match self.create(user, &name) {
+                Ok(()) => self.set_special_use(user, &name, &[attr.to_string()])?,
+                Err(StoreError::Exists) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     pub fn check_password(&self, user: &str, password: &str) -> bool {
@@ -576,6 +606,7 @@ impl Store {
                     vanished: VecDeque::new(),
                     vanished_floor: 0,
                     modseq_index_dirty: false,
+                    special_use: Vec::new(),
                     views: Views::default(),
                     pending: VecDeque::new(),
                 }),
@@ -584,6 +615,27 @@ impl Store {
         );
         let mut v = self.next_validity.lock().unwrap_or_else(|p| p.into_inner());
         *v = (*v).max(uid_validity);
+    }
+
+    /// Sets a mailbox's special-use attributes (RFC 6154), journaled.
+    pub fn set_special_use(&self, user: &str, name: &str, uses: &[String]) -> Result<(), StoreError> {
+        let name = normalize(name);
+        let mb = self.mailbox(user, &name).ok_or(StoreError::NoSuchMailbox)?;
+        self.log(journal::Record::SpecialUse {
+            user,
+            mailbox: &name,
+            uses,
+        })?;
+        mb.lock().special_use = uses.to_vec();
+        Ok(())
+    }
+
+    /// The mailbox holding a special use (`\Sent`), if any.
+    pub fn special_use_holder(&self, user: &str, attr: &str) -> Option<String> {
+        self.mailbox_names(user).into_iter().find(|n| {
+            self.mailbox(user, n)
+                .is_some_and(|mb| mb.lock().special_use.iter().any(|u| u.eq_ignore_ascii_case(attr)))
+        })
     }
 
     pub fn delete(&self, user: &str, name: &str) -> Result<(), StoreError> {
@@ -736,6 +788,7 @@ impl Store {
                         vanished: VecDeque::new(),
                         vanished_floor: 0,
                         modseq_index_dirty: false,
+                        special_use: Vec::new(),
                         pending: VecDeque::new(),
                     }),
                     notify: tokio::sync::Notify::new(),

@@ -550,6 +550,16 @@ impl Store {
                         uid_next: st.uid_next,
                     },
                 );
+                if !st.special_use.is_empty() {
+                    put(
+                        &mut out,
+                        &Record::SpecialUse {
+                            user,
+                            mailbox: &name,
+                            uses: &st.special_use,
+                        },
+                    );
+                }
                 for m in &st.messages {
                     put(
                         &mut out,
@@ -608,6 +618,15 @@ impl Store {
                 to,
                 uid_validity,
             } => self.apply_rename(user, from, to, uid_validity),
+            Record::SpecialUse {
+                user,
+                mailbox,
+                uses,
+            } => {
+                if let Some(mb) = self.mailbox(user, mailbox) {
+                    mb.lock().special_use = uses.to_vec();
+                }
+            }
             Record::Subscribe { user, mailbox, on } => {
                 self.ensure_account(user);
                 if let Some(a) = self.accounts().get_mut(user) {

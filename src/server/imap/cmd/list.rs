@@ -12,6 +12,8 @@ use std::collections::BTreeMap;
 
 use imap_codec::imap_types::mailbox::ListMailbox;
 
+use crate::wire::extended::ListCommand;
+
 use crate::server::imap::io::Io;
 use crate::server::imap::session::{quote, Session};
 
@@ -21,33 +23,72 @@ use crate::server::imap::session::{quote, Session};
 pub const MAX_PATTERN: usize = 1024;
 
 impl Session {
+    /// LIST and LSUB in RFC 3501's form, and LIST in RFC 5258's extended
+    /// form: selection options (SUBSCRIBED, REMOTE, RECURSIVEMATCH,
+    /// SPECIAL-USE of RFC 6154), several patterns, and RETURN options
+    /// (SUBSCRIBED, CHILDREN, SPECIAL-USE, and STATUS of RFC 5819).
     pub(in crate::server::imap) fn cmd_list(
-        &self,
+        &mut self,
         tag: &str,
-        reference: &str,
-        pattern: &str,
+        cmd: &ListCommand,
         lsub: bool,
         io: &mut Io,
     ) {
         let what = if lsub { "LSUB" } else { "LIST" };
-        if pattern.is_empty() && !lsub {
+        for option in &cmd.selection {
+            if !matches!(
+                option.as_str(),
+                "SUBSCRIBED" | "REMOTE" | "RECURSIVEMATCH" | "SPECIAL-USE"
+            ) {
+                // An option this server does not implement has no meaning
+                // it could honour; answered BAD, as Dovecot does.
+                io.write(&format!("{tag} BAD Unknown LIST selection option {option}\r\n"));
+                return;
+            }
+        }
+        // RFC 5258 3.1: "Note that the RECURSIVEMATCH option MUST NOT occur as
+        // the only selection option (or only with REMOTE), as it only makes
+        // sense when other selection options are also used. The server MUST
+        // return BAD tagged response in such case."
+        if cmd.selects("RECURSIVEMATCH")
+            && !cmd
+                .selection
+                .iter()
+                .any(|o| o != "RECURSIVEMATCH" && o != "REMOTE")
+        {
+            io.write(&format!(
+                "{tag} BAD RECURSIVEMATCH needs another selection option\r\n"
+            ));
+            return;
+        }
+        if cmd.patterns.len() == 1 && cmd.patterns[0].is_empty() && !lsub {
             io.write(&format!(
                 "* LIST (\\Noselect) \"{}\" \"\"\r\n{tag} OK LIST completed\r\n",
                 self.ctx.delimiter()
             ));
             return;
         }
-        if reference.len() + pattern.len() > MAX_PATTERN {
+        let pattern_bytes: usize = cmd.patterns.iter().map(|p| p.len()).sum();
+        if cmd.reference.len() * cmd.patterns.len() + pattern_bytes > MAX_PATTERN {
             io.write(&format!(
-                "{tag} NO [LIMIT] Reference and pattern together may be at most {MAX_PATTERN} bytes\r\n"
+                "{tag} NO [LIMIT] Reference and patterns together may be at most {MAX_PATTERN} bytes\r\n"
             ));
             return;
         }
-        let full = format!("{reference}{pattern}");
-        let matcher = Matcher::new(&full);
+        let matchers: Vec<Matcher> = cmd
+            .patterns
+            .iter()
+            .filter(|p| !p.is_empty())
+            .map(|p| Matcher::new(&format!("{}{p}", cmd.reference)))
+            .collect();
+        let matches = |name: &str| matchers.iter().any(|m| m.matches(name));
+        let user = self.user_str().to_string();
         // Sorted, so the children of a name are found by binary search.
-        let all = self.ctx.store.mailbox_names(self.user_str());
-        let mut out: BTreeMap<String, &str> = BTreeMap::new();
+        let all = self.ctx.store.mailbox_names(&user);
+        let subs = self.ctx.store.subscriptions(&user);
+        let by_subscription = lsub || cmd.selects("SUBSCRIBED");
+        let only_special = cmd.selects("SPECIAL-USE");
+        let mut out: BTreeMap<String, Listed> = BTreeMap::new();
         // LIST walks every mailbox, LSUB the subscriptions; a name the pattern
         // misses may still bring in an unlisted parent the pattern reaches:
         // - RFC 3501 6.3.9: with "foo/bar" subscribed but not "foo", "A "%"
@@ -58,16 +99,25 @@ impl Session {
         //   returned. If these levels of hierarchy are not also selectable
         //   mailboxes, they are returned with the \Noselect mailbox name
         //   attribute". CREATE of "a/b/c" makes no "a".
-        let subs;
-        let (names, parent_attr) = if lsub {
-            subs = self.ctx.store.subscriptions(self.user_str());
-            (&subs, "\\Noselect")
-        } else {
-            (&all, "\\Noselect \\HasChildren")
-        };
+        let names = if by_subscription { &subs } else { &all };
         for name in names {
-            if matcher.matches(name) {
-                out.insert(name.clone(), children_attr(&all, name));
+            let special = self.special_use_of(&user, name);
+            if only_special && special.is_empty() {
+                continue;
+            }
+            if matches(name) {
+                out.insert(
+                    name.clone(),
+                    Listed::Mailbox {
+                        exists: all.binary_search(name).is_ok(),
+                        special,
+                    },
+                );
+                continue;
+            }
+            if !cmd.selection.is_empty() {
+                // With selection options only what they select is listed
+                // (RFC 5258 3.1); parents come back through RECURSIVEMATCH.
                 continue;
             }
             for (i, _) in name.match_indices('/') {
@@ -75,20 +125,120 @@ impl Session {
                 if !parent.is_empty()
                     && !out.contains_key(parent)
                     && names.binary_search_by(|s| s.as_str().cmp(parent)).is_err()
-                    && matcher.matches(parent)
+                    && matches(parent)
                 {
-                    out.insert(parent.to_string(), parent_attr);
+                    out.insert(parent.to_string(), Listed::Parent);
                 }
             }
         }
-        for (name, attr) in out {
+        // RFC 5258 3.1 RECURSIVEMATCH with SUBSCRIBED: a mailbox that is not
+        // subscribed but has a subscribed child is returned with
+        // `("CHILDINFO" ("SUBSCRIBED"))`.
+        let mut childinfo: BTreeMap<String, ()> = BTreeMap::new();
+        if cmd.selects("RECURSIVEMATCH") && cmd.selects("SUBSCRIBED") && !lsub {
+            for name in &subs {
+                for (i, _) in name.match_indices('/') {
+                    let parent = &name[..i];
+                    if matches(parent) {
+                        childinfo.insert(parent.to_string(), ());
+                        out.entry(parent.to_string()).or_insert(Listed::Unsubscribed {
+                            exists: all.binary_search_by(|s| s.as_str().cmp(parent)).is_ok(),
+                        });
+                    }
+                }
+            }
+        }
+        let extended = !lsub;
+        let status_items = cmd.returns.status.clone().filter(|_| extended);
+        for (name, listed) in out {
+            let mut attrs: Vec<String> = Vec::new();
+            let selectable = match &listed {
+                Listed::Mailbox { exists: false, .. } | Listed::Unsubscribed { exists: false }
+                    if extended =>
+                {
+                    // RFC 5258 3.4: \NonExistent implies \NoSelect.
+                    attrs.push("\\NonExistent".into());
+                    false
+                }
+                Listed::Parent if lsub => {
+                    attrs.push("\\Noselect".into());
+                    false
+                }
+                Listed::Parent => {
+                    attrs.push("\\Noselect".into());
+                    attrs.push("\\HasChildren".into());
+                    false
+                }
+                _ => {
+                    attrs.push(children_attr(&all, &name).into());
+                    true
+                }
+            };
+            if let Listed::Mailbox { special, .. } = &listed {
+                // RFC 6154 2: "An IMAP server that supports this extension
+                // MAY include any or all of the following attributes in
+                // responses to the non-extended IMAP LIST command." This
+                // server always does (as Dovecot and Cyrus do).
+                attrs.extend(special.iter().cloned());
+            }
+            // RFC 5258 3.1: the SUBSCRIBED selection option implies the
+            // SUBSCRIBED return option, the \Subscribed attribute.
+            if extended
+                && (cmd.returns.subscribed || cmd.selects("SUBSCRIBED"))
+                && subs.binary_search(&name).is_ok()
+            {
+                attrs.push("\\Subscribed".into());
+            }
+            let info = if childinfo.contains_key(&name) {
+                " (\"CHILDINFO\" (\"SUBSCRIBED\"))"
+            } else {
+                ""
+            };
             io.write(&format!(
-                "* {what} ({attr}) \"{}\" {}\r\n",
+                "* {what} ({}) \"{}\" {}{info}\r\n",
+                attrs.join(" "),
                 self.ctx.delimiter(),
                 quote(&name)
             ));
+            // RFC 5819 2: for each listed mailbox that can be selected, the
+            // LIST response is followed by the STATUS response the STATUS
+            // return option asks for; a \NoSelect or \NonExistent one gets
+            // none ("the STATUS response MUST NOT be returned").
+            if let (Some(items), true) = (&status_items, selectable) {
+                if let Some(line) = self.status_response(&name, items) {
+                    io.write(&line);
+                }
+            }
         }
         io.write(&format!("{tag} OK {what} completed\r\n"));
+    }
+
+    fn special_use_of(&self, user: &str, name: &str) -> Vec<String> {
+        self.ctx
+            .store
+            .mailbox(user, name)
+            .map(|mb| mb.lock().special_use.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// What one LIST line stands for.
+enum Listed {
+    /// A name the patterns matched (from LIST: a mailbox; from a subscription:
+    /// perhaps one that no longer exists).
+    Mailbox { exists: bool, special: Vec<String> },
+    /// An unlisted level of hierarchy above a match.
+    Parent,
+    /// A mailbox brought in by RECURSIVEMATCH for its subscribed children.
+    Unsubscribed { exists: bool },
+}
+
+/// A plain LIST or LSUB as the extended form's reader sees it.
+pub fn plain_list(reference: String, pattern: String) -> ListCommand {
+    ListCommand {
+        reference,
+        patterns: vec![pattern],
+        ..ListCommand::default()
     }
 }
 

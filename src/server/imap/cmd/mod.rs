@@ -18,5 +18,5 @@ mod status;
 mod store;
 
 pub use auth::Mechanism;
-pub use list::list_pattern;
+pub use list::{list_pattern, plain_list};
 pub use store::StoreArgs;

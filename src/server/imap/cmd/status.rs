@@ -24,14 +24,29 @@ impl Session {
             io.write(&format!("{tag} NO System I/O error\r\n"));
             return;
         }
+        let names: Vec<String> = items.iter().map(|i| item_name(i).to_string()).collect();
+        if let Some(line) = self.status_response(name, &names) {
+            io.write(&line);
+        }
+        io.write(&format!("{tag} OK STATUS completed\r\n"));
+    }
+
+    /// `* STATUS name (...)` for the items named (upper-case, as RFC 3501
+    /// 6.3.10, RFC 7162 and RFC 8438 spell them); what STATUS and LIST's
+    /// STATUS return option (RFC 5819) send. `None` if there is no such
+    /// mailbox.
+    pub(in crate::server::imap) fn status_response(
+        &mut self,
+        name: &str,
+        items: &[String],
+    ) -> Option<String> {
+        let mb = self.ctx.store.mailbox(self.user_str(), name)?;
         let st = mb.lock();
         let mut parts = Vec::new();
         for item in items {
-            match item {
-                StatusDataItemName::Messages => {
-                    parts.push(format!("MESSAGES {}", st.messages.len()))
-                }
-                StatusDataItemName::Recent => {
+            match item.as_str() {
+                "MESSAGES" => parts.push(format!("MESSAGES {}", st.messages.len())),
+                "RECENT" => {
                     // \Recent not yet taken by any selection, plus what this
                     // session's own selection of the mailbox holds: what a
                     // SELECT or EXAMINE would report now (RFC 3501 2.3.2).
@@ -48,25 +63,26 @@ impl Session {
                         .count();
                     parts.push(format!("RECENT {n}"))
                 }
-                StatusDataItemName::UidNext => parts.push(format!("UIDNEXT {}", st.uid_next)),
-                StatusDataItemName::UidValidity => {
-                    parts.push(format!("UIDVALIDITY {}", st.uid_validity))
-                }
-                StatusDataItemName::Unseen => parts.push(format!(
+                "UIDNEXT" => parts.push(format!("UIDNEXT {}", st.uid_next)),
+                "UIDVALIDITY" => parts.push(format!("UIDVALIDITY {}", st.uid_validity)),
+                "UNSEEN" => parts.push(format!(
                     "UNSEEN {}",
                     st.messages
                         .iter()
                         .filter(|m| !m.flags.has(fl::SEEN))
                         .count()
                 )),
-                StatusDataItemName::Deleted => parts.push(format!(
+                "DELETED" => parts.push(format!(
                     "DELETED {}",
                     st.messages
                         .iter()
                         .filter(|m| m.flags.has(fl::DELETED))
                         .count()
                 )),
-                StatusDataItemName::HighestModSeq => {
+                // RFC 8438 (STATUS=SIZE): "the total size of the mailbox in
+                // octets".
+                "SIZE" => parts.push(format!("SIZE {}", st.bytes)),
+                "HIGHESTMODSEQ" => {
                     // A CONDSTORE-enabling command (RFC 7162 3.1).
                     self.condstore = true;
                     parts.push(format!("HIGHESTMODSEQ {}", st.highest_modseq))
@@ -74,10 +90,21 @@ impl Session {
                 _ => {}
             }
         }
-        io.write(&format!(
-            "* STATUS {} ({})\r\n{tag} OK STATUS completed\r\n",
-            quote(name),
-            parts.join(" ")
-        ));
+        Some(format!("* STATUS {} ({})\r\n", quote(name), parts.join(" ")))
+    }
+}
+
+/// A STATUS item as it is spelled on the wire.
+fn item_name(item: &StatusDataItemName) -> &'static str {
+    match item {
+        StatusDataItemName::Messages => "MESSAGES",
+        StatusDataItemName::Recent => "RECENT",
+        StatusDataItemName::UidNext => "UIDNEXT",
+        StatusDataItemName::UidValidity => "UIDVALIDITY",
+        StatusDataItemName::Unseen => "UNSEEN",
+        StatusDataItemName::Deleted => "DELETED",
+        StatusDataItemName::DeletedStorage => "DELETED-STORAGE",
+        StatusDataItemName::Size => "SIZE",
+        StatusDataItemName::HighestModSeq => "HIGHESTMODSEQ",
     }
 }

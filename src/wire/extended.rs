@@ -1,0 +1,434 @@
+//! Command forms imap-codec 2.0 (alpha) does not parse, read by hand: the
+//! extended LIST of RFC 5258 with its SPECIAL-USE (RFC 6154) and STATUS
+//! (RFC 5819) options, and CREATE with a USE list (RFC 6154 3).
+//!
+//! Both sides read them here: the reference server to answer them, the
+//! harness to know what a LIST asked for when it judges the answer. A command
+//! is read as IMAP structure (atoms, quoted strings, literals, lists) under
+//! hard bounds, so no input can make the reader recurse deeply or grow large.
+
+/// Bound on list nesting in a command (RFC 5258's grammar needs three).
+const MAX_DEPTH: usize = 8;
+/// Bound on the items of one command (patterns, options, STATUS items).
+const MAX_ITEMS: usize = 4096;
+
+/// The special uses of RFC 6154 2 (`\Important` is RFC 8457's, in the same
+/// registry).
+pub const SPECIAL_USES: [&str; 8] = [
+    "\\All",
+    "\\Archive",
+    "\\Drafts",
+    "\\Flagged",
+    "\\Junk",
+    "\\Sent",
+    "\\Trash",
+    "\\Important",
+];
+
+/// The special-use attributes among a LIST response's attributes, spelled
+/// as the registry does.
+pub fn special_uses_of<'a>(attributes: impl IntoIterator<Item = &'a String>) -> Vec<String> {
+    attributes
+        .into_iter()
+        .filter_map(|a| SPECIAL_USES.iter().find(|u| u.eq_ignore_ascii_case(a)))
+        .map(|u| u.to_string())
+        .collect()
+}
+
+/// One argument of a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Arg {
+    Atom(String),
+    /// A quoted string or a literal.
+    Str(Vec<u8>),
+    List(Vec<Arg>),
+}
+
+impl Arg {
+    /// An atom or a string as text (a mailbox name, a pattern).
+    pub fn text(&self) -> Option<String> {
+        match self {
+            Arg::Atom(a) => Some(a.clone()),
+            Arg::Str(s) => Some(String::from_utf8_lossy(s).into_owned()),
+            Arg::List(_) => None,
+        }
+    }
+
+    fn is_word(&self, w: &str) -> bool {
+        matches!(self, Arg::Atom(a) if a.eq_ignore_ascii_case(w))
+    }
+}
+
+/// What a LIST's RETURN options ask for (RFC 5258 3.2, RFC 5819, RFC 6154).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ListReturn {
+    pub subscribed: bool,
+    pub children: bool,
+    pub special_use: bool,
+    /// `STATUS (items)`, upper-cased.
+    pub status: Option<Vec<String>>,
+}
+
+/// A LIST in RFC 5258's extended form (or a plain one read the same way).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ListCommand {
+    /// Selection options, upper-cased (`SUBSCRIBED`, `REMOTE`,
+    /// `RECURSIVEMATCH`, `SPECIAL-USE`).
+    pub selection: Vec<String>,
+    pub reference: String,
+    /// One pattern, or the several of `("a" "b")`.
+    pub patterns: Vec<String>,
+    pub returns: ListReturn,
+}
+
+impl ListCommand {
+    pub fn selects(&self, option: &str) -> bool {
+        self.selection.iter().any(|s| s == option)
+    }
+
+    /// RFC 6154 2: "The "SPECIAL-USE" return option is implied by the
+    /// "SPECIAL-USE" selection option."
+    pub fn returns_special_use(&self) -> bool {
+        self.returns.special_use || self.selects("SPECIAL-USE")
+    }
+}
+
+/// A command this module reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExtendedCommand {
+    List(ListCommand),
+    /// `CREATE name (USE (\Sent ...))`.
+    Create { mailbox: String, uses: Vec<String> },
+}
+
+/// Why a command of this module's kind could not be read (answered `BAD`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Malformed(pub String);
+
+/// Reads `bytes` (one whole command, literals included) when it is an
+/// extended LIST or a CREATE with parameters: `Ok(None)` when it is some other
+/// command, `Err` when it is one of these but malformed.
+pub fn parse(bytes: &[u8]) -> Result<Option<(String, ExtendedCommand)>, Malformed> {
+    let mut r = Reader { b: bytes, i: 0 };
+    let Some(tag) = r.word() else { return Ok(None) };
+    let Some(name) = r.word() else { return Ok(None) };
+    let name = name.to_ascii_uppercase();
+    if name != "LIST" && name != "CREATE" {
+        return Ok(None);
+    }
+    let args = r.args().map_err(Malformed)?;
+    let command = match name.as_str() {
+        "LIST" => ExtendedCommand::List(list(&args)?),
+        _ => match create(&args)? {
+            Some(c) => c,
+            None => return Ok(None),
+        },
+    };
+    Ok(Some((tag, command)))
+}
+
+/// RFC 5258 3: `list = "LIST" [SP list-select-opts] SP mailbox SP mbox-or-pat
+/// [SP list-return-opts]`.
+fn list(args: &[Arg]) -> Result<ListCommand, Malformed> {
+    let bad = |why: &str| Malformed(why.to_string());
+    let mut rest = args;
+    let mut cmd = ListCommand::default();
+    if let Some((Arg::List(opts), more)) = rest.split_first() {
+        for o in opts {
+            match o {
+                Arg::Atom(a) => cmd.selection.push(a.to_ascii_uppercase()),
+                _ => return Err(bad("a LIST selection option is an atom")),
+            }
+        }
+        rest = more;
+    }
+    let (reference, more) = rest
+        .split_first()
+        .ok_or_else(|| bad("LIST needs a reference and a mailbox pattern"))?;
+    cmd.reference = reference
+        .text()
+        .ok_or_else(|| bad("the LIST reference is a string"))?;
+    let (pattern, more) = more
+        .split_first()
+        .ok_or_else(|| bad("LIST needs a mailbox pattern"))?;
+    match pattern {
+        Arg::List(ps) if !ps.is_empty() => {
+            for p in ps {
+                cmd.patterns
+                    .push(p.text().ok_or_else(|| bad("a LIST pattern is a string"))?);
+            }
+        }
+        Arg::List(_) => return Err(bad("a LIST pattern list is not empty")),
+        p => cmd.patterns.push(p.text().unwrap_or_default()),
+    }
+    match more {
+        [] => {}
+        [ret, Arg::List(opts)] if ret.is_word("RETURN") => {
+            let mut i = 0;
+            while let Some(o) = opts.get(i) {
+                match o {
+                    o if o.is_word("SUBSCRIBED") => cmd.returns.subscribed = true,
+                    o if o.is_word("CHILDREN") => cmd.returns.children = true,
+                    o if o.is_word("SPECIAL-USE") => cmd.returns.special_use = true,
+                    o if o.is_word("STATUS") => {
+                        let Some(Arg::List(items)) = opts.get(i + 1) else {
+                            return Err(bad("RETURN STATUS takes a list of STATUS items"));
+                        };
+                        let mut names = Vec::new();
+                        for it in items {
+                            match it {
+                                Arg::Atom(a) => names.push(a.to_ascii_uppercase()),
+                                _ => return Err(bad("a STATUS item is an atom")),
+                            }
+                        }
+                        cmd.returns.status = Some(names);
+                        i += 1;
+                    }
+                    Arg::Atom(a) => {
+                        return Err(Malformed(format!("unknown LIST return option {a}")))
+                    }
+                    _ => return Err(bad("a LIST return option is an atom")),
+                }
+                i += 1;
+            }
+        }
+        _ => return Err(bad("after the pattern LIST takes only RETURN (options)")),
+    }
+    Ok(cmd)
+}
+
+/// RFC 6154 3 / RFC 4466: `create = "CREATE" SP mailbox [create-params]`,
+/// `create-param = "USE" SP "(" [use-attr *(SP use-attr)] ")"`. `None` for a
+/// plain CREATE (imap-codec reads those).
+fn create(args: &[Arg]) -> Result<Option<ExtendedCommand>, Malformed> {
+    let bad = |why: &str| Malformed(why.to_string());
+    let [mailbox, Arg::List(params)] = args else {
+        return Ok(None);
+    };
+    let mailbox = mailbox
+        .text()
+        .ok_or_else(|| bad("the CREATE mailbox is a string"))?;
+    let mut uses = Vec::new();
+    let mut i = 0;
+    while let Some(p) = params.get(i) {
+        match (p, params.get(i + 1)) {
+            (p, Some(Arg::List(attrs))) if p.is_word("USE") => {
+                for a in attrs {
+                    match a {
+                        Arg::Atom(a) if a.starts_with('\\') => uses.push(a.clone()),
+                        _ => return Err(bad("a USE attribute is \\Name")),
+                    }
+                }
+            }
+            (Arg::Atom(a), _) => {
+                return Err(Malformed(format!("unknown CREATE parameter {a}")));
+            }
+            _ => return Err(bad("CREATE parameters are NAME (values)")),
+        }
+        i += 2;
+    }
+    Ok(Some(ExtendedCommand::Create { mailbox, uses }))
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl Reader<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    /// A space-terminated word (the tag, the command name).
+    fn word(&mut self) -> Option<String> {
+        let start = self.i;
+        while let Some(c) = self.peek() {
+            if c == b' ' || c == b'\r' || c == b'\n' {
+                break;
+            }
+            self.i += 1;
+        }
+        let w = std::str::from_utf8(&self.b[start..self.i]).ok()?.to_string();
+        if w.is_empty() || self.peek() != Some(b' ') {
+            return None;
+        }
+        self.i += 1;
+        Some(w)
+    }
+
+    /// The arguments up to the CRLF that ends the command.
+    fn args(&mut self) -> Result<Vec<Arg>, String> {
+        let mut count = 0;
+        let args = self.seq(None, 0, &mut count)?;
+        match &self.b[self.i..] {
+            b"\r\n" | b"\n" | b"" => Ok(args),
+            _ => Err("unexpected bytes after the arguments".into()),
+        }
+    }
+
+    fn seq(&mut self, close: Option<u8>, depth: usize, count: &mut usize) -> Result<Vec<Arg>, String> {
+        if depth > MAX_DEPTH {
+            return Err(format!("lists nested deeper than {MAX_DEPTH}"));
+        }
+        let mut out = Vec::new();
+        loop {
+            while self.peek() == Some(b' ') {
+                self.i += 1;
+            }
+            match self.peek() {
+                None | Some(b'\r') | Some(b'\n') => {
+                    return match close {
+                        None => Ok(out),
+                        Some(_) => Err("a list is not closed".into()),
+                    }
+                }
+                Some(c) if Some(c) == close => {
+                    self.i += 1;
+                    return Ok(out);
+                }
+                Some(b')') => return Err("a ')' closes no list".into()),
+                Some(b'(') => {
+                    self.i += 1;
+                    out.push(Arg::List(self.seq(Some(b')'), depth + 1, count)?));
+                }
+                Some(b'"') => out.push(Arg::Str(self.quoted()?)),
+                Some(b'{') | Some(b'~') => out.push(Arg::Str(self.literal()?)),
+                Some(_) => out.push(Arg::Atom(self.atom()?)),
+            }
+            *count += 1;
+            if *count > MAX_ITEMS {
+                return Err(format!("more than {MAX_ITEMS} arguments"));
+            }
+        }
+    }
+
+    fn quoted(&mut self) -> Result<Vec<u8>, String> {
+        self.i += 1;
+        let mut v = Vec::new();
+        loop {
+            match self.peek() {
+                Some(b'"') => {
+                    self.i += 1;
+                    return Ok(v);
+                }
+                Some(b'\\') => {
+                    match self.b.get(self.i + 1) {
+                        Some(&c @ (b'"' | b'\\')) => v.push(c),
+                        _ => return Err("a quoted string escapes only \" and \\".into()),
+                    }
+                    self.i += 2;
+                }
+                Some(b'\r') | Some(b'\n') | None => {
+                    return Err("a quoted string is not closed".into())
+                }
+                Some(c) => {
+                    v.push(c);
+                    self.i += 1;
+                }
+            }
+        }
+    }
+
+    /// `{n}`, `{n+}` or `~{n}` (RFC 3516), CRLF, then n bytes: the framer
+    /// has already read exactly that much.
+    fn literal(&mut self) -> Result<Vec<u8>, String> {
+        let bad = || "a malformed literal".to_string();
+        if self.peek() == Some(b'~') {
+            self.i += 1;
+        }
+        let rest = &self.b[self.i..];
+        let close = rest.iter().position(|&c| c == b'}').ok_or_else(bad)?;
+        let digits = rest[1..close].strip_suffix(b"+").unwrap_or(&rest[1..close]);
+        let digits = digits.strip_suffix(b"-").unwrap_or(digits);
+        let n: usize = std::str::from_utf8(digits)
+            .ok()
+            .and_then(|d| d.parse().ok())
+            .ok_or_else(bad)?;
+        let after = &rest[close + 1..];
+        let skip = if after.starts_with(b"\r\n") {
+            2
+        } else if after.starts_with(b"\n") {
+            1
+        } else {
+            return Err(bad());
+        };
+        let start = self.i + close + 1 + skip;
+        let data = self.b.get(start..start.checked_add(n).ok_or_else(bad)?).ok_or_else(bad)?;
+        self.i = start + n;
+        Ok(data.to_vec())
+    }
+
+    fn atom(&mut self) -> Result<String, String> {
+        let start = self.i;
+        while let Some(c) = self.peek() {
+            if matches!(c, b' ' | b'(' | b')' | b'"' | b'{' | b'\r' | b'\n') || c < 0x20 || c == 0x7f {
+                break;
+            }
+            self.i += 1;
+        }
+        std::str::from_utf8(&self.b[start..self.i])
+            .map(str::to_string)
+            .map_err(|_| "an atom is ASCII".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list_of(line: &str) -> ListCommand {
+        match parse(line.as_bytes()) {
+            Ok(Some((_, ExtendedCommand::List(l)))) => l,
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn rfc5258_and_rfc6154_forms() {
+        // RFC 5258 5: "A002 LIST (SUBSCRIBED) "" "*"" and the RETURN form.
+        let l = list_of("A02 LIST (SUBSCRIBED RECURSIVEMATCH) \"\" \"%\" RETURN (CHILDREN)\r\n");
+        assert_eq!(l.selection, vec!["SUBSCRIBED", "RECURSIVEMATCH"]);
+        assert_eq!(l.patterns, vec!["%"]);
+        assert!(l.returns.children && !l.returns.subscribed);
+        // RFC 5258's multiple patterns.
+        let l = list_of("A03 LIST () \"\" (\"INBOX\" \"Drafts\" {4}\r\nSent) RETURN ()\r\n");
+        assert_eq!(l.patterns, vec!["INBOX", "Drafts", "Sent"]);
+        // RFC 5819: LIST-STATUS.
+        let l = list_of("A04 LIST \"\" % RETURN (STATUS (MESSAGES UNSEEN))\r\n");
+        assert_eq!(l.returns.status, Some(vec!["MESSAGES".into(), "UNSEEN".into()]));
+        // RFC 6154 5.2: the selection option implies the return option.
+        let l = list_of("t1 LIST (SPECIAL-USE) \"\" \"*\"\r\n");
+        assert!(l.returns_special_use() && !l.returns.special_use);
+        // A plain LIST reads the same way.
+        let l = list_of("a LIST \"\" *\r\n");
+        assert!(l.selection.is_empty() && l.patterns == vec!["*"]);
+    }
+
+    #[test]
+    fn create_with_use_and_malformed_forms() {
+        assert_eq!(
+            parse(b"t1 CREATE MySpecial (USE (\\Drafts \\Sent))\r\n"),
+            Ok(Some((
+                "t1".into(),
+                ExtendedCommand::Create {
+                    mailbox: "MySpecial".into(),
+                    uses: vec!["\\Drafts".into(), "\\Sent".into()]
+                }
+            )))
+        );
+        assert_eq!(parse(b"t1 CREATE Plain\r\n"), Ok(None));
+        assert_eq!(parse(b"t1 SELECT INBOX\r\n"), Ok(None));
+        assert!(parse(b"t1 CREATE X (FOO (bar))\r\n").is_err());
+        assert!(parse(b"t1 LIST \"\" * RETURN (BOGUS)\r\n").is_err());
+        assert!(parse(b"t1 LIST (\r\n").is_err());
+        assert!(parse(b"t1 LIST \"\" * RETURN (STATUS)\r\n").is_err());
+        // Nesting and item count are bounded.
+        let deep = format!("t1 LIST {}\"\" *\r\n", "(".repeat(100_000));
+        assert!(parse(deep.as_bytes()).is_err());
+        let wide = format!("t1 LIST \"\" ({})\r\n", "a ".repeat(10_000));
+        assert!(parse(wide.as_bytes()).is_err());
+        // A literal longer than what follows it is refused, not read past.
+        assert!(parse(b"t1 LIST \"\" {99}\r\nab\r\n").is_err());
+    }
+}
