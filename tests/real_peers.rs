@@ -45,6 +45,24 @@ const NO_UIDNEXT_SCRIPT: &str = "the script's SELECT gets no OK [UIDNEXT n] (as 
 
 const COURIER: &[Verdict] = &[
     Verdict {
+        id: "outlook/special-use-discovery",
+        status: "skipped",
+        findings: &[],
+        why: "Courier does not announce SPECIAL-USE (RFC 6154) or LIST-EXTENDED (RFC 5258)",
+    },
+    Verdict {
+        id: "rfc/create-special-use-then-list",
+        status: "skipped",
+        findings: &[],
+        why: "Courier does not announce CREATE-SPECIAL-USE (RFC 6154 3)",
+    },
+    Verdict {
+        id: "rfc/list-status-after-each-list",
+        status: "skipped",
+        findings: &[],
+        why: "Courier does not announce LIST-STATUS (RFC 5819)",
+    },
+    Verdict {
         id: "apple/ios-condstore-resync",
         status: "skipped",
         findings: &[],

@@ -773,3 +773,152 @@ async fn concurrent_python_sessions_see_recent_within_exists_and_keywords_announ
     assert!(figure("flags_lines") > 12, "{stdout}");
     h.shutdown().await;
 }
+
+// ---------------------------------------------------------------------------
+// SPECIAL-USE (RFC 6154), LIST-EXTENDED (RFC 5258), LIST-STATUS (RFC 5819),
+// STATUS=SIZE (RFC 8438).
+
+/// RFC 6154 5.1 and 5.2: a new account's Sent, Drafts, Trash, Junk and
+/// Archive carry their uses in LIST, `LIST (SPECIAL-USE)` lists only them, and
+/// 5.3: CREATE with USE gives a mailbox its uses (journaled: they survive a
+/// restart), while a use already held or unknown is `NO [USEATTR]` and makes
+/// no mailbox.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn special_use_lists_creates_and_survives_a_restart() {
+    let dir = support::temp_dir("server-rfc-special-use");
+    let h = support::start_server(&[], Clock::real(), Some(dir.clone())).await;
+    let mut c = Client::login(&h).await;
+    let all = c.cmd("LIST \"\" \"%\"").await;
+    for (name, attr) in [
+        ("Sent", "\\Sent"),
+        ("Drafts", "\\Drafts"),
+        ("Trash", "\\Trash"),
+        ("Junk", "\\Junk"),
+        ("Archive", "\\Archive"),
+    ] {
+        assert!(
+            all.untagged
+                .iter()
+                .any(|l| l.ends_with(&format!("\"{name}\"")) && l.contains(attr)),
+            "{name} {attr}: {:?}",
+            all.untagged
+        );
+    }
+    let special = c.cmd("LIST (SPECIAL-USE) \"\" \"*\"").await;
+    assert!(special.ok(), "{}", special.tagged);
+    assert_eq!(special.untagged.len(), 5, "{:?}", special.untagged);
+    assert!(!special.untagged.iter().any(|l| l.contains("INBOX")));
+
+    let made = c.cmd("CREATE Starred (USE (\\Flagged \\All))").await;
+    assert!(made.ok(), "{}", made.tagged);
+    let held = c.cmd("CREATE Sent2 (USE (\\Sent))").await;
+    assert!(held.tagged.contains("NO [USEATTR]"), "{}", held.tagged);
+    let unknown = c.cmd("CREATE Odd (USE (\\Bogus))").await;
+    assert!(unknown.tagged.contains("NO [USEATTR]"), "{}", unknown.tagged);
+    let after = c.cmd("LIST \"\" \"*\" RETURN (SPECIAL-USE)").await;
+    assert!(
+        !after.untagged.iter().any(|l| l.contains("Sent2") || l.contains("Odd")),
+        "a refused CREATE made no mailbox: {:?}",
+        after.untagged
+    );
+    h.shutdown().await;
+
+    let h = support::start_server(&[], Clock::real(), Some(dir)).await;
+    let mut c = Client::login(&h).await;
+    let again = c.cmd("LIST \"\" \"Starred\" RETURN (SPECIAL-USE)").await;
+    assert!(
+        again.untagged.iter().any(|l| l.contains("\\Flagged") && l.contains("\\All")),
+        "{:?}",
+        again.untagged
+    );
+    h.shutdown().await;
+}
+
+/// RFC 5258: several patterns in one LIST, SUBSCRIBED (with \Subscribed and
+/// \NonExistent), RECURSIVEMATCH with CHILDINFO, and RECURSIVEMATCH alone is
+/// BAD (3.1: "The server MUST return BAD tagged response in such case").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_extended_selection_and_return_options() {
+    let h = server().await;
+    let mut c = Client::login(&h).await;
+    for cmd in [
+        "CREATE Foo/Bar",
+        "SUBSCRIBE Foo/Bar",
+        "CREATE Gone",
+        "SUBSCRIBE Gone",
+        "DELETE Gone",
+    ] {
+        let a = c.cmd(cmd).await;
+        assert!(a.ok(), "{cmd}: {}", a.tagged);
+    }
+    let two = c.cmd("LIST \"\" (\"INBOX\" \"Foo\")").await;
+    assert_eq!(two.untagged.len(), 2, "{:?}", two.untagged);
+    let subs = c.cmd("LIST (SUBSCRIBED) \"\" \"*\"").await;
+    assert!(
+        subs.untagged
+            .iter()
+            .any(|l| l.contains("\\Subscribed") && l.ends_with("\"Foo/Bar\"")),
+        "{:?}",
+        subs.untagged
+    );
+    assert!(
+        subs.untagged
+            .iter()
+            .any(|l| l.contains("\\NonExistent") && l.ends_with("\"Gone\"")),
+        "{:?}",
+        subs.untagged
+    );
+    assert!(!subs.untagged.iter().any(|l| l.ends_with("\"Foo\"")));
+    let rec = c.cmd("LIST (SUBSCRIBED RECURSIVEMATCH) \"\" \"%\"").await;
+    assert!(
+        rec.untagged
+            .iter()
+            .any(|l| l.contains("\"Foo\" (\"CHILDINFO\" (\"SUBSCRIBED\"))")),
+        "{:?}",
+        rec.untagged
+    );
+    let alone = c.cmd("LIST (RECURSIVEMATCH) \"\" \"%\"").await;
+    assert!(alone.tagged.contains(" BAD "), "{}", alone.tagged);
+    let unknown = c.cmd("LIST \"\" \"%\" RETURN (NOSUCH)").await;
+    assert!(unknown.tagged.contains(" BAD "), "{}", unknown.tagged);
+    h.shutdown().await;
+}
+
+/// RFC 5819: each selectable mailbox's STATUS follows its LIST line; a
+/// \Noselect one gets none. RFC 8438: STATUS SIZE is the mailbox's octets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_status_follows_each_list_line_and_status_size_counts_octets() {
+    let h = server().await;
+    let mut c = Client::login(&h).await;
+    let a = c.append("INBOX", "", &msg(1)).await;
+    assert!(a.ok(), "{}", a.tagged);
+    assert!(c.cmd("CREATE Top/Leaf").await.ok());
+    let l = c
+        .cmd("LIST \"\" \"*\" RETURN (STATUS (MESSAGES UIDNEXT SIZE))")
+        .await;
+    assert!(l.ok(), "{}", l.tagged);
+    for (i, line) in l.untagged.iter().enumerate() {
+        if line.starts_with("* LIST") && !line.contains("\\Noselect") {
+            let name = line.rsplit(' ').next().unwrap_or_default();
+            let next = l.untagged.get(i + 1).map(String::as_str).unwrap_or("");
+            assert!(
+                next.starts_with(&format!("* STATUS {name} (")),
+                "no STATUS right after {line}: {:?}",
+                l.untagged
+            );
+        }
+        if line.starts_with("* LIST") && line.contains("\\Noselect") {
+            let next = l.untagged.get(i + 1).map(String::as_str).unwrap_or("");
+            assert!(!next.starts_with("* STATUS"), "{:?}", l.untagged);
+        }
+    }
+    let size = msg(1).len();
+    assert!(
+        l.has(&format!("* STATUS \"INBOX\" (MESSAGES 1 UIDNEXT 2 SIZE {size})")),
+        "{:?}",
+        l.untagged
+    );
+    let s = c.cmd("STATUS INBOX (SIZE)").await;
+    assert!(s.has_status(&format!("(SIZE {size})")), "{:?}", s.untagged);
+    h.shutdown().await;
+}

@@ -599,7 +599,11 @@ impl SessionModel {
         match &p.command {
             // RFC 6154 3: a server that cannot give the mailbox the special
             // use "MUST NOT create the mailbox": an OK means it has them.
-            CommandKind::Create { mailbox, uses } if ok && !uses.is_empty() => {
+            // Only from a server that announced CREATE-SPECIAL-USE: Dovecot
+            // 2.3 takes the USE list without it and ignores it.
+            CommandKind::Create { mailbox, uses }
+                if ok && !uses.is_empty() && self.has_capability("CREATE-SPECIAL-USE") =>
+            {
                 account.learn_special_uses(
                     &self.user,
                     mailbox,
