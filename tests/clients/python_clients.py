@@ -57,6 +57,7 @@ def main():
     m.logout()
     qresync(imap_host, int(imap_port))
     oauth(imap_host, int(imap_port))
+    special_use(imap_host, int(imap_port))
     print("python imaplib + smtplib: ok")
 
 
@@ -111,6 +112,29 @@ def oauth(host, port):
         raise AssertionError("a wrong token was accepted")
     except imaplib.IMAP4.error:
         pass
+    m.logout()
+
+
+def special_use(host, port):
+    """SPECIAL-USE, CREATE-SPECIAL-USE, LIST-EXTENDED and LIST-STATUS (RFC 6154,
+    5258, 5819) as a client sends them through imaplib's extension hook."""
+    m = imaplib.IMAP4(host, port, timeout=10)
+    m.login("alice", "alicepw")
+    typ, _ = m.xatom("LIST", "(SPECIAL-USE)", '""', '"*"')
+    assert typ == "OK", typ
+    _, lines = m.response("LIST")
+    names = b" ".join(l for l in lines if l)
+    for use in (b"\\Sent", b"\\Drafts", b"\\Trash", b"\\Junk", b"\\Archive"):
+        assert use in names, (use, lines)
+    assert b"INBOX" not in names, lines
+    typ, data = m.xatom("CREATE", "PyStarred", "(USE (\\Flagged))")
+    assert typ == "OK", (typ, data)
+    typ, _ = m.xatom("LIST", '""', '"PyStarred"', "RETURN", "(SPECIAL-USE STATUS (MESSAGES))")
+    assert typ == "OK", typ
+    _, lines = m.response("LIST")
+    assert any(l and b"\\Flagged" in l for l in lines), lines
+    _, status = m.response("STATUS")
+    assert any(s and b"MESSAGES 0" in s for s in status), status
     m.logout()
 
 
