@@ -277,10 +277,14 @@ fn special_use_rules_leave_what_rfc_6154_allows_alone() {
     let create = "C: a4 CREATE MySent (USE (\\Sent))\nS: a4 OK done\n";
     // A plain LIST need not show special uses (RFC 6154 2: "MAY include").
     let plain = "C: a5 LIST \"\" \"%\"\nS: * LIST (\\HasNoChildren) \"/\" MySent\nS: a5 OK done\n";
-    assert_eq!(findings(&format!("{SELECTED}{caps}{create}{plain}")), vec![]);
+    assert_eq!(
+        findings(&format!("{SELECTED}{caps}{create}{plain}")),
+        vec![]
+    );
     // Dovecot 2.3 answers OK to a CREATE with USE but has no
     // CREATE-SPECIAL-USE: the use was never promised.
-    let ret0 = "C: a5 LIST \"\" \"%\" RETURN (SPECIAL-USE)\nS: * LIST () \"/\" MySent\nS: a5 OK done\n";
+    let ret0 =
+        "C: a5 LIST \"\" \"%\" RETURN (SPECIAL-USE)\nS: * LIST () \"/\" MySent\nS: a5 OK done\n";
     assert_eq!(findings(&format!("{SELECTED}{create}{ret0}")), vec![]);
     // A refused CREATE gave no use.
     let refused = "C: a4 CREATE MySent (USE (\\Sent))\nS: a4 NO [USEATTR] one \\Sent is enough\n";
@@ -294,7 +298,8 @@ fn special_use_rules_leave_what_rfc_6154_allows_alone() {
     let rec = "C: a5 LIST (SPECIAL-USE RECURSIVEMATCH) \"\" \"%\"\nS: * LIST (\\HasChildren) \"/\" Work (\"CHILDINFO\" (\"SUBSCRIBED\"))\nS: a5 OK done\n";
     assert_eq!(findings(&format!("{SELECTED}{rec}")), vec![]);
     // The uses a LIST showed bind the next LIST that asks for them...
-    let shown = "C: a5 LIST (SPECIAL-USE) \"\" \"*\"\nS: * LIST (\\Drafts) \"/\" Drafts\nS: a5 OK done\n";
+    let shown =
+        "C: a5 LIST (SPECIAL-USE) \"\" \"*\"\nS: * LIST (\\Drafts) \"/\" Drafts\nS: a5 OK done\n";
     let lost = "C: a6 LIST \"\" \"*\" RETURN (SPECIAL-USE)\nS: * LIST (\\HasNoChildren) \"/\" Drafts\nS: a6 OK done\n";
     let f = findings(&format!("{SELECTED}{shown}{lost}"));
     assert!(f.iter().any(|(c, _)| *c == "specialuse.return"), "{f:?}");

@@ -161,10 +161,8 @@ async fn a_full_session_passes_every_check() {
     a.command_ok("GETQUOTAROOT INBOX").await.expect("quota");
     a.command_ok("EXAMINE Work/Sub").await.expect("examine");
     a.command_ok("UNSELECT").await.expect("unselect");
-    a.command_ok("RENAME Work/Sub Archive")
-        .await
-        .expect("rename");
-    a.command_ok("DELETE Archive").await.expect("delete");
+    a.command_ok("RENAME Work/Sub Attic").await.expect("rename");
+    a.command_ok("DELETE Attic").await.expect("delete");
     let bad = a.command("FETCH").await.expect("bad command answered");
     assert_eq!(
         bad.status,

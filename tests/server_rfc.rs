@@ -814,10 +814,17 @@ async fn special_use_lists_creates_and_survives_a_restart() {
     let held = c.cmd("CREATE Sent2 (USE (\\Sent))").await;
     assert!(held.tagged.contains("NO [USEATTR]"), "{}", held.tagged);
     let unknown = c.cmd("CREATE Odd (USE (\\Bogus))").await;
-    assert!(unknown.tagged.contains("NO [USEATTR]"), "{}", unknown.tagged);
+    assert!(
+        unknown.tagged.contains("NO [USEATTR]"),
+        "{}",
+        unknown.tagged
+    );
     let after = c.cmd("LIST \"\" \"*\" RETURN (SPECIAL-USE)").await;
     assert!(
-        !after.untagged.iter().any(|l| l.contains("Sent2") || l.contains("Odd")),
+        !after
+            .untagged
+            .iter()
+            .any(|l| l.contains("Sent2") || l.contains("Odd")),
         "a refused CREATE made no mailbox: {:?}",
         after.untagged
     );
@@ -827,7 +834,10 @@ async fn special_use_lists_creates_and_survives_a_restart() {
     let mut c = Client::login(&h).await;
     let again = c.cmd("LIST \"\" \"Starred\" RETURN (SPECIAL-USE)").await;
     assert!(
-        again.untagged.iter().any(|l| l.contains("\\Flagged") && l.contains("\\All")),
+        again
+            .untagged
+            .iter()
+            .any(|l| l.contains("\\Flagged") && l.contains("\\All")),
         "{:?}",
         again.untagged
     );
@@ -914,7 +924,9 @@ async fn list_status_follows_each_list_line_and_status_size_counts_octets() {
     }
     let size = msg(1).len();
     assert!(
-        l.has(&format!("* STATUS \"INBOX\" (MESSAGES 1 UIDNEXT 2 SIZE {size})")),
+        l.has(&format!(
+            "* STATUS \"INBOX\" (MESSAGES 1 UIDNEXT 2 SIZE {size})"
+        )),
         "{:?}",
         l.untagged
     );

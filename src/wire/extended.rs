@@ -98,7 +98,10 @@ impl ListCommand {
 pub enum ExtendedCommand {
     List(ListCommand),
     /// `CREATE name (USE (\Sent ...))`.
-    Create { mailbox: String, uses: Vec<String> },
+    Create {
+        mailbox: String,
+        uses: Vec<String>,
+    },
 }
 
 /// Why a command of this module's kind could not be read (answered `BAD`).
@@ -111,7 +114,9 @@ pub struct Malformed(pub String);
 pub fn parse(bytes: &[u8]) -> Result<Option<(String, ExtendedCommand)>, Malformed> {
     let mut r = Reader { b: bytes, i: 0 };
     let Some(tag) = r.word() else { return Ok(None) };
-    let Some(name) = r.word() else { return Ok(None) };
+    let Some(name) = r.word() else {
+        return Ok(None);
+    };
     let name = name.to_ascii_uppercase();
     if name != "LIST" && name != "CREATE" {
         return Ok(None);
@@ -249,7 +254,9 @@ impl Reader<'_> {
             }
             self.i += 1;
         }
-        let w = std::str::from_utf8(&self.b[start..self.i]).ok()?.to_string();
+        let w = std::str::from_utf8(&self.b[start..self.i])
+            .ok()?
+            .to_string();
         if w.is_empty() || self.peek() != Some(b' ') {
             return None;
         }
@@ -267,7 +274,12 @@ impl Reader<'_> {
         }
     }
 
-    fn seq(&mut self, close: Option<u8>, depth: usize, count: &mut usize) -> Result<Vec<Arg>, String> {
+    fn seq(
+        &mut self,
+        close: Option<u8>,
+        depth: usize,
+        count: &mut usize,
+    ) -> Result<Vec<Arg>, String> {
         if depth > MAX_DEPTH {
             return Err(format!("lists nested deeper than {MAX_DEPTH}"));
         }
@@ -354,7 +366,10 @@ impl Reader<'_> {
             return Err(bad());
         };
         let start = self.i + close + 1 + skip;
-        let data = self.b.get(start..start.checked_add(n).ok_or_else(bad)?).ok_or_else(bad)?;
+        let data = self
+            .b
+            .get(start..start.checked_add(n).ok_or_else(bad)?)
+            .ok_or_else(bad)?;
         self.i = start + n;
         Ok(data.to_vec())
     }
@@ -362,7 +377,10 @@ impl Reader<'_> {
     fn atom(&mut self) -> Result<String, String> {
         let start = self.i;
         while let Some(c) = self.peek() {
-            if matches!(c, b' ' | b'(' | b')' | b'"' | b'{' | b'\r' | b'\n') || c < 0x20 || c == 0x7f {
+            if matches!(c, b' ' | b'(' | b')' | b'"' | b'{' | b'\r' | b'\n')
+                || c < 0x20
+                || c == 0x7f
+            {
                 break;
             }
             self.i += 1;
@@ -396,7 +414,10 @@ mod tests {
         assert_eq!(l.patterns, vec!["INBOX", "Drafts", "Sent"]);
         // RFC 5819: LIST-STATUS.
         let l = list_of("A04 LIST \"\" % RETURN (STATUS (MESSAGES UNSEEN))\r\n");
-        assert_eq!(l.returns.status, Some(vec!["MESSAGES".into(), "UNSEEN".into()]));
+        assert_eq!(
+            l.returns.status,
+            Some(vec!["MESSAGES".into(), "UNSEEN".into()])
+        );
         // RFC 6154 5.2: the selection option implies the return option.
         let l = list_of("t1 LIST (SPECIAL-USE) \"\" \"*\"\r\n");
         assert!(l.returns_special_use() && !l.returns.special_use);

@@ -18,11 +18,11 @@ use imap_codec::imap_types::sequence::SequenceSet;
 
 use super::cmd::{list_pattern, plain_list};
 use super::io::Io;
-use crate::wire::extended::ExtendedCommand;
 use super::ServerCtx;
 use crate::server::faults::Fault;
 use crate::server::seqset;
 use crate::server::store::{flags as fl, Change, Mailbox, MailboxState, Message, StoreError};
+use crate::wire::extended::ExtendedCommand;
 
 pub enum Outcome {
     Continue,

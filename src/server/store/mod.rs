@@ -618,7 +618,12 @@ impl Store {
     }
 
     /// Sets a mailbox's special-use attributes (RFC 6154), journaled.
-    pub fn set_special_use(&self, user: &str, name: &str, uses: &[String]) -> Result<(), StoreError> {
+    pub fn set_special_use(
+        &self,
+        user: &str,
+        name: &str,
+        uses: &[String],
+    ) -> Result<(), StoreError> {
         let name = normalize(name);
         let mb = self.mailbox(user, &name).ok_or(StoreError::NoSuchMailbox)?;
         self.log(journal::Record::SpecialUse {
@@ -633,8 +638,12 @@ impl Store {
     /// The mailbox holding a special use (`\Sent`), if any.
     pub fn special_use_holder(&self, user: &str, attr: &str) -> Option<String> {
         self.mailbox_names(user).into_iter().find(|n| {
-            self.mailbox(user, n)
-                .is_some_and(|mb| mb.lock().special_use.iter().any(|u| u.eq_ignore_ascii_case(attr)))
+            self.mailbox(user, n).is_some_and(|mb| {
+                mb.lock()
+                    .special_use
+                    .iter()
+                    .any(|u| u.eq_ignore_ascii_case(attr))
+            })
         })
     }
 

@@ -42,7 +42,9 @@ impl Session {
             ) {
                 // An option this server does not implement has no meaning
                 // it could honour; answered BAD, as Dovecot does.
-                io.write(&format!("{tag} BAD Unknown LIST selection option {option}\r\n"));
+                io.write(&format!(
+                    "{tag} BAD Unknown LIST selection option {option}\r\n"
+                ));
                 return;
             }
         }
@@ -141,9 +143,10 @@ impl Session {
                     let parent = &name[..i];
                     if matches(parent) {
                         childinfo.insert(parent.to_string(), ());
-                        out.entry(parent.to_string()).or_insert(Listed::Unsubscribed {
-                            exists: all.binary_search_by(|s| s.as_str().cmp(parent)).is_ok(),
-                        });
+                        out.entry(parent.to_string())
+                            .or_insert(Listed::Unsubscribed {
+                                exists: all.binary_search_by(|s| s.as_str().cmp(parent)).is_ok(),
+                            });
                     }
                 }
             }

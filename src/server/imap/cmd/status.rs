@@ -90,7 +90,11 @@ impl Session {
                 _ => {}
             }
         }
-        Some(format!("* STATUS {} ({})\r\n", quote(name), parts.join(" ")))
+        Some(format!(
+            "* STATUS {} ({})\r\n",
+            quote(name),
+            parts.join(" ")
+        ))
     }
 }
 
