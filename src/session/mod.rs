@@ -329,7 +329,7 @@ impl Session {
         let mut consumed = 0;
         for frame in frames {
             if self.deflate.is_none() {
-                if let Some(tag) = compress_command(&frame.bytes) {
+                if let Some(tag) = crate::wire::deflate::compress_command(&frame.bytes) {
                     self.compress_tag = Some(tag);
                 }
             }
@@ -558,7 +558,7 @@ impl Session {
                 Err(why) => {
                     // What cannot be inflated cannot be read: the session
                     // ends here, and the transcript says why.
-                    self.note(&format!("COMPRESS=DEFLATE: the server's {why}"))?;
+                    self.note(&format!("COMPRESS=DEFLATE: the server's stream does not inflate ({why})"))?;
                     let ev = self.record_close(None)?;
                     self.inbox.push_back(ev);
                     return Ok(());
@@ -1064,17 +1064,6 @@ impl Session {
 }
 
 /// A quoted string, or a literal-free fallback for simple atoms.
-/// The tag of a `TAG COMPRESS DEFLATE` command line.
-fn compress_command(bytes: &[u8]) -> Option<String> {
-    let line = crate::wire::decode::first_line(bytes);
-    let mut words = line.split(' ');
-    let tag = words.next()?;
-    let name = words.next()?;
-    let algorithm = words.next()?.trim_end();
-    (name.eq_ignore_ascii_case("COMPRESS") && algorithm.eq_ignore_ascii_case("DEFLATE"))
-        .then(|| tag.to_string())
-}
-
 pub fn quoted(s: &str) -> String {
     let mut q = String::with_capacity(s.len() + 2);
     q.push('"');

@@ -12,6 +12,7 @@
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
 /// Inflates one direction of a compressed connection.
+#[derive(Debug)]
 pub struct Inflater {
     d: Decompress,
     /// The peer ended its DEFLATE stream (a final block): nothing more may come.
@@ -69,6 +70,7 @@ impl Inflater {
 }
 
 /// Deflates one direction of a compressed connection.
+#[derive(Debug)]
 pub struct Deflater {
     c: Compress,
 }
@@ -106,6 +108,18 @@ impl Deflater {
             }
         }
     }
+}
+
+/// The tag of a `TAG COMPRESS DEFLATE` command (its first line), the
+/// command after whose tagged OK both directions are DEFLATE.
+pub fn compress_command(bytes: &[u8]) -> Option<String> {
+    let line = super::decode::first_line(bytes);
+    let mut words = line.split(' ');
+    let tag = words.next()?;
+    let name = words.next()?;
+    let algorithm = words.next()?.trim_end();
+    (name.eq_ignore_ascii_case("COMPRESS") && algorithm.eq_ignore_ascii_case("DEFLATE"))
+        .then(|| tag.to_string())
 }
 
 #[cfg(test)]
