@@ -166,7 +166,8 @@ async fn a_corrupt_server_stream_ends_the_session_with_a_note() {
     }
     let transcript = std::fs::read_to_string(&path).expect("transcript");
     assert!(
-        transcript.contains("the server's stream does not inflate (the compressed stream is corrupt"),
+        transcript
+            .contains("the server's stream does not inflate (the compressed stream is corrupt"),
         "{transcript}"
     );
 }

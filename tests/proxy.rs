@@ -266,7 +266,9 @@ async fn compress_deflate_is_recorded_inflated_and_checked() {
     assert!(s.is_compressed());
     for i in 0..2 {
         let body = format!("From: a@x\r\nSubject: m{i}\r\n\r\nbody\r\n");
-        s.append("INBOX", "", body.as_bytes()).await.expect("append");
+        s.append("INBOX", "", body.as_bytes())
+            .await
+            .expect("append");
     }
     for cmd in [
         "SELECT INBOX",
@@ -277,7 +279,9 @@ async fn compress_deflate_is_recorded_inflated_and_checked() {
         s.command(cmd).await.expect(cmd);
     }
     let body = "From: a@x\r\nSubject: again\r\n\r\nbody\r\n";
-    s.append("INBOX", "", body.as_bytes()).await.expect("append");
+    s.append("INBOX", "", body.as_bytes())
+        .await
+        .expect("append");
     s.command("NOOP").await.expect("noop");
     s.command("FETCH 2 (UID)").await.expect("fetch");
     s.logout().await.expect("logout");

@@ -253,7 +253,10 @@ async fn async_imap_compress_deflate() {
     let mb = s.select("INBOX").await.expect("select, compressed");
     assert_eq!(mb.exists, 3);
     let msgs: Vec<_> = s
-        .uid_fetch("1:*", "(UID FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)] BODY.PEEK[TEXT])")
+        .uid_fetch(
+            "1:*",
+            "(UID FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)] BODY.PEEK[TEXT])",
+        )
         .await
         .expect("fetch, compressed")
         .try_collect()

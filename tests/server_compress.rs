@@ -265,12 +265,20 @@ async fn select_fetch_idle_through_compression() {
     c.compress().await;
     let a = c.cmd("SELECT INBOX").await;
     assert_eq!(a.status(), "OK", "{}", a.tagged);
-    assert!(a.untagged.iter().any(|l| l == "* 3 EXISTS"), "{:?}", a.untagged);
+    assert!(
+        a.untagged.iter().any(|l| l == "* 3 EXISTS"),
+        "{:?}",
+        a.untagged
+    );
     let a = c
         .cmd("UID FETCH 1:* (UID FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT MESSAGE-ID)])")
         .await;
     assert_eq!(a.status(), "OK", "{}", a.tagged);
-    let fetches: Vec<_> = a.untagged.iter().filter(|l| l.contains(" FETCH ")).collect();
+    let fetches: Vec<_> = a
+        .untagged
+        .iter()
+        .filter(|l| l.contains(" FETCH "))
+        .collect();
     assert_eq!(fetches.len(), 3, "{:?}", a.untagged);
     assert!(fetches[2].contains("Subject: Mobile 3"), "{}", fetches[2]);
 
@@ -298,7 +306,9 @@ async fn select_fetch_idle_through_compression() {
     c.send(b"DONE\r\n").await;
     let a = c.answer("t9").await;
     assert_eq!(a.status(), "OK", "{}", a.tagged);
-    let a = c.cmd("UID FETCH 4 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])").await;
+    let a = c
+        .cmd("UID FETCH 4 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        .await;
     assert!(
         a.untagged.iter().any(|l| l.contains("Subject: New")),
         "{:?}",

@@ -296,7 +296,9 @@ impl Session {
         let wire = match self.deflate.as_mut() {
             Some(z) => {
                 let mut w = Vec::with_capacity(bytes.len() / 2 + 64);
-                z.deflater.compress(bytes, &mut w).map_err(SessionError::Io)?;
+                z.deflater
+                    .compress(bytes, &mut w)
+                    .map_err(SessionError::Io)?;
                 compressed = w;
                 &compressed[..]
             }
@@ -558,7 +560,9 @@ impl Session {
                 Err(why) => {
                     // What cannot be inflated cannot be read: the session
                     // ends here, and the transcript says why.
-                    self.note(&format!("COMPRESS=DEFLATE: the server's stream does not inflate ({why})"))?;
+                    self.note(&format!(
+                        "COMPRESS=DEFLATE: the server's stream does not inflate ({why})"
+                    ))?;
                     let ev = self.record_close(None)?;
                     self.inbox.push_back(ev);
                     return Ok(());
