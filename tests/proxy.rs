@@ -221,3 +221,96 @@ async fn curl_through_the_proxy_gets_the_message_unchanged() {
         live.text()
     );
 }
+
+/// A client that turns on COMPRESS=DEFLATE through the proxy (the harness's
+/// own live session, which compresses after its COMPRESS's OK) against the
+/// `uid-reuse` fault: the tap inflates both directions, so the reused UID
+/// after COMPRESS is still caught live, the transcript holds the inflated
+/// protocol after a note, and `imapspec check` on it finds the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compress_deflate_is_recorded_inflated_and_checked() {
+    use imapspec::runner::recorder::Recorder;
+    use imapspec::session::{Session, SessionOptions};
+
+    let h = support::start_server(&["uid-reuse"], Clock::real(), None).await;
+    let dir = support::temp_dir("proxy-compress");
+    let live = Live::default();
+    let options = ProxyOptions {
+        transcripts: Some(dir.join("transcripts")),
+        max_connections: 10,
+        ..ProxyOptions::new(
+            "127.0.0.1:0".parse().expect("addr"),
+            format!("imap://{}", h.imap.expect("imap"))
+                .parse()
+                .expect("url"),
+        )
+    };
+    let p = proxy::start(options, Box::new(live.clone()))
+        .await
+        .expect("proxy starts");
+    let url = format!("imap://{}", p.addr.expect("plain listener"))
+        .parse()
+        .expect("url");
+    let own = dir.join("client.transcript");
+    let rec = Recorder::new(
+        Box::new(std::fs::File::create(&own).expect("file")),
+        &own.display().to_string(),
+    )
+    .expect("recorder");
+    let mut s = Session::connect(&url, "c", &rec, &SessionOptions::default())
+        .await
+        .expect("connect through the proxy");
+    s.login("alice", "alicepw").await.expect("login");
+    let r = s.command("COMPRESS DEFLATE").await.expect("compress");
+    assert_eq!(r.status.as_str(), "OK");
+    assert!(s.is_compressed());
+    for i in 0..2 {
+        let body = format!("From: a@x\r\nSubject: m{i}\r\n\r\nbody\r\n");
+        s.append("INBOX", "", body.as_bytes())
+            .await
+            .expect("append");
+    }
+    for cmd in [
+        "SELECT INBOX",
+        "FETCH 1:* (UID)",
+        "STORE 2 +FLAGS (\\Deleted)",
+        "EXPUNGE",
+    ] {
+        s.command(cmd).await.expect(cmd);
+    }
+    let body = "From: a@x\r\nSubject: again\r\n\r\nbody\r\n";
+    s.append("INBOX", "", body.as_bytes())
+        .await
+        .expect("append");
+    s.command("NOOP").await.expect("noop");
+    s.command("FETCH 2 (UID)").await.expect("fetch");
+    s.logout().await.expect("logout");
+    let found = p.shutdown().await;
+    h.shutdown().await;
+
+    let shown = live.text();
+    assert!(
+        found.iter().any(|f| f.check == "uid.no-reuse"),
+        "caught after COMPRESS: {shown}"
+    );
+    let transcripts: Vec<_> = std::fs::read_dir(dir.join("transcripts"))
+        .expect("transcripts")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(transcripts.len(), 1, "{transcripts:?}");
+    let text = std::fs::read_to_string(&transcripts[0]).expect("transcript");
+    let on = text
+        .find("note COMPRESS=DEFLATE on")
+        .expect("the note where compression began");
+    assert!(text[on..].contains("FETCH 2 (UID)"), "inflated: {text}");
+    assert!(text[on..].contains("EXPUNGE"), "{text}");
+    let offline = imapspec::cli::check::check_log(&transcripts[0], &Limits::default(), 1000);
+    assert!(offline.error.is_none(), "{:?}", offline.error);
+    let key = |f: &imapspec::finding::Finding| (f.check, f.message.clone(), f.origin.line);
+    let mut a: Vec<_> = found.iter().map(key).collect();
+    let mut b: Vec<_> = offline.findings.iter().map(key).collect();
+    a.sort();
+    b.sort();
+    assert_eq!(a, b, "live and offline findings are identical");
+}

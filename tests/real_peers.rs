@@ -87,6 +87,12 @@ const COURIER: &[Verdict] = &[
         why: "Courier does not announce QRESYNC (RFC 7162)",
     },
     Verdict {
+        id: "mobile/compress-deflate-sync",
+        status: "skipped",
+        findings: &[],
+        why: "Courier does not announce COMPRESS=DEFLATE (RFC 4978)",
+    },
+    Verdict {
         id: "apple/mail-id-then-idle",
         status: "skipped",
         findings: &[],

@@ -237,3 +237,50 @@ async fn async_imap_condstore() {
     s.logout().await.expect("logout");
     h.shutdown().await;
 }
+
+/// async-imap's COMPRESS=DEFLATE (`Session::compress`, async-compression's
+/// DEFLATE streams: RFC 4978) against the server: compressed from the command
+/// after COMPRESS on, SELECT, FETCH of headers and bodies, a STORE, NOOP,
+/// and LOGOUT all go through both directions compressed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_imap_compress_deflate() {
+    let h = support::start_server(&[], Clock::real(), None).await;
+    support::seed_inbox(&h.store, 3, "compressed", "z");
+    let mut s = async_imap_login(h.imap.expect("imap")).await;
+    let caps = s.capabilities().await.expect("capabilities");
+    assert!(caps.has_str("COMPRESS=DEFLATE"), "offered after login");
+    let mut s = s.compress(|z| z).await.expect("COMPRESS DEFLATE");
+    let mb = s.select("INBOX").await.expect("select, compressed");
+    assert_eq!(mb.exists, 3);
+    let msgs: Vec<_> = s
+        .uid_fetch(
+            "1:*",
+            "(UID FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)] BODY.PEEK[TEXT])",
+        )
+        .await
+        .expect("fetch, compressed")
+        .try_collect()
+        .await
+        .expect("stream");
+    assert_eq!(msgs.len(), 3);
+    let last = msgs.iter().find(|m| m.uid == Some(3)).expect("UID 3");
+    let header = last.header().expect("the header section");
+    assert!(
+        String::from_utf8_lossy(header).contains("Subject: compressed 3"),
+        "{}",
+        String::from_utf8_lossy(header)
+    );
+    let text = last.text().expect("the text section");
+    assert!(String::from_utf8_lossy(text).contains("body 3"));
+    let stored: Vec<_> = s
+        .uid_store("2", "+FLAGS (\\Flagged)")
+        .await
+        .expect("store, compressed")
+        .try_collect()
+        .await
+        .expect("stream");
+    assert_eq!(stored.len(), 1);
+    s.noop().await.expect("noop, compressed");
+    s.logout().await.expect("logout, compressed");
+    h.shutdown().await;
+}

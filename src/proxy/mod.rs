@@ -41,11 +41,18 @@
 //!   findings. Plaintext the client pipelined after STARTTLS is discarded, not
 //!   forwarded (RFC 3501 6.2.1: it could be an attacker's injection), and the
 //!   transcript notes how many bytes.
-//! - COMPRESS=DEFLATE passes through untouched: the proxy does not inflate,
-//!   so after a successful COMPRESS the tap reads compressed bytes it cannot
-//!   frame (no more findings on that connection). Clients rarely enable it
-//!   against a server that is being debugged; refusing it would change what
-//!   the client sees.
+//! - COMPRESS=DEFLATE (RFC 4978) passes through untouched (the client and the
+//!   server compress for each other), and the tap inflates both directions
+//!   after the server's tagged OK to the client's `COMPRESS DEFLATE`: the
+//!   transcript records the inflated protocol after a `note` saying where
+//!   compression began, and every check goes on, so `imapspec check` on the
+//!   transcript gives the same findings. What a user holding the log wants is
+//!   the session, not DEFLATE blocks. While that OK is awaited the server's
+//!   bytes are tapped a line at a time, before they are forwarded, so the
+//!   client's first compressed command cannot reach the tap before the tap
+//!   knows compression is on. Inflation is piece by piece into the bounded
+//!   framers (a bomb costs time, not memory); a stream that does not inflate
+//!   ends the recording of that connection with a note (the bytes still pass).
 //!
 //! Memory per connection: two 16 KiB copy buffers, the TLS sessions' buffers,
 //! the transcript writer's buffer, and the framers' open messages, which are
@@ -75,7 +82,11 @@ use crate::finding::Finding;
 use crate::session::ServerUrl;
 use crate::source::Origin;
 use crate::transcript::generic::TranscriptWriter;
+use crate::wire::deflate::Inflater;
 use crate::wire::{ClientMessage, CommandKind, Direction, Limits, ServerMessage, StatusKind};
+
+/// The most inflated bytes the tap frames at once.
+const INFLATE_PIECE: usize = 16 * 1024;
 
 /// What `imapspec proxy` was asked to do.
 #[derive(Debug, Clone)]
@@ -282,6 +293,13 @@ struct Watch {
     command_new: bool,
     /// The server's tagged answer to a forwarded STARTTLS: OK or not.
     reply: Option<bool>,
+    /// The tag of the client's `COMPRESS DEFLATE`, until the server answers.
+    compress: Option<String>,
+    /// COMPRESS=DEFLATE is on: the inflaters of the client's and the
+    /// server's streams.
+    deflate: Option<Box<(Inflater, Inflater)>>,
+    /// A stream did not inflate: nothing more is recorded.
+    deflate_broken: bool,
 }
 
 /// The checking side of the proxy: framing, transcripts and the checker.
@@ -332,8 +350,52 @@ impl Tap {
         }
     }
 
-    fn bytes(&mut self, id: &SessionId, dir: Direction, bytes: &[u8]) {
-        self.frame(id, dir, bytes);
+    fn bytes(&mut self, id: &SessionId, dir: Direction, mut bytes: &[u8]) {
+        let Some(w) = self.watch.get_mut(id) else {
+            return self.frame(id, dir, bytes);
+        };
+        if w.deflate_broken {
+            return;
+        }
+        let Some(mut z) = w.deflate.take() else {
+            return self.frame(id, dir, bytes);
+        };
+        let mut piece = Vec::with_capacity(INFLATE_PIECE);
+        let broken = loop {
+            piece.clear();
+            let inflater = if dir == Direction::Client {
+                &mut z.0
+            } else {
+                &mut z.1
+            };
+            match inflater.inflate(bytes, &mut piece, INFLATE_PIECE) {
+                Ok((taken, produced)) => {
+                    bytes = &bytes[taken.min(bytes.len())..];
+                    if produced > 0 {
+                        self.frame(id, dir, &piece);
+                    } else if taken == 0 {
+                        break None;
+                    }
+                }
+                Err(why) => break Some(why),
+            }
+        };
+        if let Some(w) = self.watch.get_mut(id) {
+            w.deflate = Some(z);
+            if let Some(why) = broken {
+                w.deflate_broken = true;
+                let side = if dir == Direction::Client {
+                    "client"
+                } else {
+                    "server"
+                };
+                let text = format!(
+                    "COMPRESS=DEFLATE: the {side}'s stream does not inflate ({why}); the rest of this connection is not recorded"
+                );
+                self.note(id, &text);
+                self.transcript_note(id, text);
+            }
+        }
     }
 
     /// How this connection's client-side STARTTLS is handled from now on.
@@ -345,6 +407,9 @@ impl Tap {
                 command: None,
                 command_new: false,
                 reply: None,
+                compress: None,
+                deflate: None,
+                deflate_broken: false,
             },
         );
     }
@@ -359,11 +424,12 @@ impl Tap {
         w.command.clone()
     }
 
-    /// A forwarded STARTTLS is waiting for the server's tagged answer.
+    /// A forwarded STARTTLS or a COMPRESS is waiting for the server's tagged
+    /// answer (the server's bytes are tapped a line at a time, first).
     fn awaiting_reply(&self, id: &SessionId) -> bool {
-        self.watch
-            .get(id)
-            .is_some_and(|w| w.mode == StartTlsMode::Forward && w.command.is_some())
+        self.watch.get(id).is_some_and(|w| {
+            (w.mode == StartTlsMode::Forward && w.command.is_some()) || w.compress.is_some()
+        })
     }
 
     /// The server's tagged answer to a forwarded STARTTLS, once it came.
@@ -437,6 +503,7 @@ impl Tap {
     /// Writes one event to its connection's transcript (masked), gives it the
     /// transcript's line as its origin, checks it and prints new findings.
     fn record(&mut self, mut event: Event) {
+        let mut compress_on = None;
         if let Some(w) = self.watch.get_mut(&event.session) {
             match &event.kind {
                 EventKind::Client {
@@ -468,6 +535,26 @@ impl Tap {
                     ..
                 } if w.mode == StartTlsMode::Forward && w.command.as_ref() == Some(tag) => {
                     w.reply = Some(*kind == StatusKind::Ok);
+                }
+                EventKind::Client { .. } if w.deflate.is_none() => {
+                    if let Some(tag) = crate::wire::deflate::compress_command(&event.raw) {
+                        w.compress = Some(tag);
+                    }
+                }
+                EventKind::Server {
+                    message:
+                        ServerMessage::Status {
+                            tag: Some(tag),
+                            kind,
+                            ..
+                        },
+                    ..
+                } if w.compress.as_ref() == Some(tag) => {
+                    w.compress = None;
+                    if *kind == StatusKind::Ok {
+                        w.deflate = Some(Box::new((Inflater::new(), Inflater::new())));
+                        compress_on = Some(Arc::clone(&event.session));
+                    }
                 }
                 _ => {}
             }
@@ -503,6 +590,10 @@ impl Tap {
         }
         self.checker.on_event(&event);
         self.report_new();
+        if let Some(id) = compress_on {
+            let text = "COMPRESS=DEFLATE on: what follows is recorded inflated".to_string();
+            self.transcript_note(&id, text);
+        }
     }
 
     /// Replaces secrets in a client message with `***` (the tap's copy only).

@@ -518,6 +518,14 @@ async fn pump_server<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
         let split = local || lock(tap).awaiting_reply(id);
         for piece in pieces(bytes, split) {
             let offered = if local { offer_starttls(piece) } else { None };
+            // While an answer is awaited, the tap sees each line before the
+            // client does: after a COMPRESS's OK the client's next bytes are
+            // DEFLATE, and the tap must know that before they can arrive.
+            let tapped = split.then(|| {
+                let mut tap = lock(tap);
+                tap.bytes(id, Direction::Server, piece);
+                tap.take_reply(id)
+            });
             if to
                 .write_all(offered.as_deref().unwrap_or(piece))
                 .await
@@ -525,10 +533,13 @@ async fn pump_server<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
             {
                 return ServerEnd::Closed;
             }
-            let answer = {
-                let mut tap = lock(tap);
-                tap.bytes(id, Direction::Server, piece);
-                tap.take_reply(id)
+            let answer = match tapped {
+                Some(answer) => answer,
+                None => {
+                    let mut tap = lock(tap);
+                    tap.bytes(id, Direction::Server, piece);
+                    tap.take_reply(id)
+                }
             };
             match answer {
                 Some(true) => {

@@ -9,6 +9,15 @@
 //! shared by all sessions of a run, so cross-session checks (a UID reused after
 //! another session's EXPUNGE) see every connection, and the transcript holds
 //! them all, each under its own `[name]`. The session knows neither.
+//!
+//! COMPRESS=DEFLATE (RFC 4978): when the session sends its own `COMPRESS
+//! DEFLATE` and the server's tagged OK comes back, every byte after that OK's
+//! CRLF is inflated before framing, and every byte sent after it is deflated
+//! (sync-flushed per write), exactly as STARTTLS changes the stream under the
+//! framers. The transcript and the events keep the inflated protocol, after a
+//! `note` saying where compression began. Inflation goes a piece at a time
+//! into the same bounded framer, so a server's compression bomb costs reading
+//! time, never memory.
 
 pub mod connect;
 pub mod url;
@@ -130,7 +139,21 @@ pub struct Session {
     client_open: Option<(Origin, usize)>,
     /// Bytes received from the server so far (to tell a drip from silence).
     server_bytes: u64,
+    /// The tag of a `COMPRESS` this session sent and the server has not
+    /// answered yet.
+    compress_tag: Option<String>,
+    /// COMPRESS=DEFLATE, once the server said OK to it.
+    deflate: Option<Box<DeflateLayer>>,
 }
+
+/// The session's COMPRESS=DEFLATE layer.
+struct DeflateLayer {
+    inflater: crate::wire::deflate::Inflater,
+    deflater: crate::wire::deflate::Deflater,
+}
+
+/// The most inflated bytes framed at once.
+const INFLATE_PIECE: usize = 16 * 1024;
 
 impl Session {
     /// Connects, reads the greeting, and negotiates TLS as the URL says.
@@ -172,6 +195,8 @@ impl Session {
             buf: vec![0; 16 * 1024],
             client_open: None,
             server_bytes: 0,
+            compress_tag: None,
+            deflate: None,
         };
         if url.security == Security::Tls {
             session.start_tls().await?;
@@ -267,6 +292,18 @@ impl Session {
         // before this point was sent by the server before it had these bytes,
         // which is the order cross-session checks may rely on.
         self.record_sent(bytes)?;
+        let compressed;
+        let wire = match self.deflate.as_mut() {
+            Some(z) => {
+                let mut w = Vec::with_capacity(bytes.len() / 2 + 64);
+                z.deflater
+                    .compress(bytes, &mut w)
+                    .map_err(SessionError::Io)?;
+                compressed = w;
+                &compressed[..]
+            }
+            None => bytes,
+        };
         let stream = self
             .stream
             .as_mut()
@@ -275,7 +312,7 @@ impl Session {
             .clock
             .timeout_real(self.limits.read_timeout, async {
                 let w = stream.writer();
-                w.write_all(bytes).await?;
+                w.write_all(wire).await?;
                 w.flush().await
             })
             .await;
@@ -293,6 +330,11 @@ impl Session {
         self.client_framer.push(bytes, &at, &mut frames);
         let mut consumed = 0;
         for frame in frames {
+            if self.deflate.is_none() {
+                if let Some(tag) = crate::wire::deflate::compress_command(&frame.bytes) {
+                    self.compress_tag = Some(tag);
+                }
+            }
             let (origin, written) = match self.client_open.take() {
                 Some((origin, written)) => (Some(origin), written),
                 None => (None, 0),
@@ -478,16 +520,124 @@ impl Session {
                 Ok(Ok(n)) => n,
             };
             self.server_bytes += n as u64;
-            let at = self.clock.now();
-            let mut frames = Vec::new();
             let bytes = self.buf[..n].to_vec();
-            self.server_framer.push(&bytes, &at, &mut frames);
-            for frame in frames {
-                self.end_refused_literal(&frame.bytes)?;
-                let e = self.record(Direction::Server, frame)?;
-                self.inbox.push_back(e);
+            self.take_server_bytes(&bytes)?;
+        }
+    }
+
+    /// Bytes as read from the stream: inflated first once COMPRESS is on;
+    /// while a COMPRESS of ours waits for its answer, framed a line at a time
+    /// so that what follows its tagged OK goes to the inflater.
+    fn take_server_bytes(&mut self, mut bytes: &[u8]) -> Result<(), SessionError> {
+        while let Some(tag) = self.compress_tag.clone() {
+            if bytes.is_empty() {
+                return Ok(());
+            }
+            let end = memchr::memchr(b'\n', bytes).map_or(bytes.len(), |i| i + 1);
+            let (line, rest) = bytes.split_at(end);
+            bytes = rest;
+            for status in self.frame_server(line)? {
+                match status {
+                    (t, StatusKind::Ok) if t == tag => self.start_compress()?,
+                    (t, _) if t == tag => self.compress_tag = None,
+                    _ => {}
+                }
             }
         }
+        if self.deflate.is_none() {
+            self.frame_server(bytes)?;
+            return Ok(());
+        }
+        let mut piece = Vec::with_capacity(INFLATE_PIECE);
+        loop {
+            let Some(z) = self.deflate.as_mut() else {
+                return Ok(());
+            };
+            piece.clear();
+            let inflated = z.inflater.inflate(bytes, &mut piece, INFLATE_PIECE);
+            let (taken, produced) = match inflated {
+                Ok(r) => r,
+                Err(why) => {
+                    // What cannot be inflated cannot be read: the session
+                    // ends here, and the transcript says why.
+                    self.note(&format!(
+                        "COMPRESS=DEFLATE: the server's stream does not inflate ({why})"
+                    ))?;
+                    let ev = self.record_close(None)?;
+                    self.inbox.push_back(ev);
+                    return Ok(());
+                }
+            };
+            bytes = &bytes[taken.min(bytes.len())..];
+            if produced > 0 {
+                let chunk = std::mem::take(&mut piece);
+                self.frame_server(&chunk)?;
+                piece = chunk;
+            } else if taken == 0 {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Frames plain server bytes, records each message; returns the tag and
+    /// status of each tagged completion among them.
+    fn frame_server(&mut self, bytes: &[u8]) -> Result<Vec<(String, StatusKind)>, SessionError> {
+        let at = self.clock.now();
+        let mut frames = Vec::new();
+        self.server_framer.push(bytes, &at, &mut frames);
+        let mut tagged = Vec::new();
+        for frame in frames {
+            self.end_refused_literal(&frame.bytes)?;
+            let e = self.record(Direction::Server, frame)?;
+            if let EventKind::Server {
+                message:
+                    ServerMessage::Status {
+                        tag: Some(t), kind, ..
+                    },
+                ..
+            } = &e.kind
+            {
+                tagged.push((t.clone(), *kind));
+            }
+            self.inbox.push_back(e);
+        }
+        Ok(tagged)
+    }
+
+    /// The server said OK to our COMPRESS DEFLATE: both directions are
+    /// DEFLATE from the byte after that OK on.
+    fn start_compress(&mut self) -> Result<(), SessionError> {
+        self.compress_tag = None;
+        self.deflate = Some(Box::new(DeflateLayer {
+            inflater: crate::wire::deflate::Inflater::new(),
+            deflater: crate::wire::deflate::Deflater::new(),
+        }));
+        self.note("COMPRESS=DEFLATE on: what follows is recorded inflated")
+    }
+
+    /// Writes a `note` to the transcript and hands it to the checks.
+    fn note(&mut self, text: &str) -> Result<(), SessionError> {
+        let at = self.clock.now();
+        let mut rec = lock(&self.recorder);
+        let (origin, _) = rec
+            .write_directive(at, &self.name, &format!("note {text}"))
+            .map_err(|e| SessionError::Io(e.to_string()))?;
+        let event = Event {
+            session: self.name.clone(),
+            at: Some(at),
+            origin,
+            raw: text.as_bytes().to_vec(),
+            kind: EventKind::Note {
+                text: text.to_string(),
+            },
+        };
+        rec.observe(event);
+        Ok(())
+    }
+
+    /// Whether COMPRESS=DEFLATE is on for this session.
+    pub fn is_compressed(&self) -> bool {
+        self.deflate.is_some()
     }
 
     /// Reads events until the tagged completion of `tag`.

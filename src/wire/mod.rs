@@ -8,6 +8,7 @@
 //! a live run and its recorded transcript are judged on the same messages.
 
 pub mod decode;
+pub mod deflate;
 pub mod extended;
 pub mod framing;
 pub mod limits;

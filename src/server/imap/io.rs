@@ -1,5 +1,13 @@
 //! The server side of one connection: bounded, cancel-safe reading of lines and
-//! literals, buffered writing with a write timeout, and the STARTTLS upgrade.
+//! literals, buffered writing with a write timeout, the STARTTLS upgrade and
+//! COMPRESS=DEFLATE (RFC 4978).
+//!
+//! Once compression is on, what is read is inflated a piece at a time
+//! (`INFLATE_PIECE`) into the same read buffer the plain path fills, so every
+//! line, literal and command limit holds for the inflated bytes: a
+//! compression bomb costs time in pieces, never memory. Every flush deflates
+//! what is buffered and ends with a sync flush, so the client can read every
+//! response of a burst at once.
 //!
 //! Every write goes through `flush`, which gives up after `write_timeout` without
 //! progress: a client that never reads cannot keep a task and its buffers alive.
@@ -12,6 +20,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 
 use crate::clock::Clock;
+use crate::wire::deflate::{Deflater, Inflater};
 
 pub enum Conn {
     Plain(TcpStream),
@@ -31,8 +40,19 @@ pub enum ReadError {
     Io(String),
 }
 
+/// The COMPRESS=DEFLATE layer of a connection.
+struct Deflate {
+    inflater: Inflater,
+    deflater: Deflater,
+    /// Compressed bytes read and not yet inflated.
+    raw: Vec<u8>,
+    /// Why the client's stream could not be inflated, once it could not.
+    corrupt: Option<String>,
+}
+
 pub struct Io {
     pub conn: Conn,
+    deflate: Option<Box<Deflate>>,
     /// Bytes read and not yet consumed.
     rbuf: Vec<u8>,
     pub out: Vec<u8>,
@@ -45,6 +65,7 @@ impl Io {
     pub fn new(conn: Conn, clock: Clock, write_timeout: Duration) -> Self {
         Io {
             conn,
+            deflate: None,
             rbuf: Vec::with_capacity(1024),
             out: Vec::with_capacity(1024),
             clock,
@@ -54,6 +75,30 @@ impl Io {
 
     pub fn is_tls(&self) -> bool {
         matches!(self.conn, Conn::Tls(_))
+    }
+
+    /// Whether COMPRESS=DEFLATE is on.
+    pub fn is_compressed(&self) -> bool {
+        self.deflate.is_some()
+    }
+
+    /// Turns COMPRESS=DEFLATE on, both ways, from the next byte: call it once
+    /// the tagged OK has been flushed (uncompressed). Input the client sent
+    /// after its COMPRESS command is already compressed data.
+    pub fn start_compress(&mut self) {
+        let raw = std::mem::take(&mut self.rbuf);
+        self.deflate = Some(Box::new(Deflate {
+            inflater: Inflater::new(),
+            deflater: Deflater::new(),
+            raw,
+            corrupt: None,
+        }));
+    }
+
+    /// Why the client's compressed stream could not be inflated, if it could
+    /// not (the connection then reads as closed).
+    pub fn corrupt_input(&self) -> Option<&str> {
+        self.deflate.as_ref().and_then(|d| d.corrupt.as_deref())
     }
 
     /// Drops buffered input: plaintext pipelined after STARTTLS must not be
@@ -67,6 +112,9 @@ impl Io {
         // so an idle connection's task stays a few KB (10,000 IDLEs).
         if self.rbuf.capacity() - self.rbuf.len() < 1024 {
             self.rbuf.reserve(4096);
+        }
+        if let Some(z) = self.deflate.as_mut() {
+            return inflate_more(z, &mut self.conn, &mut self.rbuf).await;
         }
         let n = match &mut self.conn {
             Conn::Plain(s) => s.read_buf(&mut self.rbuf).await,
@@ -171,7 +219,14 @@ impl Io {
         if self.out.is_empty() {
             return Ok(());
         }
-        let out = std::mem::take(&mut self.out);
+        let mut out = std::mem::take(&mut self.out);
+        if let Some(z) = self.deflate.as_mut() {
+            let mut wire = Vec::with_capacity(out.len() / 2 + 64);
+            z.deflater
+                .compress(&out, &mut wire)
+                .map_err(std::io::Error::other)?;
+            out = wire;
+        }
         let mut r = Ok(());
         for piece in out.chunks(WRITE_PIECE) {
             r = self.write_within(piece).await;
@@ -295,3 +350,53 @@ const WRITE_PIECE: usize = 64 * 1024;
 /// How long, and how many bytes, a closing connection reads and drops.
 const LINGER: Duration = Duration::from_secs(1);
 const LINGER_BYTES: usize = 1024 * 1024;
+
+/// The most inflated bytes one read adds to the read buffer: the same order
+/// as one plain read, so the line and literal limits are checked between
+/// pieces exactly as they are on a plain connection.
+const INFLATE_PIECE: usize = 16 * 1024;
+
+/// Reads and inflates until at least one inflated byte is in `rbuf`; 0 when
+/// the client closed. A stream that does not inflate is remembered (see
+/// `Io::corrupt_input`) and reads as a close: the run loop answers BYE.
+async fn inflate_more(
+    z: &mut Deflate,
+    conn: &mut Conn,
+    rbuf: &mut Vec<u8>,
+) -> Result<usize, ReadError> {
+    if z.corrupt.is_some() {
+        return Ok(0);
+    }
+    loop {
+        if !z.raw.is_empty() {
+            match z.inflater.inflate(&z.raw, rbuf, INFLATE_PIECE) {
+                Ok((taken, produced)) => {
+                    z.raw.drain(..taken);
+                    if produced > 0 {
+                        return Ok(produced);
+                    }
+                    if taken > 0 {
+                        continue;
+                    }
+                }
+                Err(e) => {
+                    z.raw.clear();
+                    z.corrupt = Some(e);
+                    return Ok(0);
+                }
+            }
+        }
+        if z.raw.capacity() - z.raw.len() < 1024 {
+            z.raw.reserve(4096);
+        }
+        let n = match conn {
+            Conn::Plain(s) => s.read_buf(&mut z.raw).await,
+            Conn::Tls(s) => s.read_buf(&mut z.raw).await,
+            Conn::Gone => return Err(ReadError::Eof(Vec::new())),
+        }
+        .map_err(|e| ReadError::Io(e.to_string()))?;
+        if n == 0 {
+            return Ok(0);
+        }
+    }
+}

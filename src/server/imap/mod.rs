@@ -255,6 +255,12 @@ pub async fn serve_connection(
         return;
     }
     run(&mut session, &mut io).await;
+    if let Some(why) = io.corrupt_input() {
+        // Compressed like every response after COMPRESS: the server's own
+        // stream is intact, only the client's is not.
+        let bye = format!("* BYE Closing: {why}\r\n");
+        io.write(&bye);
+    }
     if let Some(user) = session.user() {
         ctx.logout(user);
     }
@@ -377,6 +383,15 @@ async fn run(session: &mut Session, io: &mut Io) {
                 if io.start_tls(tls).await.is_err() {
                     return;
                 }
+                continue;
+            }
+            Outcome::Compress => {
+                // The tagged OK goes out uncompressed; everything after it,
+                // both ways, is DEFLATE (RFC 4978 3).
+                if io.flush().await.is_err() {
+                    return;
+                }
+                io.start_compress();
                 continue;
             }
             Outcome::Idle(tag) => {

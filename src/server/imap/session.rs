@@ -27,6 +27,8 @@ use crate::wire::extended::ExtendedCommand;
 pub enum Outcome {
     Continue,
     StartTls,
+    /// COMPRESS DEFLATE was answered OK: compression starts after the flush.
+    Compress,
     Idle(String),
     Authenticate {
         tag: String,
@@ -174,11 +176,13 @@ impl Session {
     }
 
     pub(in crate::server::imap) fn capabilities(&self, io: &Io) -> String {
-        if self.ctx.tls.is_some() && !io.is_tls() {
+        let mut caps = if self.ctx.tls.is_some() && !io.is_tls() {
             format!("{CAPS} STARTTLS")
         } else {
             CAPS.to_string()
-        }
+        };
+        super::cmd::add_compress_capability(self, io, &mut caps);
+        caps
     }
 
     pub fn greet(&self, io: &mut Io) {
@@ -251,6 +255,7 @@ impl Session {
             CommandBody::Check => self.cmd_noop(&tag, "CHECK", io),
             CommandBody::Logout => return self.cmd_logout(&tag, io),
             CommandBody::StartTLS => return self.cmd_starttls(&tag, io),
+            CommandBody::Compress { .. } => return self.cmd_compress(&tag, io),
             CommandBody::Login { username, password } => {
                 self.cmd_login(&tag, username.as_ref(), password.declassify().as_ref(), io)
             }

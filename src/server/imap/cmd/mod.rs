@@ -4,6 +4,7 @@
 
 mod append;
 mod auth;
+mod compress;
 mod copy;
 mod expunge;
 mod fetch;
@@ -18,5 +19,6 @@ mod status;
 mod store;
 
 pub use auth::Mechanism;
+pub use compress::add_compress_capability;
 pub use list::{list_pattern, plain_list};
 pub use store::StoreArgs;
