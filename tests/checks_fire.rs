@@ -249,6 +249,18 @@ const CASES: &[Case] = &[
         bad: "C: a3 CAPABILITY\nS: * CAPABILITY IMAP4rev1 SPECIAL-USE CREATE-SPECIAL-USE\nS: a3 OK done\nC: a4 CREATE MySent (USE (\\Sent))\nS: a4 OK done\nC: a5 LIST \"\" \"%\" RETURN (SPECIAL-USE)\nS: * LIST (\\HasNoChildren) \"/\" MySent\nS: a5 OK done\n",
         good: "C: a3 CAPABILITY\nS: * CAPABILITY IMAP4rev1 SPECIAL-USE CREATE-SPECIAL-USE\nS: a3 OK done\nC: a4 CREATE MySent (USE (\\Sent))\nS: a4 OK done\nC: a5 LIST \"\" \"%\" RETURN (SPECIAL-USE)\nS: * LIST (\\Sent \\HasNoChildren) \"/\" MySent\nS: a5 OK done\nC: a6 RENAME MySent Old\nS: a6 OK done\nC: a7 LIST \"\" \"%\" RETURN (SPECIAL-USE)\nS: * LIST (\\HasNoChildren) \"/\" MySent\nS: a7 OK done\nC: a8 LIST \"\" \"*\"\nS: * LIST () \"/\" Old\nS: a8 OK done\n",
     },
+    Case {
+        // A sequence number past EXISTS when the SORT completes.
+        check: "search.in-mailbox",
+        bad: "C: a4 SORT (DATE) UTF-8 ALL\nS: * SORT 2 4 1\nS: a4 OK done\n",
+        // New mail announced after the numbers, within the same command.
+        good: "C: a4 SORT (DATE) UTF-8 ALL\nS: * SORT 2 4 1\nS: * 4 EXISTS\nS: a4 OK done\n",
+    },
+    Case {
+        check: "sort.each-once",
+        bad: "C: a4 THREAD REFERENCES UTF-8 ALL\nS: * THREAD (1 (2)(3 1))\nS: a4 OK done\n",
+        good: "C: a4 THREAD REFERENCES UTF-8 ALL\nS: * THREAD (1 (2)(3))\nS: a4 OK done\n",
+    },
 ];
 
 #[test]
@@ -306,6 +318,43 @@ fn special_use_rules_leave_what_rfc_6154_allows_alone() {
     // ...unless a SETMETADATA (which can set /private/specialuse) came between.
     let meta = "C: a7 SETMETADATA Drafts (/private/specialuse NIL)\nS: a7 OK done\n";
     assert_eq!(findings(&format!("{SELECTED}{shown}{meta}{lost}")), vec![]);
+}
+
+#[test]
+fn search_results_are_judged_by_the_command_they_answer() {
+    // A UID told expunged, returned by UID SEARCH: a finding; the sequence
+    // form of the same number is the next message, not the expunged one.
+    let expunged = "C: a4 UID EXPUNGE 12\nS: * 3 EXPUNGE\nS: a4 OK done\n";
+    let uid = "C: a5 UID SEARCH ALL\nS: * SEARCH 10 11 12\nS: a5 OK done\n";
+    let f = findings(&format!("{SELECTED}{expunged}{uid}"));
+    assert_eq!(f.iter().map(|x| x.0).collect::<Vec<_>>(), vec!["search.in-mailbox"], "{f:?}");
+    let seq = "C: a5 SEARCH ALL\nS: * SEARCH 1 2\nS: a5 OK done\n";
+    assert_eq!(findings(&format!("{SELECTED}{expunged}{seq}")), vec![]);
+    let seq_past = "C: a5 SEARCH ALL\nS: * SEARCH 1 2 3\nS: a5 OK done\n";
+    let f = findings(&format!("{SELECTED}{expunged}{seq_past}"));
+    assert_eq!(f.iter().map(|x| x.0).collect::<Vec<_>>(), vec!["search.in-mailbox"], "{f:?}");
+    // SEARCH may repeat nothing the RFC forbids; a UID SORT may name UIDs
+    // above any the session has seen (new mail not yet fetched).
+    let uid_sort = "C: a5 UID SORT (ARRIVAL) UTF-8 ALL\nS: * SORT 12 10 11\nS: a5 OK done\n";
+    assert_eq!(findings(&format!("{SELECTED}{uid_sort}")), vec![]);
+    // Two SORTs in flight: a result cannot be told apart, so it is not judged.
+    let two = "C: a5 SORT (DATE) UTF-8 ALL\nC: a6 SORT (SIZE) UTF-8 ALL\nS: * SORT 9\nS: a5 OK done\nS: * SORT 1\nS: a6 OK done\n";
+    assert_eq!(findings(&format!("{SELECTED}{two}")), vec![]);
+    // A THREAD nested deeper than imap-codec reads (8 lists) is still a
+    // valid answer: `(1 (2 (3 ...)(103))(102))`, 20 levels.
+    let mut tree = String::from("(20)");
+    for k in (1..20).rev() {
+        tree = format!("({k} {tree}({}))", k + 100);
+    }
+    let deep = format!(
+        "C: a5 THREAD REFERENCES UTF-8 ALL\nS: * 200 EXISTS\nS: * THREAD {tree}\nS: a5 OK done\n"
+    );
+    assert_eq!(findings(&format!("{SELECTED}{deep}")), vec![]);
+    // An EXPUNGE while answering a SORT renumbers its results (RFC 5256 3:
+    // SORT is "a variant of SEARCH").
+    let during = "C: a5 SORT (DATE) UTF-8 ALL\nS: * 3 EXPUNGE\nS: * SORT 1 2\nS: a5 OK done\n";
+    let f = findings(&format!("{SELECTED}{during}"));
+    assert_eq!(f.iter().map(|x| x.0).collect::<Vec<_>>(), vec!["expunge.forbidden-context"], "{f:?}");
 }
 
 #[test]

@@ -92,8 +92,9 @@ fn the_reorder_proxy_moves_uid_last() {
     assert!(reorder(b"* 1 EXISTS\r\n").is_none());
 }
 
-/// One proxied connection: client bytes pass through (and a STARTTLS turns
-/// the connection into a byte pipe); server lines are reordered until then.
+/// One proxied connection: client bytes pass through (and a STARTTLS or a
+/// COMPRESS DEFLATE turns the connection into a byte pipe); server lines are
+/// reordered until then.
 async fn pipe(client: TcpStream, upstream: SocketAddr, rewrites: Arc<AtomicUsize>) {
     let Ok(server) = TcpStream::connect(upstream).await else {
         return;
@@ -109,10 +110,14 @@ async fn pipe(client: TcpStream, upstream: SocketAddr, rewrites: Arc<AtomicUsize
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
-            if buf[..n]
-                .windows(8)
-                .any(|w| w.eq_ignore_ascii_case(b"STARTTLS"))
-            {
+            // After STARTTLS or COMPRESS DEFLATE (RFC 4978) the server's
+            // bytes are no longer lines to reorder.
+            let seen = |word: &[u8]| {
+                buf[..n]
+                    .windows(word.len())
+                    .any(|w| w.eq_ignore_ascii_case(word))
+            };
+            if seen(b"STARTTLS") || seen(b"COMPRESS DEFLATE") {
                 tls_up.store(true, Ordering::SeqCst);
             }
             if sw.write_all(&buf[..n]).await.is_err() {

@@ -934,3 +934,110 @@ async fn list_status_follows_each_list_line_and_status_size_counts_octets() {
     assert!(s.has_status(&format!("(SIZE {size})")), "{:?}", s.untagged);
     h.shutdown().await;
 }
+
+// ---------------------------------------------------------------------------
+// SORT and THREAD (RFC 5256).
+
+fn dated(subject: &str, date: &str, extra: &str) -> String {
+    format!("From: a@example.org\r\nSubject: {subject}\r\nDate: {date}\r\n{extra}\r\nbody\r\n")
+}
+
+/// RFC 5256 3's SORT examples in their own form: `SORT (SUBJECT REVERSE
+/// DATE) UTF-8 ALL` answered `* SORT 5 3 4 1 2` by a mailbox built to give
+/// that order (base subjects "A", "B", "C"; REVERSE applies to DATE alone),
+/// a search that finds nothing answered `* SORT`, the UID form, and the
+/// refusals: an unknown charset (NO [BADCHARSET]), no mailbox selected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sort_answers_rfc_5256s_examples() {
+    let h = server().await;
+    let mut a = Client::login(&h).await;
+    let early = a.cmd("SORT (SUBJECT) UTF-8 ALL").await;
+    assert!(!early.ok(), "SORT without a selected mailbox: {}", early.tagged);
+    for (subject, day) in [
+        ("C", 2),
+        ("Re: C", 1),
+        ("[list] B", 4),
+        ("Fwd: B", 3),
+        ("A", 5),
+    ] {
+        let m = dated(subject, &format!("Fri, {day} Feb 1994 10:00:00 +0000"), "");
+        assert!(a.append("INBOX", "", &m).await.ok());
+    }
+    assert!(a.cmd("SELECT INBOX").await.ok());
+    let sorted = |a: &Answer| {
+        a.untagged
+            .iter()
+            .find(|l| l.starts_with("* SORT"))
+            .cloned()
+    };
+    for (command, want) in [
+        ("SORT (SUBJECT REVERSE DATE) UTF-8 ALL", "* SORT 5 3 4 1 2"),
+        ("SORT (SUBJECT) US-ASCII TEXT \"not in mailbox\"", "* SORT"),
+        ("SORT (DATE) utf-8 ALL", "* SORT 2 1 4 3 5"),
+        // Sizes differ by the subject's length; 1 and 5 tie, and a tie keeps
+        // sequence order under REVERSE too (REVERSE reverses the key).
+        ("SORT (REVERSE SIZE) UTF-8 ALL", "* SORT 3 4 2 1 5"),
+        ("SORT (FROM SUBJECT) UTF-8 SINCE 3-Feb-1994", "* SORT 5 3 4 1 2"),
+        ("UID SORT (SUBJECT REVERSE DATE) UTF-8 ALL", "* SORT 5 3 4 1 2"),
+        ("UID SORT (SIZE) UTF-8 UID 2:4", "* SORT 2 4 3"),
+    ] {
+        let r = a.cmd(command).await;
+        assert!(r.ok(), "{command}: {}", r.tagged);
+        assert_eq!(sorted(&r).as_deref(), Some(want), "{command}");
+    }
+    let bad = a.cmd("SORT (SUBJECT) KOI8-R ALL").await;
+    assert!(bad.tagged.contains("NO [BADCHARSET"), "{}", bad.tagged);
+    let bad = a.cmd("SORT (NOSUCHKEY) UTF-8 ALL").await;
+    assert!(bad.tagged.contains(" BAD "), "{}", bad.tagged);
+    h.shutdown().await;
+}
+
+/// RFC 5256 3's two threading algorithms: REFERENCES links by Message-ID and
+/// References (or In-Reply-To), keeps a missing parent as a dummy that groups
+/// its children `((5)(6))`, and sorts siblings by sent date; ORDEREDSUBJECT
+/// groups by base subject under the earliest message. Each answer follows
+/// the thread-list grammar of RFC 5256 4, lists side by side.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thread_references_and_orderedsubject() {
+    let h = server().await;
+    let mut a = Client::login(&h).await;
+    assert!(a.cmd("CREATE Threads").await.ok());
+    for (subject, day, extra) in [
+        ("Plan", 1, "Message-ID: <a@x>\r\n"),
+        ("Re: Plan", 2, "Message-ID: <b@x>\r\nReferences: <a@x>\r\n"),
+        ("Re: Plan", 4, "Message-ID: <c@x>\r\nReferences: <a@x> <b@x>\r\n"),
+        ("Re: Plan", 3, "Message-ID: <d@x>\r\nIn-Reply-To: <a@x>\r\n"),
+        ("Other", 5, "Message-ID: <e@x>\r\nReferences: <gone@x>\r\n"),
+        ("Re: Other", 6, "Message-ID: <f@x>\r\nReferences: <gone@x>\r\n"),
+    ] {
+        let m = dated(subject, &format!("Tue, {day} Feb 2000 10:00:00 +0000"), extra);
+        assert!(a.append("Threads", "", &m).await.ok());
+    }
+    assert!(a.cmd("SELECT Threads").await.ok());
+    let threads = |a: &Answer| {
+        a.untagged
+            .iter()
+            .find(|l| l.starts_with("* THREAD"))
+            .cloned()
+    };
+    for (command, want) in [
+        ("THREAD REFERENCES UTF-8 ALL", "* THREAD (1 (2 3)(4))((5)(6))"),
+        ("UID THREAD REFERENCES UTF-8 ALL", "* THREAD (1 (2 3)(4))((5)(6))"),
+        ("THREAD ORDEREDSUBJECT UTF-8 ALL", "* THREAD (1 (2)(4)(3))(5 6)"),
+        ("THREAD REFERENCES US-ASCII SUBJECT Other", "* THREAD ((5)(6))"),
+        ("THREAD ORDEREDSUBJECT UTF-8 SUBJECT nothing", "* THREAD"),
+    ] {
+        let r = a.cmd(command).await;
+        assert!(r.ok(), "{command}: {}", r.tagged);
+        assert_eq!(threads(&r).as_deref(), Some(want), "{command}");
+        // What the harness reads back: every number once.
+        let line = format!("{want}\r\n");
+        let numbers = imapspec::wire::thread::thread_numbers(line.as_bytes());
+        assert!(numbers.is_some(), "{want} follows the grammar");
+    }
+    let bad = a.cmd("THREAD REFERENCES KOI8-R ALL").await;
+    assert!(bad.tagged.contains("NO [BADCHARSET"), "{}", bad.tagged);
+    let bad = a.cmd("THREAD NOSUCHALGORITHM UTF-8 ALL").await;
+    assert!(bad.tagged.contains(" BAD "), "{}", bad.tagged);
+    h.shutdown().await;
+}

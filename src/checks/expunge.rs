@@ -29,6 +29,9 @@ pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
                 CommandKind::Fetch { uid: false }
                     | CommandKind::Store { uid: false }
                     | CommandKind::Search { uid: false }
+                    // RFC 5256 3: "a variant of SEARCH".
+                    | CommandKind::Sort { uid: false }
+                    | CommandKind::Thread { uid: false }
             )
     });
     if let Some(p) = forbidden {

@@ -20,6 +20,7 @@ mod noop;
 mod quota;
 mod recent;
 mod response;
+mod search;
 mod select;
 mod server;
 mod specialuse;
@@ -249,6 +250,14 @@ pub const CHECKS: &[CheckInfo] = &[
         "If the client specifies the \"SPECIAL-USE\" return option, the LIST command MUST return the new special-use attributes on those mailboxes that have them set. The \"SPECIAL-USE\" return option is implied by the \"SPECIAL-USE\" selection option. (2) If the server cannot create a mailbox with the designated special use defined, for whatever reason, it MUST NOT create the mailbox (3)",
         "A LIST with the SPECIAL-USE return (or selection) option shows every special use the mailbox is known to have: one an earlier LIST showed, or a `CREATE ... (USE ...)` answered OK gave it, with no DELETE, RENAME or SETMETADATA sent since.",
         "clients lose the Sent/Trash folder they were set up with and save sent mail or deleted mail somewhere else (or nowhere)", Transcript, None),
+    check("search.in-mailbox", "RFC 3501 2.3.1.2, 7.2.5, RFC 5256 4", Must,
+        "The number(s) refer to those messages that match the search criteria.  For SEARCH, these are message sequence numbers; for UID SEARCH, these are unique identifiers. (7.2.5) A relative position from 1 to the number of messages in the mailbox. (2.3.1.2)",
+        "The numbers a SEARCH, SORT or THREAD returns name messages of the mailbox: a sequence number is at most EXISTS by the time the command completes, and a UID is not one this session was told is expunged.",
+        "the client looks up a message that does not exist: webmail shows an empty row or an error page, a sync client stops the sync", Transcript, Some(search::inspect_completion)),
+    check("sort.each-once", "RFC 5256 4", Must,
+        "The SORT response occurs as a result of a SORT or UID SORT command.  It contains zero or more numbers that are the message sequence numbers or unique identifiers, as appropriate.  These numbers are ordered according to the sort criteria.",
+        "A SORT or THREAD response lists each message at most once: it is an ordering (or a tree) of the messages that match, not a list that may repeat one.",
+        "webmail pages through SORT results by position: a repeated message shows twice and pushes another off the page", Transcript, Some(search::inspect)),
     check("server.stalled", "RFC 3501 2.2.2, 5.5", Must,
         "The server completion result response indicates the success or failure of the operation.  It is tagged with the same tag as the client command which began the operation.",
         "A command gets its completion: a server that stalls, drips bytes, sends an endless line or answers with another tag until the harness's bounds run out is reported, with what it sent.",

@@ -45,6 +45,11 @@ pub struct Pending {
     pub store: Option<StoreArgs>,
     /// Model clock when the command was sent.
     pub sent: u64,
+    /// The highest sequence number a SEARCH, SORT or THREAD response gave
+    /// for this (non-UID) command, and where: judged against EXISTS when the
+    /// command completes, since the server may announce new mail after the
+    /// numbers within the same command.
+    pub found_max: Option<(u32, Origin)>,
 }
 
 /// What a STORE command asked for, as far as system flags go.
@@ -241,6 +246,7 @@ impl SessionModel {
                     shared,
                     store,
                     sent: now,
+                    found_max: None,
                 });
             }
             ClientMessage::IdleDone => {
@@ -478,10 +484,33 @@ impl SessionModel {
                     );
                 }
             }
+            ServerMessage::Found { by, numbers } => {
+                let max = numbers.iter().copied().max().unwrap_or(0);
+                if let Some(p) = self.searching(*by) {
+                    if !p.command.is_uid() && p.found_max.as_ref().is_none_or(|(m, _)| *m < max) {
+                        p.found_max = Some((max, event.origin.clone()));
+                    }
+                }
+            }
             ServerMessage::Data { .. }
             | ServerMessage::Quota { .. }
             | ServerMessage::Undecodable { .. } => {}
         }
+    }
+
+    /// The one command in progress whose results a `* SEARCH`, `* SORT` or
+    /// `* THREAD` response is; `None` when there is none or several could be.
+    pub fn searching(&mut self, by: crate::wire::FoundBy) -> Option<&mut Pending> {
+        use crate::wire::FoundBy;
+        let of = |p: &Pending| match (&p.command, by) {
+            (CommandKind::Search { .. }, FoundBy::Search)
+            | (CommandKind::Sort { .. }, FoundBy::Sort)
+            | (CommandKind::Thread { .. }, FoundBy::Thread) => !p.unparsed,
+            _ => false,
+        };
+        let mut found = self.pending.iter_mut().filter(|p| of(p));
+        let first = found.next()?;
+        found.next().is_none().then_some(first)
     }
 
     /// APPENDUID and COPYUID name the UIDs given in the destination mailbox

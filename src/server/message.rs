@@ -25,7 +25,10 @@ use mail_parser::parsers::MessageStream;
 use mail_parser::{HeaderName, HeaderValue, MessageParser};
 
 mod fields;
+mod sortkeys;
 mod tree;
+
+pub use sortkeys::sort_item;
 
 use fields::{parse_address_list, parse_disposition, parse_languages, Addr};
 use tree::{

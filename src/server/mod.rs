@@ -14,6 +14,7 @@ pub mod message;
 pub mod search;
 pub mod seqset;
 pub mod smtp;
+pub mod sort;
 pub mod store;
 pub mod tls;
 

@@ -71,6 +71,15 @@ pub fn decode_server(bytes: &[u8]) -> Decoded<ServerMessage> {
             syntax_error: None,
         };
     }
+    if let Some(numbers) = super::thread::thread_numbers(bytes) {
+        return Decoded {
+            message: ServerMessage::Found {
+                by: FoundBy::Thread,
+                numbers,
+            },
+            syntax_error: None,
+        };
+    }
     if let Some(message) = quota_rfc2087(bytes) {
         return Decoded {
             message,
@@ -530,8 +539,16 @@ fn data(d: Data<'_>) -> ServerMessage {
         },
         Data::Lsub { .. } => ServerMessage::Data { name: "LSUB" },
         Data::Status { .. } => ServerMessage::Data { name: "STATUS" },
-        Data::Search(..) => ServerMessage::Data { name: "SEARCH" },
-        Data::Sort(..) => ServerMessage::Data { name: "SORT" },
+        Data::Search(numbers, ..) => ServerMessage::Found {
+            by: FoundBy::Search,
+            numbers: numbers.iter().map(|n| n.get()).collect(),
+        },
+        Data::Sort(numbers, ..) => ServerMessage::Found {
+            by: FoundBy::Sort,
+            numbers: numbers.iter().map(|n| n.get()).collect(),
+        },
+        // Read by hand before the codec (`super::thread`); the codec only
+        // sees a THREAD line that fails the grammar.
         Data::Thread(..) => ServerMessage::Data { name: "THREAD" },
         Data::Enabled { capabilities } => {
             ServerMessage::Enabled(capabilities.iter().map(|c| c.to_string()).collect())
@@ -824,8 +841,8 @@ fn command(cmd: Command<'_>) -> CommandKind {
         CommandBody::Expunge => CommandKind::Expunge { uid: false },
         CommandBody::ExpungeUid { .. } => CommandKind::Expunge { uid: true },
         CommandBody::Search { uid, .. } => CommandKind::Search { uid },
-        CommandBody::Sort { uid, .. } => CommandKind::Search { uid },
-        CommandBody::Thread { uid, .. } => CommandKind::Search { uid },
+        CommandBody::Sort { uid, .. } => CommandKind::Sort { uid },
+        CommandBody::Thread { uid, .. } => CommandKind::Thread { uid },
         CommandBody::Fetch { uid, .. } => CommandKind::Fetch { uid },
         CommandBody::Store { uid, .. } => CommandKind::Store { uid },
         CommandBody::Copy { uid, mailbox, .. } => CommandKind::Copy {

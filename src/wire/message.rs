@@ -157,6 +157,9 @@ pub enum ServerMessage {
     Quota {
         resources: usize,
     },
+    /// `* SEARCH`, `* SORT` or `* THREAD` (RFC 3501 7.2.5, RFC 5256 4): the
+    /// numbers found, in the order written (a THREAD's tree flattened).
+    Found { by: FoundBy, numbers: Vec<u32> },
     /// `* ENABLED ...` (RFC 5161): the extensions now in force.
     Enabled(Vec<String>),
     /// Any other valid untagged data (`SEARCH`, `LIST`, `STATUS`, ...), by name.
@@ -167,6 +170,24 @@ pub enum ServerMessage {
     Undecodable {
         why: String,
     },
+}
+
+/// Which response listed the numbers of a `ServerMessage::Found`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum FoundBy {
+    Search,
+    Sort,
+    Thread,
+}
+
+impl FoundBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FoundBy::Search => "SEARCH",
+            FoundBy::Sort => "SORT",
+            FoundBy::Thread => "THREAD",
+        }
+    }
 }
 
 /// Which command a client message is; only what the model needs to know.
@@ -210,6 +231,14 @@ pub enum CommandKind {
         uid: bool,
     },
     Search {
+        uid: bool,
+    },
+    /// SORT (RFC 5256).
+    Sort {
+        uid: bool,
+    },
+    /// THREAD (RFC 5256).
+    Thread {
         uid: bool,
     },
     Fetch {
@@ -274,6 +303,8 @@ impl CommandKind {
             CommandKind::Unselect => "UNSELECT".into(),
             CommandKind::Expunge { uid: u } => uid(u, "EXPUNGE"),
             CommandKind::Search { uid: u } => uid(u, "SEARCH"),
+            CommandKind::Sort { uid: u } => uid(u, "SORT"),
+            CommandKind::Thread { uid: u } => uid(u, "THREAD"),
             CommandKind::Fetch { uid: u } => uid(u, "FETCH"),
             CommandKind::Store { uid: u } => uid(u, "STORE"),
             CommandKind::Copy { uid: u, .. } => uid(u, "COPY"),
@@ -293,6 +324,8 @@ impl CommandKind {
             self,
             CommandKind::Expunge { uid: true }
                 | CommandKind::Search { uid: true }
+                | CommandKind::Sort { uid: true }
+                | CommandKind::Thread { uid: true }
                 | CommandKind::Fetch { uid: true }
                 | CommandKind::Store { uid: true }
                 | CommandKind::Copy { uid: true, .. }

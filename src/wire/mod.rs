@@ -14,6 +14,7 @@ pub mod framing;
 pub mod limits;
 pub mod message;
 mod message_fast;
+pub mod thread;
 
 pub use framing::{Frame, Framer};
 

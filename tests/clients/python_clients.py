@@ -58,6 +58,7 @@ def main():
     qresync(imap_host, int(imap_port))
     oauth(imap_host, int(imap_port))
     special_use(imap_host, int(imap_port))
+    sort_thread(imap_host, int(imap_port))
     print("python imaplib + smtplib: ok")
 
 
@@ -135,6 +136,37 @@ def special_use(host, port):
     assert any(l and b"\\Flagged" in l for l in lines), lines
     _, status = m.response("STATUS")
     assert any(s and b"MESSAGES 0" in s for s in status), status
+    m.logout()
+
+
+def sort_thread(host, port):
+    """SORT and THREAD (RFC 5256) through imaplib's own sort() and thread(),
+    which check the capability and parse the answers themselves."""
+    m = imaplib.IMAP4(host, port, timeout=10)
+    m.login("alice", "alicepw")
+    m.create("PySort")
+    msgs = [
+        ("Lunch", "Mon, 1 Feb 2021 10:00:00 +0000", "<l1@py>", ""),
+        ("Budget", "Tue, 2 Feb 2021 10:00:00 +0000", "<b1@py>", ""),
+        ("Re: Lunch", "Wed, 3 Feb 2021 10:00:00 +0000", "<l2@py>", "<l1@py>"),
+    ]
+    for subject, date, mid, refs in msgs:
+        head = f"From: p@example.org\r\nSubject: {subject}\r\nDate: {date}\r\nMessage-ID: {mid}\r\n"
+        if refs:
+            head += f"References: {refs}\r\n"
+        typ, _ = m.append("PySort", None, None, (head + "\r\nbody\r\n").encode())
+        assert typ == "OK", typ
+    m.select("PySort")
+    typ, data = m.sort("(SUBJECT)", "UTF-8", "ALL")
+    assert typ == "OK" and data == [b"2 1 3"], (typ, data)
+    typ, data = m.sort("(REVERSE DATE)", "US-ASCII", "ALL")
+    assert typ == "OK" and data == [b"3 2 1"], (typ, data)
+    typ, data = m.uid("SORT", "(SUBJECT)", "UTF-8", "ALL")
+    assert typ == "OK" and len(data[0].split()) == 3, (typ, data)
+    typ, data = m.thread("REFERENCES", "UTF-8", "ALL")
+    assert typ == "OK" and data == [b"(1 3)(2)"], (typ, data)
+    typ, data = m.thread("ORDEREDSUBJECT", "UTF-8", "ALL")
+    assert typ == "OK" and data == [b"(1 3)(2)"], (typ, data)
     m.logout()
 
 

@@ -151,7 +151,7 @@ pub struct Session {
     pub(in crate::server::imap) qresync: bool,
 }
 
-const CAPS: &str = "IMAP4rev1 LITERAL+ IDLE UIDPLUS MOVE ENABLE CONDSTORE QRESYNC ID NAMESPACE UNSELECT QUOTA QUOTA=RES-STORAGE SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS STATUS=SIZE AUTH=PLAIN AUTH=XOAUTH2 AUTH=OAUTHBEARER SASL-IR";
+const CAPS: &str = "IMAP4rev1 LITERAL+ IDLE UIDPLUS MOVE ENABLE CONDSTORE QRESYNC ID NAMESPACE UNSELECT QUOTA QUOTA=RES-STORAGE SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS STATUS=SIZE SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES AUTH=PLAIN AUTH=XOAUTH2 AUTH=OAUTHBEARER SASL-IR";
 
 impl Session {
     pub fn new(id: u64, ctx: Arc<ServerCtx>) -> Self {
@@ -333,6 +333,31 @@ impl Session {
             CommandBody::Search { criteria, uid, .. } => {
                 let keys: Vec<_> = criteria.as_ref().to_vec();
                 self.cmd_search(&tag, &keys, uid, io);
+            }
+            CommandBody::Sort {
+                sort_criteria,
+                charset,
+                search_criteria,
+                uid,
+            } => {
+                let keys: Vec<_> = search_criteria.as_ref().to_vec();
+                self.cmd_sort(
+                    &tag,
+                    sort_criteria.as_ref(),
+                    charset.as_ref(),
+                    &keys,
+                    uid,
+                    io,
+                );
+            }
+            CommandBody::Thread {
+                algorithm,
+                charset,
+                search_criteria,
+                uid,
+            } => {
+                let keys: Vec<_> = search_criteria.as_ref().to_vec();
+                self.cmd_thread(&tag, &algorithm, charset.as_ref(), &keys, uid, io);
             }
             CommandBody::Fetch {
                 sequence_set,
@@ -755,6 +780,8 @@ fn needs_selected(body: &CommandBody<'_>) -> bool {
             | CommandBody::Expunge
             | CommandBody::ExpungeUid { .. }
             | CommandBody::Search { .. }
+            | CommandBody::Sort { .. }
+            | CommandBody::Thread { .. }
             | CommandBody::Fetch { .. }
             | CommandBody::Store { .. }
             | CommandBody::Copy { .. }

@@ -16,6 +16,7 @@ mod quota;
 mod search;
 mod select;
 mod status;
+mod sort;
 mod store;
 
 pub use auth::Mechanism;
