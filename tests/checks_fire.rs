@@ -327,12 +327,20 @@ fn search_results_are_judged_by_the_command_they_answer() {
     let expunged = "C: a4 UID EXPUNGE 12\nS: * 3 EXPUNGE\nS: a4 OK done\n";
     let uid = "C: a5 UID SEARCH ALL\nS: * SEARCH 10 11 12\nS: a5 OK done\n";
     let f = findings(&format!("{SELECTED}{expunged}{uid}"));
-    assert_eq!(f.iter().map(|x| x.0).collect::<Vec<_>>(), vec!["search.in-mailbox"], "{f:?}");
+    assert_eq!(
+        f.iter().map(|x| x.0).collect::<Vec<_>>(),
+        vec!["search.in-mailbox"],
+        "{f:?}"
+    );
     let seq = "C: a5 SEARCH ALL\nS: * SEARCH 1 2\nS: a5 OK done\n";
     assert_eq!(findings(&format!("{SELECTED}{expunged}{seq}")), vec![]);
     let seq_past = "C: a5 SEARCH ALL\nS: * SEARCH 1 2 3\nS: a5 OK done\n";
     let f = findings(&format!("{SELECTED}{expunged}{seq_past}"));
-    assert_eq!(f.iter().map(|x| x.0).collect::<Vec<_>>(), vec!["search.in-mailbox"], "{f:?}");
+    assert_eq!(
+        f.iter().map(|x| x.0).collect::<Vec<_>>(),
+        vec!["search.in-mailbox"],
+        "{f:?}"
+    );
     // SEARCH may repeat nothing the RFC forbids; a UID SORT may name UIDs
     // above any the session has seen (new mail not yet fetched).
     let uid_sort = "C: a5 UID SORT (ARRIVAL) UTF-8 ALL\nS: * SORT 12 10 11\nS: a5 OK done\n";
@@ -354,7 +362,11 @@ fn search_results_are_judged_by_the_command_they_answer() {
     // SORT is "a variant of SEARCH").
     let during = "C: a5 SORT (DATE) UTF-8 ALL\nS: * 3 EXPUNGE\nS: * SORT 1 2\nS: a5 OK done\n";
     let f = findings(&format!("{SELECTED}{during}"));
-    assert_eq!(f.iter().map(|x| x.0).collect::<Vec<_>>(), vec!["expunge.forbidden-context"], "{f:?}");
+    assert_eq!(
+        f.iter().map(|x| x.0).collect::<Vec<_>>(),
+        vec!["expunge.forbidden-context"],
+        "{f:?}"
+    );
 }
 
 #[test]

@@ -952,7 +952,11 @@ async fn sort_answers_rfc_5256s_examples() {
     let h = server().await;
     let mut a = Client::login(&h).await;
     let early = a.cmd("SORT (SUBJECT) UTF-8 ALL").await;
-    assert!(!early.ok(), "SORT without a selected mailbox: {}", early.tagged);
+    assert!(
+        !early.ok(),
+        "SORT without a selected mailbox: {}",
+        early.tagged
+    );
     for (subject, day) in [
         ("C", 2),
         ("Re: C", 1),
@@ -964,12 +968,7 @@ async fn sort_answers_rfc_5256s_examples() {
         assert!(a.append("INBOX", "", &m).await.ok());
     }
     assert!(a.cmd("SELECT INBOX").await.ok());
-    let sorted = |a: &Answer| {
-        a.untagged
-            .iter()
-            .find(|l| l.starts_with("* SORT"))
-            .cloned()
-    };
+    let sorted = |a: &Answer| a.untagged.iter().find(|l| l.starts_with("* SORT")).cloned();
     for (command, want) in [
         ("SORT (SUBJECT REVERSE DATE) UTF-8 ALL", "* SORT 5 3 4 1 2"),
         ("SORT (SUBJECT) US-ASCII TEXT \"not in mailbox\"", "* SORT"),
@@ -977,8 +976,14 @@ async fn sort_answers_rfc_5256s_examples() {
         // Sizes differ by the subject's length; 1 and 5 tie, and a tie keeps
         // sequence order under REVERSE too (REVERSE reverses the key).
         ("SORT (REVERSE SIZE) UTF-8 ALL", "* SORT 3 4 2 1 5"),
-        ("SORT (FROM SUBJECT) UTF-8 SINCE 3-Feb-1994", "* SORT 5 3 4 1 2"),
-        ("UID SORT (SUBJECT REVERSE DATE) UTF-8 ALL", "* SORT 5 3 4 1 2"),
+        (
+            "SORT (FROM SUBJECT) UTF-8 SINCE 3-Feb-1994",
+            "* SORT 5 3 4 1 2",
+        ),
+        (
+            "UID SORT (SUBJECT REVERSE DATE) UTF-8 ALL",
+            "* SORT 5 3 4 1 2",
+        ),
         ("UID SORT (SIZE) UTF-8 UID 2:4", "* SORT 2 4 3"),
     ] {
         let r = a.cmd(command).await;
@@ -1005,12 +1010,24 @@ async fn thread_references_and_orderedsubject() {
     for (subject, day, extra) in [
         ("Plan", 1, "Message-ID: <a@x>\r\n"),
         ("Re: Plan", 2, "Message-ID: <b@x>\r\nReferences: <a@x>\r\n"),
-        ("Re: Plan", 4, "Message-ID: <c@x>\r\nReferences: <a@x> <b@x>\r\n"),
+        (
+            "Re: Plan",
+            4,
+            "Message-ID: <c@x>\r\nReferences: <a@x> <b@x>\r\n",
+        ),
         ("Re: Plan", 3, "Message-ID: <d@x>\r\nIn-Reply-To: <a@x>\r\n"),
         ("Other", 5, "Message-ID: <e@x>\r\nReferences: <gone@x>\r\n"),
-        ("Re: Other", 6, "Message-ID: <f@x>\r\nReferences: <gone@x>\r\n"),
+        (
+            "Re: Other",
+            6,
+            "Message-ID: <f@x>\r\nReferences: <gone@x>\r\n",
+        ),
     ] {
-        let m = dated(subject, &format!("Tue, {day} Feb 2000 10:00:00 +0000"), extra);
+        let m = dated(
+            subject,
+            &format!("Tue, {day} Feb 2000 10:00:00 +0000"),
+            extra,
+        );
         assert!(a.append("Threads", "", &m).await.ok());
     }
     assert!(a.cmd("SELECT Threads").await.ok());
@@ -1021,10 +1038,22 @@ async fn thread_references_and_orderedsubject() {
             .cloned()
     };
     for (command, want) in [
-        ("THREAD REFERENCES UTF-8 ALL", "* THREAD (1 (2 3)(4))((5)(6))"),
-        ("UID THREAD REFERENCES UTF-8 ALL", "* THREAD (1 (2 3)(4))((5)(6))"),
-        ("THREAD ORDEREDSUBJECT UTF-8 ALL", "* THREAD (1 (2)(4)(3))(5 6)"),
-        ("THREAD REFERENCES US-ASCII SUBJECT Other", "* THREAD ((5)(6))"),
+        (
+            "THREAD REFERENCES UTF-8 ALL",
+            "* THREAD (1 (2 3)(4))((5)(6))",
+        ),
+        (
+            "UID THREAD REFERENCES UTF-8 ALL",
+            "* THREAD (1 (2 3)(4))((5)(6))",
+        ),
+        (
+            "THREAD ORDEREDSUBJECT UTF-8 ALL",
+            "* THREAD (1 (2)(4)(3))(5 6)",
+        ),
+        (
+            "THREAD REFERENCES US-ASCII SUBJECT Other",
+            "* THREAD ((5)(6))",
+        ),
         ("THREAD ORDEREDSUBJECT UTF-8 SUBJECT nothing", "* THREAD"),
     ] {
         let r = a.cmd(command).await;

@@ -64,7 +64,10 @@ pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
                     "UID {} returned UID {gone}, which this session was told is expunged",
                     by.as_str()
                 ),
-                Some("the client shows a message it has already removed, or fails fetching it".into()),
+                Some(
+                    "the client shows a message it has already removed, or fails fetching it"
+                        .into(),
+                ),
             );
         }
     }
@@ -87,7 +90,11 @@ pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
             format!(
                 "{} lists {} {} more than once",
                 by.as_str(),
-                if repeated.len() == 1 { "message" } else { "messages" },
+                if repeated.len() == 1 {
+                    "message"
+                } else {
+                    "messages"
+                },
                 shown.join(", ") + if repeated.len() > SHOWN { ", ..." } else { "" }
             ),
             None,

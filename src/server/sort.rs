@@ -393,14 +393,18 @@ fn prune_dummies(forest: &mut Forest) {
 fn gather_subjects(forest: &mut Forest, items: &[SortItem]) {
     // The subject of a root: its message's, or its first child's for a dummy.
     let subject_of = |forest: &Forest, r: usize| -> Option<(String, bool)> {
-        let n = forest.nodes[r]
-            .item
-            .or_else(|| forest.nodes[r].children.iter().find_map(|&c| forest.nodes[c].item))?;
+        let n = forest.nodes[r].item.or_else(|| {
+            forest.nodes[r]
+                .children
+                .iter()
+                .find_map(|&c| forest.nodes[c].item)
+        })?;
         let s = &items[n].base_subject;
         (!s.is_empty()).then(|| (s.clone(), items[n].is_reply))
     };
     let is_dummy = |forest: &Forest, r: usize| forest.nodes[r].item.is_none();
-    let is_reply = |forest: &Forest, r: usize| forest.nodes[r].item.is_some_and(|i| items[i].is_reply);
+    let is_reply =
+        |forest: &Forest, r: usize| forest.nodes[r].item.is_some_and(|i| items[i].is_reply);
     // 5.B: the table keeps, per subject, a dummy over a message, and a
     // message that is not a reply over one that is.
     let mut table: HashMap<String, usize> = HashMap::new();
@@ -590,7 +594,11 @@ mod tests {
             ("Reply to all", "REPLY TO ALL", false),
             ("", "", false),
         ] {
-            assert_eq!(base_subject(subject), (base.to_string(), reply), "{subject:?}");
+            assert_eq!(
+                base_subject(subject),
+                (base.to_string(), reply),
+                "{subject:?}"
+            );
         }
     }
 
@@ -639,10 +647,7 @@ mod tests {
             item(7, "Loop", 700, "g", &["g"]),
         ];
         let f = references(&items);
-        assert_eq!(
-            f.render(|i| items[i].seq),
-            " (1 (2 3)(4))((5)(6))(7)"
-        );
+        assert_eq!(f.render(|i| items[i].seq), " (1 (2 3)(4))((5)(6))(7)");
         // The UID form writes the same tree with UIDs.
         assert_eq!(
             f.render(|i| items[i].uid),
@@ -673,7 +678,11 @@ mod tests {
         let n = 50_000u32;
         let items: Vec<SortItem> = (1..=n)
             .map(|i| {
-                let refs: Vec<String> = if i == 1 { vec![] } else { vec![format!("m{}", i - 1)] };
+                let refs: Vec<String> = if i == 1 {
+                    vec![]
+                } else {
+                    vec![format!("m{}", i - 1)]
+                };
                 let mut it = item(i, "Deep", i as i64, &format!("m{i}"), &[]);
                 it.references = refs;
                 it

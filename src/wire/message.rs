@@ -159,7 +159,10 @@ pub enum ServerMessage {
     },
     /// `* SEARCH`, `* SORT` or `* THREAD` (RFC 3501 7.2.5, RFC 5256 4): the
     /// numbers found, in the order written (a THREAD's tree flattened).
-    Found { by: FoundBy, numbers: Vec<u32> },
+    Found {
+        by: FoundBy,
+        numbers: Vec<u32>,
+    },
     /// `* ENABLED ...` (RFC 5161): the extensions now in force.
     Enabled(Vec<String>),
     /// Any other valid untagged data (`SEARCH`, `LIST`, `STATUS`, ...), by name.

@@ -127,7 +127,12 @@ mod tests {
             b"* THREAD (99999999999)\r\n",
             b"* THREAD (1)(2))\r\n",
         ] {
-            assert_eq!(thread_numbers(bad), None, "{}", String::from_utf8_lossy(bad));
+            assert_eq!(
+                thread_numbers(bad),
+                None,
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 }

@@ -15,8 +15,8 @@ mod mailbox;
 mod quota;
 mod search;
 mod select;
-mod status;
 mod sort;
+mod status;
 mod store;
 
 pub use auth::Mechanism;

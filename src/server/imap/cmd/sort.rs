@@ -64,7 +64,9 @@ impl Session {
         };
         let forest = forest_of(&items);
         let threads = forest.render(|i| if uid { items[i].uid } else { items[i].seq });
-        io.write(&format!("* THREAD{threads}\r\n{tag} OK {name} completed\r\n"));
+        io.write(&format!(
+            "* THREAD{threads}\r\n{tag} OK {name} completed\r\n"
+        ));
     }
 
     /// The sort keys of every message that matches `keys`, or `None` when
