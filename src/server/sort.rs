@@ -444,10 +444,8 @@ fn gather_subjects(forest: &mut Forest, items: &[SortItem]) {
                 forest.link(t, kid);
             }
             removed[r] = true;
-        } else if is_dummy(forest, t) {
-            forest.link(t, r);
-            removed[r] = true;
-        } else if !is_reply(forest, t) && is_reply(forest, r) {
+        } else if is_dummy(forest, t) || (!is_reply(forest, t) && is_reply(forest, r)) {
+            // Under the table's dummy, or a reply under its original.
             forest.link(t, r);
             removed[r] = true;
         } else {
