@@ -43,18 +43,7 @@ pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
         return;
     };
     let Some(session) = cx.session else { return };
-    let uid = session
-        .pending
-        .iter()
-        .find(|p| {
-            matches!(
-                (&p.command, by),
-                (crate::wire::CommandKind::Search { .. }, FoundBy::Search)
-                    | (crate::wire::CommandKind::Sort { .. }, FoundBy::Sort)
-                    | (crate::wire::CommandKind::Thread { .. }, FoundBy::Thread)
-            )
-        })
-        .map(|p| p.command.is_uid());
+    let uid = session.searching(*by).map(|p| p.command.is_uid());
     if let (Some(true), Some(mb)) = (uid, &session.mailbox) {
         if let Some(gone) = numbers.iter().find(|u| mb.expunged_here.contains(u)) {
             out.report(

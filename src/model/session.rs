@@ -486,7 +486,7 @@ impl SessionModel {
             }
             ServerMessage::Found { by, numbers } => {
                 let max = numbers.iter().copied().max().unwrap_or(0);
-                if let Some(p) = self.searching(*by) {
+                if let Some(p) = self.searching_at(*by).map(|i| &mut self.pending[i]) {
                     if !p.command.is_uid() && p.found_max.as_ref().is_none_or(|(m, _)| *m < max) {
                         p.found_max = Some((max, event.origin.clone()));
                     }
@@ -500,16 +500,17 @@ impl SessionModel {
 
     /// The one command in progress whose results a `* SEARCH`, `* SORT` or
     /// `* THREAD` response is; `None` when there is none or several could be.
-    pub fn searching(&mut self, by: crate::wire::FoundBy) -> Option<&mut Pending> {
-        use crate::wire::FoundBy;
-        let of = |p: &Pending| match (&p.command, by) {
-            (CommandKind::Search { .. }, FoundBy::Search)
-            | (CommandKind::Sort { .. }, FoundBy::Sort)
-            | (CommandKind::Thread { .. }, FoundBy::Thread) => !p.unparsed,
-            _ => false,
-        };
-        let mut found = self.pending.iter_mut().filter(|p| of(p));
-        let first = found.next()?;
+    pub fn searching(&self, by: crate::wire::FoundBy) -> Option<&Pending> {
+        self.searching_at(by).map(|i| &self.pending[i])
+    }
+
+    fn searching_at(&self, by: crate::wire::FoundBy) -> Option<usize> {
+        let mut found = self
+            .pending
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| !p.unparsed && by.answers(&p.command));
+        let (first, _) = found.next()?;
         found.next().is_none().then_some(first)
     }
 

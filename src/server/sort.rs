@@ -264,10 +264,12 @@ pub fn ordered_subject(items: &[SortItem]) -> Forest {
     forest
 }
 
-/// How many parents the loop test walks up before it gives up and treats a
-/// link as a loop (skipping it). A real thread is far shallower; a hostile
-/// one only loses a link, never the message.
+/// How many parents one loop test walks up before it gives up and treats a
+/// link as a loop (skipping it), and how many steps all of one THREAD's loop
+/// tests may take together. A real thread is far shallower; a hostile one
+/// only loses links, never a message.
 const MAX_ANCESTRY: usize = 10_000;
+const MAX_ANCESTRY_TOTAL: usize = 20_000_000;
 
 /// THREAD=REFERENCES (RFC 5256 3, the algorithm of Jamie Zawinski): parents
 /// from Message-ID and References (or In-Reply-To), dummies pruned, roots of
@@ -276,6 +278,7 @@ pub fn references(items: &[SortItem]) -> Forest {
     let mut forest = Forest::default();
     // Step 1: a container per Message-ID, linked along each References chain.
     let mut by_id: HashMap<&str, usize> = HashMap::new();
+    let mut budget = MAX_ANCESTRY_TOTAL;
     for (i, item) in items.iter().enumerate() {
         // A message without an id, or with one already taken, gets a
         // container of its own (RFC 5256 step 1.A).
@@ -307,7 +310,10 @@ pub fn references(items: &[SortItem]) -> Forest {
             // Step 1.B: link each reference to the next, unless one is
             // already parented or the link would make a loop.
             if let Some(p) = prev {
-                if forest.nodes[c].parent.is_none() && !reaches(&forest, p, c) && p != c {
+                if forest.nodes[c].parent.is_none()
+                    && !reaches(&forest, p, c, &mut budget)
+                    && p != c
+                {
                     forest.link(p, c);
                 }
             }
@@ -316,7 +322,7 @@ pub fn references(items: &[SortItem]) -> Forest {
         // Step 1.C: the last reference is this message's parent, replacing
         // any parent an earlier message's References gave it.
         match prev {
-            Some(p) if p != own && !reaches(&forest, p, own) => forest.link(p, own),
+            Some(p) if p != own && !reaches(&forest, p, own, &mut budget) => forest.link(p, own),
             Some(_) => {}
             None => {
                 if let Some(old) = forest.nodes[own].parent.take() {
@@ -340,12 +346,16 @@ pub fn references(items: &[SortItem]) -> Forest {
 /// keeps the common case (a new message under its parent) constant-time;
 /// otherwise the walk is bounded and a walk that hits the bound counts as a
 /// loop.
-fn reaches(forest: &Forest, node: usize, ancestor: usize) -> bool {
+fn reaches(forest: &Forest, node: usize, ancestor: usize, budget: &mut usize) -> bool {
     if node != ancestor && forest.nodes[ancestor].children.is_empty() {
         return false;
     }
     let mut n = Some(node);
     for _ in 0..MAX_ANCESTRY {
+        let Some(left) = budget.checked_sub(1) else {
+            return true;
+        };
+        *budget = left;
         match n {
             Some(x) if x == ancestor => return true,
             Some(x) => n = forest.nodes[x].parent,
@@ -362,29 +372,32 @@ fn prune_dummies(forest: &mut Forest) {
         if forest.nodes[n].item.is_some() {
             continue;
         }
-        let kids = forest.nodes[n].children.clone();
-        match forest.nodes[n].parent {
+        let kids = std::mem::take(&mut forest.nodes[n].children);
+        match forest.nodes[n].parent.take() {
             Some(p) => {
                 // Promote the children to the dummy's place among its siblings.
-                let at = forest.nodes[p].children.iter().position(|&c| c == n);
-                forest.nodes[p].children.retain(|&c| c != n);
-                let at = at.unwrap_or(forest.nodes[p].children.len());
-                for (k, &kid) in kids.iter().enumerate() {
+                let siblings = &mut forest.nodes[p].children;
+                let at = match siblings.iter().position(|&c| c == n) {
+                    Some(at) => {
+                        siblings.remove(at);
+                        at
+                    }
+                    None => siblings.len(),
+                };
+                for &kid in &kids {
                     forest.nodes[kid].parent = Some(p);
-                    forest.nodes[p].children.insert(at + k, kid);
                 }
-                forest.nodes[n].children.clear();
-                forest.nodes[n].parent = None;
+                forest.nodes[p].children.splice(at..at, kids);
             }
             None if kids.len() == 1 => {
                 forest.nodes[kids[0]].parent = None;
-                forest.nodes[n].children.clear();
                 if let Some(r) = forest.roots.iter_mut().find(|r| **r == n) {
                     *r = kids[0];
                 }
             }
             None if kids.is_empty() => forest.roots.retain(|&r| r != n),
-            None => {}
+            // A root dummy with several children stays.
+            None => forest.nodes[n].children = kids,
         }
     }
 }
@@ -469,21 +482,35 @@ fn gather_subjects(forest: &mut Forest, items: &[SortItem]) {
 /// The base subject (RFC 5256 2.1) of an unfolded, RFC 2047-decoded
 /// Subject, upper-cased, and whether a reply/forward marker was removed.
 pub fn base_subject(subject: &str) -> (String, bool) {
-    // (1) whitespace runs become one space.
-    let mut s: String = subject.split_whitespace().collect::<Vec<_>>().join(" ");
+    // (1) whitespace runs become one space. Only the first MAX_SUBJECT bytes
+    // count: the leader loop below rescans leading blobs, which a hostile
+    // subject of a million `[x]` would make quadratic.
+    let mut cut = subject.len().min(MAX_SUBJECT);
+    while !subject.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let normal: String = subject[..cut]
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    // Every step below narrows a slice of `normal`; nothing is copied.
+    let mut s: &str = &normal;
     let mut reply = false;
     // Each round removes at least one character, so this ends; the bound
     // only documents it.
-    for _ in 0..=subject.len() {
+    for _ in 0..=normal.len() {
         // (2) trailing WSP and "(fwd)".
         loop {
             let t = s.trim_end();
             if t.len() != s.len() {
-                s.truncate(t.len());
+                s = t;
                 continue;
             }
-            if s.len() >= 5 && s[s.len() - 5..].eq_ignore_ascii_case("(fwd)") {
-                s.truncate(s.len() - 5);
+            if s.len() >= 5
+                && s.is_char_boundary(s.len() - 5)
+                && s[s.len() - 5..].eq_ignore_ascii_case("(fwd)")
+            {
+                s = &s[..s.len() - 5];
                 reply = true;
                 continue;
             }
@@ -492,12 +519,12 @@ pub fn base_subject(subject: &str) -> (String, bool) {
         // (3)-(5) leaders ("Re:", "[blob] Fwd:", spaces) and blobs.
         loop {
             let before = s.len();
-            let (rest, was_reply) = strip_leader(&s);
+            let (rest, was_reply) = strip_leader(s);
             reply |= was_reply;
-            s = rest.to_string();
-            if let Some(rest) = strip_blob(&s) {
+            s = rest;
+            if let Some(rest) = strip_blob(s) {
                 if !rest.trim().is_empty() {
-                    s = rest.to_string();
+                    s = rest;
                 }
             }
             if s.len() == before {
@@ -510,7 +537,7 @@ pub fn base_subject(subject: &str) -> (String, bool) {
             && s[..5].eq_ignore_ascii_case("[fwd:")
             && s.ends_with(']')
         {
-            s = s[5..s.len() - 1].to_string();
+            s = &s[5..s.len() - 1];
             reply = true;
             continue;
         }
@@ -518,6 +545,10 @@ pub fn base_subject(subject: &str) -> (String, bool) {
     }
     (s.to_ascii_uppercase(), reply)
 }
+
+/// How much of a Subject the base subject is taken from (a real one is far
+/// shorter; two subjects equal on their first 1,024 bytes sort as equal).
+const MAX_SUBJECT: usize = 1024;
 
 /// subj-leader = (*subj-blob subj-refwd) / WSP; subj-refwd = ("re" / ("fw"
 /// ["d"])) *WSP [subj-blob] ":". Returns the rest and whether a refwd went.
@@ -598,6 +629,17 @@ mod tests {
                 "{subject:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_hostile_subject_is_read_only_as_far_as_the_bound() {
+        // A million blobs: only the first MAX_SUBJECT bytes are looked at.
+        let subject = "[x]".repeat(1_000_000) + " Re: tail";
+        let (base, _) = base_subject(&subject);
+        assert!(base.len() <= MAX_SUBJECT, "{}", base.len());
+        // A cut inside a multi-byte character stays on a boundary.
+        let wide = "é".repeat(MAX_SUBJECT);
+        assert!(base_subject(&wide).0.len() <= MAX_SUBJECT);
     }
 
     #[test]

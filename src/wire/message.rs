@@ -184,6 +184,16 @@ pub enum FoundBy {
 }
 
 impl FoundBy {
+    /// Whether this response is the answer of `command` (SEARCH, SORT, THREAD).
+    pub fn answers(self, command: &CommandKind) -> bool {
+        matches!(
+            (command, self),
+            (CommandKind::Search { .. }, FoundBy::Search)
+                | (CommandKind::Sort { .. }, FoundBy::Sort)
+                | (CommandKind::Thread { .. }, FoundBy::Thread)
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             FoundBy::Search => "SEARCH",
