@@ -215,7 +215,7 @@ impl Streams {
                 .is_some_and(|open| crate::wire::framing::refuses_literal(&frame.bytes, open));
             if refused {
                 if let Some(c) = self.client.abandon_sync_literal() {
-                    let (origin, at) = (c.meta.origin.clone(), c.meta.at);
+                    let (c, ChunkMeta { origin, at }) = c.take_meta();
                     out.push(
                         self.decoder
                             .decode(session, Direction::Client, c, origin, at),
@@ -223,7 +223,7 @@ impl Streams {
                 }
             }
         }
-        let (origin, at) = (frame.meta.origin.clone(), frame.meta.at);
+        let (frame, ChunkMeta { origin, at }) = frame.take_meta();
         out.push(self.decoder.decode(session, dir, frame, origin, at));
     }
 }
@@ -245,15 +245,23 @@ impl Assembler {
         }
     }
 
-    fn streams(&mut self, session: &SessionId) -> &mut Streams {
-        let limits = &self.limits;
-        self.sessions
-            .entry(Arc::clone(session))
-            .or_insert_with(|| Streams {
-                client: Framer::new(limits.clone(), false),
-                server: Framer::new(limits.clone(), true),
-                decoder: SessionDecoder::default(),
-            })
+    /// The connection's streams, made on its first chunk (`None` never
+    /// happens: the entry is inserted first).
+    fn streams(&mut self, session: &SessionId) -> Option<&mut Streams> {
+        // Looked up before inserting: `entry` would clone (and drop) the
+        // name's `Arc` on every chunk.
+        if !self.sessions.contains_key(session) {
+            let limits = &self.limits;
+            self.sessions.insert(
+                Arc::clone(session),
+                Streams {
+                    client: Framer::new(limits.clone(), false),
+                    server: Framer::new(limits.clone(), true),
+                    decoder: SessionDecoder::default(),
+                },
+            );
+        }
+        self.sessions.get_mut(session)
     }
 
     pub fn push(
@@ -265,7 +273,9 @@ impl Assembler {
         out: &mut Vec<Event>,
     ) {
         let mut frames = std::mem::take(&mut self.frames);
-        let streams = self.streams(session);
+        let Some(streams) = self.streams(session) else {
+            return;
+        };
         match dir {
             Direction::Client => streams.client.push(bytes, &meta, &mut frames),
             Direction::Server => streams.server.push(bytes, &meta, &mut frames),
@@ -286,10 +296,12 @@ impl Assembler {
         out: &mut Vec<Event>,
     ) {
         let mut frames = std::mem::take(&mut self.frames);
-        let streams = self.streams(session);
+        let Some(streams) = self.streams(session) else {
+            return;
+        };
         match dir {
-            Direction::Client => streams.client.push_owned(bytes, &meta, &mut frames),
-            Direction::Server => streams.server.push_owned(bytes, &meta, &mut frames),
+            Direction::Client => streams.client.push_owned(bytes, meta, &mut frames),
+            Direction::Server => streams.server.push_owned(bytes, meta, &mut frames),
         }
         for frame in frames.drain(..) {
             streams.emit(session, dir, frame, out);
@@ -344,7 +356,7 @@ fn flush(session: &SessionId, streams: &mut Streams, out: &mut Vec<Event>) {
             Direction::Server => &mut streams.server,
         };
         if let Some(frame) = framer.finish() {
-            let (origin, at) = (frame.meta.origin.clone(), frame.meta.at);
+            let (frame, ChunkMeta { origin, at }) = frame.take_meta();
             out.push(streams.decoder.decode(session, dir, frame, origin, at));
         }
     }

@@ -17,6 +17,8 @@ pub use account::{AccountModel, MailboxKey};
 pub use mailbox::MailboxModel;
 pub use session::{Pending, ProtocolState, SessionModel};
 
+use std::sync::Arc;
+
 use crate::event::{Event, EventKind, SessionId};
 use crate::wire::Direction;
 
@@ -46,10 +48,16 @@ impl Model {
     pub fn apply(&mut self, event: &Event) {
         self.clock += 1;
         let now = self.clock;
-        let session = self
-            .sessions
-            .entry(event.session.clone())
-            .or_insert_with(|| SessionModel::new(event.at));
+        // Looked up before inserting: `entry` would clone the name's `Arc`
+        // on every event, and its count is shared with the reader thread
+        // (the two cores then fight over that cache line).
+        if !self.sessions.contains_key(&event.session) {
+            self.sessions
+                .insert(Arc::clone(&event.session), SessionModel::new(event.at));
+        }
+        let Some(session) = self.sessions.get_mut(&event.session) else {
+            return;
+        };
         match &event.kind {
             EventKind::Client { message, .. } => {
                 session.apply_client(message, event, now, &mut self.account)

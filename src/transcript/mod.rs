@@ -166,6 +166,10 @@ pub fn read_file(
 }
 
 /// Reads log lines of a known format from any reader.
+///
+/// A line that lies whole in the reader's buffer (nearly every line) is
+/// parsed where it lies, not copied out first; only a line that spans a
+/// refill, or is over `MAX_LOG_LINE`, goes through a line buffer.
 pub fn read_lines(
     input: &mut dyn BufRead,
     format: Format,
@@ -179,6 +183,22 @@ pub fn read_lines(
     let mut stats = ReadStats::default();
     let mut n: u64 = 0;
     loop {
+        let buf = input
+            .fill_buf()
+            .map_err(|e| reader.error(Some(n + 1), format!("cannot read: {e}")))?;
+        if buf.is_empty() {
+            break;
+        }
+        let whole = memchr::memchr(b'\n', buf)
+            .map(|i| i + 1)
+            .filter(|&len| len <= MAX_LOG_LINE);
+        if let Some(len) = whole {
+            n += 1;
+            stats.bytes += len as u64;
+            reader.line(&mut parser, &buf[..len], false, n, sink, &mut stats)?;
+            input.consume(len);
+            continue;
+        }
         let (read, cut) = read_bounded_line(input, &mut line)
             .map_err(|e| reader.error(Some(n + 1), format!("cannot read: {e}")))?;
         if read == 0 {
@@ -186,25 +206,7 @@ pub fn read_lines(
         }
         n += 1;
         stats.bytes += read;
-        let text = trim_eol(&line);
-        let record = match parser.parse(text) {
-            Ok(r) => r,
-            // A cut `S=` line may end inside an escape; its head is still the
-            // evidence, so it is read as far as it goes.
-            Err(_) if cut => match parser.parse(&text[..text.len().saturating_sub(4)]) {
-                Ok(r) => r,
-                Err(_) => Record::Skip,
-            },
-            Err(m) => return Err(reader.error(Some(n), m)),
-        };
-        if !matches!(record, Record::Wrapped(_) | Record::Skip) {
-            reader.flush(sink, &mut stats);
-            // Only a close carries its log line as evidence (it has no bytes).
-            if matches!(record, Record::Closed { .. }) {
-                reader.held_text = String::from_utf8_lossy(text).into_owned();
-            }
-        }
-        reader.record(record, n, sink, &mut stats)?;
+        reader.line(&mut parser, &line, cut, n, sink, &mut stats)?;
     }
     reader.finish(sink, &mut stats);
     stats.lines = n;
@@ -236,6 +238,38 @@ impl Reader {
             held_text: String::new(),
             events: Vec::new(),
         }
+    }
+
+    /// Parses log line `n` (its line end included; `cut` if it was cut at
+    /// `MAX_LOG_LINE`) and takes in its record.
+    fn line(
+        &mut self,
+        parser: &mut formats::Parser,
+        line: &[u8],
+        cut: bool,
+        n: u64,
+        sink: &mut dyn FnMut(Event),
+        stats: &mut ReadStats,
+    ) -> Result<(), TranscriptError> {
+        let text = trim_eol(line);
+        let record = match parser.parse(text) {
+            Ok(r) => r,
+            // A cut `S=` line may end inside an escape; its head is still the
+            // evidence, so it is read as far as it goes.
+            Err(_) if cut => match parser.parse(&text[..text.len().saturating_sub(4)]) {
+                Ok(r) => r,
+                Err(_) => Record::Skip,
+            },
+            Err(m) => return Err(self.error(Some(n), m)),
+        };
+        if !matches!(record, Record::Wrapped(_) | Record::Skip) {
+            self.flush(sink, stats);
+            // Only a close carries its log line as evidence (it has no bytes).
+            if matches!(record, Record::Closed { .. }) {
+                self.held_text = String::from_utf8_lossy(text).into_owned();
+            }
+        }
+        self.record(record, n, sink, stats)
     }
 
     fn error(&self, line: Option<u64>, message: String) -> TranscriptError {

@@ -69,6 +69,28 @@ pub struct Frame<M> {
     pub incomplete: bool,
 }
 
+impl<M> Frame<M> {
+    /// Splits off what the caller attached, so it can be moved on rather
+    /// than cloned.
+    pub fn take_meta(self) -> (Frame<()>, M) {
+        let Frame {
+            bytes,
+            meta,
+            bare_lf,
+            truncated,
+            incomplete,
+        } = self;
+        let frame = Frame {
+            bytes,
+            meta: (),
+            bare_lf,
+            truncated,
+            incomplete,
+        };
+        (frame, meta)
+    }
+}
+
 #[derive(Debug)]
 enum State {
     /// Reading a line; `len` bytes of it so far.
@@ -248,7 +270,7 @@ impl<M: Clone> Framer<M> {
 
     /// Like `push`, for a chunk the caller gives away: a whole one-line message
     /// (the common case in logs) becomes a frame without being copied.
-    pub fn push_owned(&mut self, bytes: Vec<u8>, meta: &M, out: &mut Vec<Frame<M>>) {
+    pub fn push_owned(&mut self, bytes: Vec<u8>, meta: M, out: &mut Vec<Frame<M>>) {
         let single_line = self.meta.is_none()
             && bytes.len() <= self.limits.max_line
             && bytes.last() == Some(&b'\n')
@@ -260,7 +282,9 @@ impl<M: Clone> Framer<M> {
             if !self.gate && (continuation || literal_announcement(content).is_none()) {
                 out.push(Frame {
                     bytes,
-                    meta: meta.clone(),
+                    // Moved, not cloned: a clone of a log's `Origin` is an
+                    // atomic count change per message.
+                    meta,
                     bare_lf: !crlf,
                     truncated: None,
                     incomplete: false,
@@ -268,7 +292,7 @@ impl<M: Clone> Framer<M> {
                 return;
             }
         }
-        self.push(&bytes, meta, out);
+        self.push(&bytes, &meta, out);
     }
 
     /// The stream ended: returns the message left open, if any.
@@ -475,7 +499,7 @@ mod tests {
             let mut out = Vec::new();
             for (i, l) in lines.iter().enumerate() {
                 if owned {
-                    f.push_owned(l.to_vec(), &i, &mut out);
+                    f.push_owned(l.to_vec(), i, &mut out);
                 } else {
                     f.push(l, &i, &mut out);
                 }
