@@ -147,6 +147,15 @@ impl Parser {
                 return generic_body(r, at, conn);
             }
             let sp = memchr::memchr(b' ', rest)?;
+            // Seconds (what imapspec writes) are read from the bytes: no
+            // UTF-8 pass and no `str::parse` per line.
+            if at.is_none() {
+                if let Some(t) = seconds_bytes(&rest[..sp]) {
+                    at = Some(t);
+                    rest = &rest[sp + 1..];
+                    continue;
+                }
+            }
             let token = std::str::from_utf8(&rest[..sp]).ok()?;
             if let Some(c) = token.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
                 conn = Some(c);
@@ -394,6 +403,33 @@ fn secs_frac(whole: &str, frac: Option<&str>) -> Option<i64> {
     Some(nanos)
 }
 
+/// ASCII digits as a number; `None` if any byte is not a digit. At most
+/// 12 digits are passed in, so the value fits.
+fn digits(d: &[u8]) -> Option<i64> {
+    d.iter().try_fold(0i64, |n, &b| {
+        b.is_ascii_digit().then(|| n * 10 + i64::from(b - b'0'))
+    })
+}
+
+/// [`parse_seconds`] on bytes, with the same rules and the same result.
+fn seconds_bytes(token: &[u8]) -> Option<Timestamp> {
+    let (whole, frac) = match memchr::memchr(b'.', token) {
+        Some(i) => (&token[..i], Some(&token[i + 1..])),
+        None => (token, None),
+    };
+    if whole.is_empty() || whole.len() > 12 {
+        return None;
+    }
+    let mut nanos = digits(whole)? * 1_000_000_000;
+    if let Some(f) = frac {
+        if f.is_empty() || f.len() > 9 {
+            return None;
+        }
+        nanos += digits(f)? * 10i64.pow(9 - f.len() as u32);
+    }
+    Some(Timestamp(nanos))
+}
+
 /// `12345.678901234`: seconds since some epoch.
 pub fn parse_seconds(token: &str) -> Option<Timestamp> {
     let (whole, frac) = match token.split_once('.') {
@@ -467,6 +503,28 @@ mod tests {
         let e = detect(b"\x00\x01garbage\xff\n").unwrap_err();
         assert!(e.contains("unknown log format"), "{e}");
         assert!(detect(b"").is_err());
+    }
+
+    #[test]
+    fn seconds_from_bytes_agree_with_parse_seconds() {
+        for t in [
+            "1",
+            "1.5",
+            "0.000000001",
+            "1764720000.123456789",
+            "1234567890123",
+            "1.",
+            ".5",
+            "1.1234567890",
+            "1.2.3",
+            "",
+            "12a",
+            "1.x",
+            "[s1]",
+            "00012.000",
+        ] {
+            assert_eq!(seconds_bytes(t.as_bytes()), parse_seconds(t), "{t:?}");
+        }
     }
 
     #[test]

@@ -145,15 +145,15 @@ fn flag(f: &[u8]) -> Option<FlagName> {
     if atom.is_empty() || !atom.iter().all(|&b| is_atom_char(b)) {
         return None;
     }
-    let atom = std::str::from_utf8(atom).ok()?;
     if !backslash {
+        let atom = std::str::from_utf8(atom).ok()?;
         return Some(FlagName::Owned(atom.to_string()));
     }
     // Other `\Name` flags are left to the full parser (it knows `\*` and
     // extension rules the fast path need not repeat).
     SYSTEM
         .iter()
-        .position(|s| s.eq_ignore_ascii_case(atom))
+        .position(|s| s.as_bytes().eq_ignore_ascii_case(atom))
         // System flags are shared constants: no allocation per flag.
         .map(|i| FlagName::Borrowed(SYSTEM_WITH_BACKSLASH[i]))
 }
