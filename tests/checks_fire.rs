@@ -250,6 +250,12 @@ const CASES: &[Case] = &[
         good: "C: a3 CAPABILITY\nS: * CAPABILITY IMAP4rev1 SPECIAL-USE CREATE-SPECIAL-USE\nS: a3 OK done\nC: a4 CREATE MySent (USE (\\Sent))\nS: a4 OK done\nC: a5 LIST \"\" \"%\" RETURN (SPECIAL-USE)\nS: * LIST (\\Sent \\HasNoChildren) \"/\" MySent\nS: a5 OK done\nC: a6 RENAME MySent Old\nS: a6 OK done\nC: a7 LIST \"\" \"%\" RETURN (SPECIAL-USE)\nS: * LIST (\\HasNoChildren) \"/\" MySent\nS: a7 OK done\nC: a8 LIST \"\" \"*\"\nS: * LIST () \"/\" Old\nS: a8 OK done\n",
     },
     Case {
+        check: "search.rev2-esearch",
+        bad: "C: a4 ENABLE IMAP4rev2\nS: * ENABLED IMAP4rev2\nS: a4 OK done\nC: a5 SEARCH ALL\nS: * SEARCH 1 2 3\nS: a5 OK done\n",
+        // A server without IMAP4rev2 enables nothing and answers in rev1.
+        good: "C: a4 ENABLE IMAP4rev2\nS: a4 OK done\nC: a5 SEARCH ALL\nS: * SEARCH 1 2 3\nS: a5 OK done\n",
+    },
+    Case {
         // A sequence number past EXISTS when the SORT completes.
         check: "search.in-mailbox",
         bad: "C: a4 SORT (DATE) UTF-8 ALL\nS: * SORT 2 4 1\nS: a4 OK done\n",
@@ -281,6 +287,34 @@ fn every_check_fires_on_bad_and_is_silent_on_good() {
             case.check
         );
     }
+}
+
+/// RFC 9051 6.3.2: an IMAP4rev2 SELECT answers with LIST and need not send
+/// RECENT; a rev1 SELECT the other way round.
+#[test]
+fn rev2_select_needs_list_not_recent() {
+    let enable = "C: a4 ENABLE IMAP4rev2\nS: * ENABLED IMAP4rev2\nS: a4 OK done\n";
+    let head = "C: a5 SELECT Other\nS: * FLAGS (\\Seen)\nS: * 1 EXISTS\n";
+    let tail = "S: * OK [UIDVALIDITY 3] ok\nS: * OK [UIDNEXT 2] ok\nS: a5 OK [READ-WRITE] done\n";
+    let list = "S: * LIST (\\HasNoChildren) \"/\" Other\n";
+    let ids = |t: &str| -> Vec<&'static str> { findings(t).into_iter().map(|(c, _)| c).collect() };
+    assert_eq!(
+        ids(&format!("{SELECTED}{enable}{head}{list}{tail}")),
+        Vec::<&str>::new()
+    );
+    assert_eq!(
+        ids(&format!("{SELECTED}{enable}{head}{tail}")),
+        vec!["select.required-responses"]
+    );
+    // Without ENABLE the session is rev1: RECENT is required, LIST is not.
+    assert_eq!(
+        ids(&format!("{SELECTED}{head}{tail}")),
+        vec!["select.required-responses"]
+    );
+    assert_eq!(
+        ids(&format!("{SELECTED}{head}S: * 0 RECENT\n{tail}")),
+        Vec::<&str>::new()
+    );
 }
 
 #[test]

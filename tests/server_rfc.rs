@@ -1070,3 +1070,120 @@ async fn thread_references_and_orderedsubject() {
     assert!(bad.tagged.contains(" BAD "), "{}", bad.tagged);
     h.shutdown().await;
 }
+
+// ---------------------------------------------------------------------------
+// IMAP4rev2 (RFC 9051).
+
+/// After `ENABLE IMAP4rev2` a session has no \Recent (RFC 9051 appendix E
+/// lists the RECENT response and the \Recent flag among what was removed),
+/// SELECT answers with the LIST response 6.3.2 requires and marks leaving a
+/// mailbox with `[CLOSED]`, and mailbox names travel as UTF-8 (5.1) while a
+/// rev1 session sees the same mailbox in modified UTF-7 (appendix A).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imap4rev2_session_differs_only_where_rfc_9051_says() {
+    let h = server().await;
+    let mut v2 = Client::login(&h).await;
+    let caps = v2.cmd("CAPABILITY").await;
+    assert!(caps.has("* CAPABILITY IMAP4rev1 "), "{:?}", caps.untagged);
+    let e = v2.cmd("ENABLE IMAP4rev2").await;
+    assert!(e.ok() && e.has("* ENABLED IMAP4rev2"), "{:?}", e.untagged);
+    // A UTF-8 name, as a literal and as a quoted string.
+    let c = v2.cmd("CREATE {9+}\r\nEntw\u{fc}rfe").await;
+    assert!(c.ok(), "{}", c.tagged);
+    let c = v2.cmd("CREATE \"Caf\u{e9}/Men\u{fc}\"").await;
+    assert!(c.ok(), "{}", c.tagged);
+    let l = v2.cmd("LIST \"\" *").await;
+    assert!(
+        l.has("* LIST (\\HasNoChildren) \"/\" \"Entw\u{fc}rfe\""),
+        "{:?}",
+        l.untagged
+    );
+    assert!(
+        l.has("* LIST (\\HasNoChildren) \"/\" \"Caf\u{e9}/Men\u{fc}\""),
+        "{:?}",
+        l.untagged
+    );
+    let st = v2.cmd("STATUS \"Entw\u{fc}rfe\" (MESSAGES)").await;
+    assert!(
+        st.has("* STATUS \"Entw\u{fc}rfe\" (MESSAGES 0)"),
+        "{:?}",
+        st.untagged
+    );
+
+    let mut v1 = Client::login(&h).await;
+    let l = v1.cmd("LIST \"\" Entw*").await;
+    assert!(
+        l.has("* LIST (\\HasNoChildren) \"/\" \"Entw&APw-rfe\""),
+        "{:?}",
+        l.untagged
+    );
+    assert!(v1.append("INBOX", "", &msg(1)).await.ok());
+
+    let s = v2.cmd("SELECT INBOX").await;
+    assert!(s.ok(), "{}", s.tagged);
+    assert!(s.has("* 1 EXISTS"), "{:?}", s.untagged);
+    assert!(
+        !s.has("* 1 RECENT") && !s.has("* 0 RECENT"),
+        "{:?}",
+        s.untagged
+    );
+    assert!(
+        s.has("* LIST (\\HasNoChildren) \"/\" \"INBOX\""),
+        "{:?}",
+        s.untagged
+    );
+    assert!(!s.has("* OK [UNSEEN"), "{:?}", s.untagged);
+    let f = v2.cmd("FETCH 1 (FLAGS)").await;
+    assert!(f.has("* 1 FETCH (FLAGS ())"), "{:?}", f.untagged);
+    let s = v2.cmd("SELECT \"Entw\u{fc}rfe\"").await;
+    assert!(s.ok() && s.has("* OK [CLOSED]"), "{:?}", s.untagged);
+    assert!(
+        s.has("* LIST (\\HasNoChildren) \"/\" \"Entw\u{fc}rfe\""),
+        "{:?}",
+        s.untagged
+    );
+
+    // The rev2 session took no \Recent: the message is still recent to the
+    // first rev1 session that selects the mailbox.
+    let s = v1.cmd("SELECT INBOX").await;
+    assert!(s.has("* 1 RECENT"), "{:?}", s.untagged);
+    assert!(!s.has("* LIST"), "{:?}", s.untagged);
+    let f = v1.cmd("FETCH 1 (FLAGS)").await;
+    assert!(f.has("* 1 FETCH (FLAGS (\\Recent))"), "{:?}", f.untagged);
+    h.shutdown().await;
+}
+
+/// Thunderbird adds a hierarchy delimiter to the end of names (Dovecot's
+/// `tb-extra-mailbox-sep` workaround): CREATE drops it (RFC 3501 6.3.3), and
+/// as no name ends with one, every other command reads `a/b/` as `a/b`. A
+/// LIST reference keeps its delimiter: it is a prefix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trailing_delimiter_names_the_same_mailbox() {
+    let h = server().await;
+    let mut tb = Client::login(&h).await;
+    assert!(tb.cmd("CREATE Projects/").await.ok());
+    assert!(tb.cmd("CREATE Projects/2024").await.ok());
+    let st = tb.cmd("STATUS Projects/2024/ (MESSAGES)").await;
+    assert!(
+        st.has("* STATUS Projects/2024 (MESSAGES 0)")
+            || st.has("* STATUS \"Projects/2024\" (MESSAGES 0)"),
+        "{:?} {}",
+        st.untagged,
+        st.tagged
+    );
+    let s = tb.cmd("SELECT Projects/2024/").await;
+    assert!(
+        s.ok() && s.has("* 0 EXISTS"),
+        "{:?} {}",
+        s.untagged,
+        s.tagged
+    );
+    let l = tb.cmd("LIST Projects/ %").await;
+    assert!(
+        l.has("* LIST (\\HasNoChildren) \"/\" \"Projects/2024\""),
+        "{:?}",
+        l.untagged
+    );
+    assert_eq!(l.untagged.len(), 1, "{:?}", l.untagged);
+    h.shutdown().await;
+}

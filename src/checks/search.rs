@@ -1,5 +1,6 @@
 //! `search.in-mailbox` and `sort.each-once`: the numbers a SEARCH, SORT or
-//! THREAD answers with (RFC 3501 7.2.5, RFC 5256 4).
+//! THREAD answers with (RFC 3501 7.2.5, RFC 5256 4); `search.rev2-esearch`:
+//! the response that carries them once IMAP4rev2 is on (RFC 9051 6.4.4).
 //!
 //! The numbers "refer to those messages that match": a sequence number is a
 //! position from 1 to the number of messages, so it is judged against EXISTS
@@ -33,6 +34,26 @@ pub(super) fn inspect_completion(cx: &Context<'_>, out: &mut Findings) {
                 mb.exists
             ),
             Some("the client looks up a message that does not exist: webmail shows an empty row or an error, a sync client stops".into()),
+        );
+    }
+}
+
+/// `* SEARCH` in a session that enabled IMAP4rev2.
+pub(super) fn inspect_rev2(cx: &Context<'_>, out: &mut Findings) {
+    let Some(ServerMessage::Found {
+        by: FoundBy::Search,
+        ..
+    }) = server_message(cx.event)
+    else {
+        return;
+    };
+    let Some(session) = cx.session else { return };
+    if session.rev2() {
+        out.report(
+            "search.rev2-esearch",
+            cx.event,
+            "`* SEARCH` after IMAP4rev2 was enabled: an IMAP4rev2 client must ignore it (RFC 9051 6.4.4); the answer is ESEARCH".into(),
+            None,
         );
     }
 }

@@ -1,5 +1,5 @@
-//! `select.required-responses` (RFC 3501 6.3.1, 6.3.2: what SELECT and EXAMINE
-//! MUST say) and `select.read-write-code` (6.3.1: "the server SHOULD prefix the
+//! `select.required-responses` (RFC 3501 6.3.1, 6.3.2, RFC 9051 6.3.2: what
+//! SELECT and EXAMINE MUST say) and `select.read-write-code` (6.3.1: "the server SHOULD prefix the
 //! text of the tagged OK response with the "[READ-WRITE]" response code").
 
 use super::{completed_ok, Context, Findings};
@@ -24,6 +24,12 @@ pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
     // is rev1 until the client enables rev2 (RFC 9051 appendix A).
     if !mb.seen_recent && !session.rev2() {
         missing.push("* n RECENT");
+    }
+    // RFC 9051 6.3.2 adds LIST to the REQUIRED untagged responses of an
+    // IMAP4rev2 SELECT ("The server MUST return a LIST response with the
+    // mailbox name").
+    if session.rev2() && !mb.seen_list {
+        missing.push("* LIST (IMAP4rev2)");
     }
     if mb.uid_validity.is_none() {
         missing.push("* OK [UIDVALIDITY n]");

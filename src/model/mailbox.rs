@@ -75,6 +75,9 @@ pub struct MailboxModel {
     pub seen_flags: bool,
     pub seen_exists: bool,
     pub seen_recent: bool,
+    /// A `* LIST` came while this mailbox was selected (RFC 9051 6.3.2: an
+    /// IMAP4rev2 SELECT answers with one).
+    pub seen_list: bool,
     pub seen_permanent_flags: bool,
     pub mailbox_flags: Vec<crate::wire::FlagName>,
     /// The last `* n RECENT` of the command in progress, judged against EXISTS
@@ -111,6 +114,7 @@ impl MailboxModel {
             seen_flags: false,
             seen_exists: false,
             seen_recent: false,
+            seen_list: false,
             seen_permanent_flags: false,
             mailbox_flags: Vec::new(),
             recent_line: None,

@@ -471,6 +471,9 @@ impl SessionModel {
                 }
             }
             ServerMessage::List { name, attributes } => {
+                if let Some(mb) = self.mailbox.as_mut() {
+                    mb.seen_list = true;
+                }
                 let uses = special_uses_of(attributes);
                 if !uses.is_empty() && self.listing().is_some() {
                     account.learn_special_uses(

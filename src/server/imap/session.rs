@@ -58,6 +58,10 @@ pub struct Selected {
     pub keywords_seen: usize,
     /// `stale-noop-after-expunge`: an expunge was reported; the next NOOP lags.
     pub lagging_index: bool,
+    /// Selected by an IMAP4rev2 session, which has no \Recent: it neither
+    /// takes the flag from others nor is told of it (RFC 9051 appendix E:
+    /// "\Recent flag" and "RECENT response" are among what was removed).
+    pub rev2: bool,
 }
 
 impl Selected {
@@ -68,6 +72,7 @@ impl Selected {
         mailbox: Arc<Mailbox>,
         st: &mut MailboxState,
         read_only: bool,
+        rev2: bool,
     ) -> Selected {
         let cursor = st.change_end();
         let token = st.views.open(cursor);
@@ -81,6 +86,7 @@ impl Selected {
             recent: BTreeSet::new(),
             keywords_seen: 0,
             lagging_index: false,
+            rev2,
         }
     }
 
@@ -95,7 +101,7 @@ impl Selected {
     /// "subsequent session": messages it took stay taken.
     pub fn take_in(&mut self, m: &mut Message) {
         self.uids.push(m.uid);
-        if m.recent_owner == 0 {
+        if m.recent_owner == 0 && !self.rev2 {
             if !self.read_only {
                 m.recent_owner = self.token;
             }
@@ -120,13 +126,18 @@ impl Selected {
         }
     }
 
-    /// `* n EXISTS` and `* n RECENT` for the view as it stands.
-    fn write_counts(&self, io: &mut Io) {
-        io.write(&format!(
-            "* {} EXISTS\r\n* {} RECENT\r\n",
-            self.uids.len(),
-            self.recent.len()
-        ));
+    /// `* n EXISTS` and `* n RECENT` for the view as it stands; EXISTS
+    /// alone to an IMAP4rev2 session.
+    pub fn write_counts(&self, io: &mut Io) {
+        if self.rev2 {
+            io.write(&format!("* {} EXISTS\r\n", self.uids.len()));
+        } else {
+            io.write(&format!(
+                "* {} EXISTS\r\n* {} RECENT\r\n",
+                self.uids.len(),
+                self.recent.len()
+            ));
+        }
     }
 }
 
@@ -149,6 +160,12 @@ pub struct Session {
     /// `ENABLE QRESYNC` was answered (RFC 7162 3.2.3): expunges are reported
     /// with VANISHED, and SELECT takes the QRESYNC parameter.
     pub(in crate::server::imap) qresync: bool,
+    /// `ENABLE IMAP4rev2` was answered (RFC 9051 appendix A: "If both
+    /// IMAP4rev1 and IMAP4rev2 are advertised, an IMAP client that wants to
+    /// use IMAP4rev2 MUST issue an "ENABLE IMAP4rev2" command"): no \Recent,
+    /// SELECT answers with LIST and `[CLOSED]`, mailbox names travel as
+    /// UTF-8.
+    pub(in crate::server::imap) rev2: bool,
 }
 
 const CAPS: &str = "IMAP4rev1 LITERAL+ IDLE UIDPLUS MOVE ENABLE CONDSTORE QRESYNC ID NAMESPACE UNSELECT QUOTA QUOTA=RES-STORAGE SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS STATUS=SIZE SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES AUTH=PLAIN AUTH=XOAUTH2 AUTH=OAUTHBEARER SASL-IR";
@@ -162,6 +179,7 @@ impl Session {
             selected: None,
             condstore: false,
             qresync: false,
+            rev2: false,
         }
     }
 
@@ -169,6 +187,44 @@ impl Session {
     /// `vanished-without-qresync` sends them so to every client.
     pub(in crate::server::imap) fn reports_vanished(&self) -> bool {
         self.qresync || self.ctx.faults.has(&Fault::VanishedWithoutQresync)
+    }
+
+    /// A mailbox name from a command, as the store keeps it: an IMAP4rev2
+    /// session's UTF-8 in modified UTF-7 (`names`), a rev1 session's as sent.
+    ///
+    /// One hierarchy delimiter at the end is dropped: Thunderbird adds one
+    /// to names it means without (Dovecot's `tb-extra-mailbox-sep`
+    /// workaround), and no stored name ends with one (CREATE drops it, RFC
+    /// 3501 6.3.3), so `Projects/2024/` can only mean `Projects/2024`.
+    pub(in crate::server::imap) fn arg_name(&self, m: &MailboxName<'_>) -> String {
+        let mut name = self.arg_text(name_of(m));
+        let delimiter = self.ctx.delimiter();
+        if name.len() > delimiter.len_utf8() && name.ends_with(delimiter) {
+            name.truncate(name.len() - delimiter.len_utf8());
+        }
+        name
+    }
+
+    /// A name or LIST pattern from a command as the store spells it.
+    pub(in crate::server::imap) fn arg_text(&self, text: String) -> String {
+        if self.rev2 {
+            super::names::utf7_encode(&text)
+        } else {
+            text
+        }
+    }
+
+    /// A stored mailbox name as this session is to be shown it, quoted: in
+    /// UTF-8 to an IMAP4rev2 session (RFC 9051 appendix A: "Servers
+    /// advertising both IMAP4rev1 and IMAP4rev2 MUST NOT generate
+    /// UTF-8-quoted strings" to rev1 clients, who get the name as stored).
+    pub(in crate::server::imap) fn shown_name(&self, stored: &str) -> String {
+        if self.rev2 {
+            if let Some(utf8) = super::names::utf7_decode(stored) {
+                return quote_utf8(&utf8);
+            }
+        }
+        quote(stored)
     }
 
     pub fn user(&self) -> Option<&str> {
@@ -230,8 +286,15 @@ impl Session {
             return;
         }
         match cmd {
-            ExtendedCommand::List(list) => self.cmd_list(tag, &list, false, io),
+            ExtendedCommand::List(mut list) => {
+                list.reference = self.arg_text(std::mem::take(&mut list.reference));
+                for p in &mut list.patterns {
+                    *p = self.arg_text(std::mem::take(p));
+                }
+                self.cmd_list(tag, &list, false, io)
+            }
             ExtendedCommand::Create { mailbox, uses } => {
+                let mailbox = self.arg_text(mailbox);
                 self.cmd_create_special_use(tag, &mailbox, &uses, io)
             }
         }
@@ -269,28 +332,32 @@ impl Session {
             CommandBody::Select {
                 mailbox,
                 parameters,
-            } => self.cmd_select(&tag, &name_of(&mailbox), false, &parameters, io),
+            } => self.cmd_select(&tag, &self.arg_name(&mailbox), false, &parameters, io),
             CommandBody::Examine {
                 mailbox,
                 parameters,
-            } => self.cmd_select(&tag, &name_of(&mailbox), true, &parameters, io),
-            CommandBody::Create { mailbox } => self.cmd_create(&tag, &name_of(&mailbox), io),
-            CommandBody::Delete { mailbox } => self.cmd_delete(&tag, &name_of(&mailbox), io),
+            } => self.cmd_select(&tag, &self.arg_name(&mailbox), true, &parameters, io),
+            CommandBody::Create { mailbox } => self.cmd_create(&tag, &self.arg_name(&mailbox), io),
+            CommandBody::Delete { mailbox } => self.cmd_delete(&tag, &self.arg_name(&mailbox), io),
             CommandBody::Rename { from, to } => {
-                self.cmd_rename(&tag, &name_of(&from), &name_of(&to), io)
+                self.cmd_rename(&tag, &self.arg_name(&from), &self.arg_name(&to), io)
             }
             CommandBody::Subscribe { mailbox } => {
-                self.cmd_subscribe(&tag, &name_of(&mailbox), true, io)
+                self.cmd_subscribe(&tag, &self.arg_name(&mailbox), true, io)
             }
             CommandBody::Unsubscribe { mailbox } => {
-                self.cmd_subscribe(&tag, &name_of(&mailbox), false, io)
+                self.cmd_subscribe(&tag, &self.arg_name(&mailbox), false, io)
             }
             CommandBody::List {
                 reference,
                 mailbox_wildcard,
             } => self.cmd_list(
                 &tag,
-                &plain_list(name_of(&reference), list_pattern(&mailbox_wildcard)),
+                &plain_list(
+                    // A reference keeps its delimiter: it is a prefix.
+                    self.arg_text(name_of(&reference)),
+                    self.arg_text(list_pattern(&mailbox_wildcard)),
+                ),
                 false,
                 io,
             ),
@@ -299,14 +366,18 @@ impl Session {
                 mailbox_wildcard,
             } => self.cmd_list(
                 &tag,
-                &plain_list(name_of(&reference), list_pattern(&mailbox_wildcard)),
+                &plain_list(
+                    // A reference keeps its delimiter: it is a prefix.
+                    self.arg_text(name_of(&reference)),
+                    self.arg_text(list_pattern(&mailbox_wildcard)),
+                ),
                 true,
                 io,
             ),
             CommandBody::Status {
                 mailbox,
                 item_names,
-            } => self.cmd_status(&tag, &name_of(&mailbox), item_names.as_ref(), io),
+            } => self.cmd_status(&tag, &self.arg_name(&mailbox), item_names.as_ref(), io),
             CommandBody::Append {
                 mailbox,
                 flags,
@@ -322,7 +393,7 @@ impl Session {
                     let d = d.as_ref();
                     (d.timestamp(), d.offset().local_minus_utc())
                 });
-                self.cmd_append(&tag, &name_of(&mailbox), &names, date, data, io);
+                self.cmd_append(&tag, &self.arg_name(&mailbox), &names, date, data, io);
             }
             CommandBody::Close => self.cmd_close(&tag, io),
             CommandBody::Unselect => self.cmd_unselect(&tag, io),
@@ -402,12 +473,19 @@ impl Session {
                 sequence_set,
                 mailbox,
                 uid,
-            } => self.cmd_copy(&tag, &sequence_set, &name_of(&mailbox), uid, false, io),
+            } => self.cmd_copy(
+                &tag,
+                &sequence_set,
+                &self.arg_name(&mailbox),
+                uid,
+                false,
+                io,
+            ),
             CommandBody::Move {
                 sequence_set,
                 mailbox,
                 uid,
-            } => self.cmd_copy(&tag, &sequence_set, &name_of(&mailbox), uid, true, io),
+            } => self.cmd_copy(&tag, &sequence_set, &self.arg_name(&mailbox), uid, true, io),
             CommandBody::Idle => {
                 io.write("+ idling\r\n");
                 return Outcome::Idle(tag);
@@ -423,7 +501,7 @@ impl Session {
             CommandBody::Id { .. } => self.cmd_id(&tag, io),
             CommandBody::Namespace => self.cmd_namespace(&tag, io),
             CommandBody::GetQuotaRoot { mailbox } => {
-                self.cmd_getquotaroot(&tag, &name_of(&mailbox), io)
+                self.cmd_getquotaroot(&tag, &self.arg_name(&mailbox), io)
             }
             CommandBody::GetQuota { root } => self.cmd_getquota(&tag, root.as_ref(), io),
             CommandBody::SetQuota { .. } => self.cmd_setquota(&tag, io),
@@ -739,11 +817,25 @@ pub fn store_reply(what: &str, r: Result<(), StoreError>) -> String {
     }
 }
 
+/// A quoted string that may carry UTF-8 (RFC 9051 4.3: `quoted` allows
+/// UTF8-2, UTF8-3, UTF8-4), or a literal for a CR or LF.
+fn quote_utf8(s: &str) -> String {
+    if s.bytes().any(|b| b == b'\r' || b == b'\n') {
+        return format!("{{{}}}\r\n{s}", s.len());
+    }
+    quoted(s)
+}
+
 /// A quoted string, or a literal if it cannot be quoted.
 pub fn quote(s: &str) -> String {
     if s.bytes().any(|b| b == b'\r' || b == b'\n' || b >= 0x80) {
         return format!("{{{}}}\r\n{s}", s.len());
     }
+    quoted(s)
+}
+
+/// `s` between double quotes, its quotes and backslashes escaped.
+fn quoted(s: &str) -> String {
     let mut q = String::with_capacity(s.len() + 2);
     q.push('"');
     for c in s.chars() {

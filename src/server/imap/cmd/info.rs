@@ -5,7 +5,8 @@ use crate::server::imap::session::Session;
 
 impl Session {
     /// Turns on the extensions this server has that need ENABLE: CONDSTORE
-    /// and QRESYNC (RFC 7162 3.2.3: QRESYNC implies CONDSTORE). RFC 5161 3.1:
+    /// and QRESYNC (RFC 7162 3.2.3: QRESYNC implies CONDSTORE), and
+    /// IMAP4rev2 (RFC 9051 appendix A). RFC 5161 3.1:
     /// "The ENABLED response ... lists the capabilities that were enabled"
     /// by this command; unknown ones are ignored, as are ones on already.
     pub(in crate::server::imap) fn cmd_enable(&mut self, tag: &str, names: &[String], io: &mut Io) {
@@ -20,6 +21,10 @@ impl Session {
                     self.qresync = true;
                     self.condstore = true;
                     enabled.push("QRESYNC");
+                }
+                "IMAP4REV2" if !self.rev2 => {
+                    self.rev2 = true;
+                    enabled.push("IMAP4rev2");
                 }
                 _ => {}
             }

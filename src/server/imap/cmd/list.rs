@@ -15,7 +15,7 @@ use imap_codec::imap_types::mailbox::ListMailbox;
 use crate::wire::extended::ListCommand;
 
 use crate::server::imap::io::Io;
-use crate::server::imap::session::{quote, Session};
+use crate::server::imap::session::Session;
 
 /// Longest reference plus pattern a LIST or LSUB may carry. Mailbox names
 /// are at most 1,000 bytes (CREATE), so a longer pattern has no use; past
@@ -201,7 +201,7 @@ impl Session {
                 "* {what} ({}) \"{}\" {}{info}\r\n",
                 attrs.join(" "),
                 self.ctx.delimiter(),
-                quote(&name)
+                self.shown_name(&name)
             ));
             // RFC 5819 2: for each listed mailbox that can be selected, the
             // LIST response is followed by the STATUS response the STATUS
@@ -214,6 +214,23 @@ impl Session {
             }
         }
         io.write(&format!("{tag} OK {what} completed\r\n"));
+    }
+
+    /// The LIST response an IMAP4rev2 SELECT of `name` carries (RFC 9051
+    /// 6.3.2: "The list of mailbox attributes MUST be accurate"): the same
+    /// children and special-use attributes a LIST of it would show.
+    pub(in crate::server::imap) fn list_line(&self, name: &str) -> String {
+        let user = self.user_str();
+        let all = self.ctx.store.mailbox_names(user);
+        let stored = crate::server::store::normalize(name);
+        let mut attrs = vec![children_attr(&all, &stored).to_string()];
+        attrs.extend(self.special_use_of(user, &stored));
+        format!(
+            "* LIST ({}) \"{}\" {}\r\n",
+            attrs.join(" "),
+            self.ctx.delimiter(),
+            self.shown_name(&stored)
+        )
     }
 
     fn special_use_of(&self, user: &str, name: &str) -> Vec<String> {

@@ -1,7 +1,7 @@
 //! GETQUOTAROOT, GETQUOTA and SETQUOTA (RFC 9208).
 
 use crate::server::imap::io::Io;
-use crate::server::imap::session::{quote, Session};
+use crate::server::imap::session::Session;
 
 impl Session {
     pub(in crate::server::imap) fn cmd_getquotaroot(&self, tag: &str, name: &str, io: &mut Io) {
@@ -9,11 +9,11 @@ impl Session {
             io.write(&format!("{tag} NO [NONEXISTENT] No such mailbox\r\n"));
         } else {
             if self.ctx.store.quota(self.user_str()).is_some() {
-                io.write(&format!("* QUOTAROOT {} \"\"\r\n", quote(name)));
+                io.write(&format!("* QUOTAROOT {} \"\"\r\n", self.shown_name(name)));
                 self.quota_line(io);
             } else {
                 // No quota: the mailbox has no quota root (RFC 9208 4.3.2).
-                io.write(&format!("* QUOTAROOT {}\r\n", quote(name)));
+                io.write(&format!("* QUOTAROOT {}\r\n", self.shown_name(name)));
             }
             io.write(&format!("{tag} OK GETQUOTAROOT completed\r\n"));
         }

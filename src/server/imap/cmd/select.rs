@@ -91,7 +91,8 @@ impl Session {
         // RFC 7162 3.2.11: with QRESYNC on, leaving a mailbox by selecting
         // another is marked with `OK [CLOSED]`, so the client can tell the
         // old mailbox's responses from the new one's.
-        if self.selected.take().is_some() && self.qresync {
+        // RFC 9051 6.3.2 makes the same `[CLOSED]` part of IMAP4rev2.
+        if self.selected.take().is_some() && (self.qresync || self.rev2) {
             io.write("* OK [CLOSED] Previous mailbox closed\r\n");
         }
         let Some(mb) = self.ctx.store.mailbox(self.user_str(), name) else {
@@ -116,7 +117,7 @@ impl Session {
                 }
                 st.highest_modseq = 1;
             }
-            let mut sel = Selected::open(name, Arc::clone(&mb), &mut st, read_only);
+            let mut sel = Selected::open(name, Arc::clone(&mb), &mut st, read_only, self.rev2);
             sel.uids.reserve(st.messages.len());
             let mut unseen = None;
             for (i, m) in st.messages.iter_mut().enumerate() {
@@ -140,13 +141,14 @@ impl Session {
                 resync,
             )
         };
-        let _ = write!(
-            io.out_string(),
-            "{flags}* {} EXISTS\r\n* {} RECENT\r\n",
-            sel.uids.len(),
-            sel.recent.len()
-        );
-        if let Some(u) = unseen {
+        io.write(&flags);
+        sel.write_counts(io);
+        if self.rev2 {
+            // RFC 9051 6.3.2 lists LIST among SELECT's REQUIRED untagged
+            // responses, with the mailbox's name and accurate attributes; the
+            // first-unseen code is not among them.
+            io.write(&self.list_line(name));
+        } else if let Some(u) = unseen {
             io.write(&format!("* OK [UNSEEN {u}] First unseen\r\n"));
         }
         io.write(&format!("* OK [UIDVALIDITY {validity}] UIDs valid\r\n* OK [UIDNEXT {next}] Predicted next UID\r\n"));
@@ -245,11 +247,7 @@ impl Session {
                 sel.lagging_index = false;
                 if let Some(&last) = sel.uids.last() {
                     sel.uids.push(last);
-                    io.write(&format!(
-                        "* {} EXISTS\r\n* {} RECENT\r\n",
-                        sel.uids.len(),
-                        sel.recent.len()
-                    ));
+                    sel.write_counts(io);
                 }
             }
         }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use imap_codec::imap_types::status::StatusDataItemName;
 
 use crate::server::imap::io::Io;
-use crate::server::imap::session::{quote, Session};
+use crate::server::imap::session::Session;
 use crate::server::store::flags as fl;
 
 impl Session {
@@ -92,7 +92,7 @@ impl Session {
         }
         Some(format!(
             "* STATUS {} ({})\r\n",
-            quote(name),
+            self.shown_name(name),
             parts.join(" ")
         ))
     }
