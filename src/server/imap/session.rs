@@ -166,6 +166,9 @@ pub struct Session {
     /// SELECT answers with LIST and `[CLOSED]`, mailbox names travel as
     /// UTF-8.
     pub(in crate::server::imap) rev2: bool,
+    /// `ENABLE UTF8=ACCEPT` was answered (RFC 6855 3): mailbox names travel
+    /// as UTF-8, as in IMAP4rev2.
+    pub(in crate::server::imap) utf8: bool,
 }
 
 const CAPS: &str = "IMAP4rev1 LITERAL+ IDLE UIDPLUS MOVE ENABLE CONDSTORE QRESYNC ID NAMESPACE UNSELECT QUOTA QUOTA=RES-STORAGE SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS STATUS=SIZE SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES AUTH=PLAIN AUTH=XOAUTH2 AUTH=OAUTHBEARER SASL-IR";
@@ -180,6 +183,7 @@ impl Session {
             condstore: false,
             qresync: false,
             rev2: false,
+            utf8: false,
         }
     }
 
@@ -187,6 +191,11 @@ impl Session {
     /// `vanished-without-qresync` sends them so to every client.
     pub(in crate::server::imap) fn reports_vanished(&self) -> bool {
         self.qresync || self.ctx.faults.has(&Fault::VanishedWithoutQresync)
+    }
+
+    /// Mailbox names are UTF-8 on the wire: IMAP4rev2 or UTF8=ACCEPT is on.
+    fn utf8_names(&self) -> bool {
+        self.rev2 || self.utf8
     }
 
     /// A mailbox name from a command, as the store keeps it: an IMAP4rev2
@@ -207,7 +216,7 @@ impl Session {
 
     /// A name or LIST pattern from a command as the store spells it.
     pub(in crate::server::imap) fn arg_text(&self, text: String) -> String {
-        if self.rev2 {
+        if self.utf8_names() {
             super::names::utf7_encode(&text)
         } else {
             text
@@ -219,7 +228,7 @@ impl Session {
     /// advertising both IMAP4rev1 and IMAP4rev2 MUST NOT generate
     /// UTF-8-quoted strings" to rev1 clients, who get the name as stored).
     pub(in crate::server::imap) fn shown_name(&self, stored: &str) -> String {
-        if self.rev2 {
+        if self.utf8_names() {
             if let Some(utf8) = super::names::utf7_decode(stored) {
                 return quote_utf8(&utf8);
             }
