@@ -48,28 +48,32 @@ impl Model {
     pub fn apply(&mut self, event: &Event) {
         self.clock += 1;
         let now = self.clock;
-        // Looked up before inserting: `entry` would clone the name's `Arc`
-        // on every event, and its count is shared with the reader thread
-        // (the two cores then fight over that cache line).
-        if !self.sessions.contains_key(&event.session) {
-            self.sessions
-                .insert(Arc::clone(&event.session), SessionModel::new(event.at));
-        }
-        let Some(session) = self.sessions.get_mut(&event.session) else {
-            return;
+        // One lookup for a known session. Not `entry`: it would clone the
+        // name's `Arc` on every event, and its count is shared with the
+        // reader thread (the two cores then fight over that cache line).
+        let known = match self.sessions.get_mut(&event.session) {
+            Some(session) => {
+                Self::apply_to(session, event, now, &mut self.account);
+                true
+            }
+            None => false,
         };
+        if !known {
+            let mut session = SessionModel::new(event.at);
+            Self::apply_to(&mut session, event, now, &mut self.account);
+            self.sessions.insert(Arc::clone(&event.session), session);
+        }
+        if let EventKind::Closed { .. } = event.kind {
+            self.sessions.remove(&event.session);
+        }
+    }
+
+    fn apply_to(session: &mut SessionModel, event: &Event, now: u64, account: &mut AccountModel) {
         match &event.kind {
-            EventKind::Client { message, .. } => {
-                session.apply_client(message, event, now, &mut self.account)
-            }
-            EventKind::Server { message, .. } => {
-                session.apply_server(message, event, now, &mut self.account)
-            }
+            EventKind::Client { message, .. } => session.apply_client(message, event, now, account),
+            EventKind::Server { message, .. } => session.apply_server(message, event, now, account),
             EventKind::TlsStarted => session.tls_started(),
-            EventKind::Closed { .. } => {
-                self.sessions.remove(&event.session);
-            }
-            EventKind::Note { .. } => {}
+            EventKind::Closed { .. } | EventKind::Note { .. } => {}
         }
     }
 

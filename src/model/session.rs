@@ -90,6 +90,9 @@ pub struct SessionModel {
     pub discarded: Vec<String>,
     /// The server answered `ENABLE IMAP4rev2` with `* ENABLED IMAP4rev2`.
     pub rev2_enabled: bool,
+    /// The capabilities last announced name IMAP4rev2 and not IMAP4rev1
+    /// (kept with `capabilities`: `rev2` is asked on every FETCH).
+    rev2_only: bool,
     /// The server answered `ENABLE QRESYNC` with `* ENABLED QRESYNC`
     /// (RFC 7162 3.2.3): VANISHED may come from then on.
     pub qresync_enabled: bool,
@@ -106,6 +109,7 @@ impl SessionModel {
             pending: Vec::new(),
             mailbox: None,
             capabilities: Vec::new(),
+            rev2_only: false,
             opened_at,
             last_client_at: opened_at,
             last_client_origin: None,
@@ -151,11 +155,17 @@ impl SessionModel {
     }
 
     /// IMAP4rev2 (RFC 9051) rules apply: the client enabled it, or the server
-    /// announced IMAP4rev2 and not IMAP4rev1. RFC 9051 appendix A: "a server
-    /// that supports both ... MUST act as an IMAP4rev1 server until the client
-    /// issues ENABLE IMAP4rev2" (paraphrased from 9051 section 2.1 and A).
+    /// announced IMAP4rev2 and not IMAP4rev1. RFC 9051 appendix A: "If both
+    /// IMAP4rev1 and IMAP4rev2 are advertised, an IMAP client that wants to
+    /// use IMAP4rev2 MUST issue an "ENABLE IMAP4rev2" command."
     pub fn rev2(&self) -> bool {
-        self.rev2_enabled || (self.has_capability("IMAP4rev2") && !self.has_capability("IMAP4rev1"))
+        self.rev2_enabled || self.rev2_only
+    }
+
+    /// Takes the capabilities the server announced.
+    fn set_capabilities(&mut self, c: &[String]) {
+        self.capabilities = c.to_vec();
+        self.rev2_only = self.has_capability("IMAP4rev2") && !self.has_capability("IMAP4rev1");
     }
 
     pub(super) fn tls_started(&mut self) {
@@ -285,7 +295,7 @@ impl SessionModel {
                     self.bye = Some(event.origin.clone());
                 }
                 if let Some(RespCode::Capability(c)) = code {
-                    self.capabilities = c.clone();
+                    self.set_capabilities(c);
                 }
             }
             ServerMessage::Continue { .. } => {
@@ -294,7 +304,7 @@ impl SessionModel {
                     p.continued = true;
                 }
             }
-            ServerMessage::Capability(c) => self.capabilities = c.clone(),
+            ServerMessage::Capability(c) => self.set_capabilities(c),
             ServerMessage::Enabled(c) => {
                 if c.iter().any(|c| c.eq_ignore_ascii_case("IMAP4rev2")) {
                     self.rev2_enabled = true;
@@ -340,7 +350,7 @@ impl SessionModel {
                 ..
             } => {
                 if let Some(RespCode::Capability(c)) = code {
-                    self.capabilities = c.clone();
+                    self.set_capabilities(c);
                 }
                 if let Some(mb) = self.mailbox.as_mut() {
                     mb.recent_line = None;
@@ -591,7 +601,7 @@ impl SessionModel {
     fn apply_code(&mut self, code: &RespCode, now: u64, account: &mut AccountModel) {
         let Some(mb) = self.mailbox.as_mut() else {
             if let RespCode::Capability(c) = code {
-                self.capabilities = c.clone();
+                self.set_capabilities(c);
             }
             return;
         };
@@ -609,7 +619,7 @@ impl SessionModel {
                 }
             }
             RespCode::PermanentFlags(_) => mb.seen_permanent_flags = true,
-            RespCode::Capability(c) => self.capabilities = c.clone(),
+            RespCode::Capability(c) => self.set_capabilities(c),
             RespCode::HighestModSeq(n) => {
                 if let Some(key) = &mb.key {
                     account.entry(key).modseq_log.saw(now, *n);
