@@ -149,9 +149,17 @@ pub struct Session {
     /// `ENABLE QRESYNC` was answered (RFC 7162 3.2.3): expunges are reported
     /// with VANISHED, and SELECT takes the QRESYNC parameter.
     pub(in crate::server::imap) qresync: bool,
+    /// SEARCHRES's search result variable (RFC 5182 2.1): the UIDs of the
+    /// messages a `SEARCH RETURN (SAVE ...)` saved, ascending; empty at first
+    /// and after SELECT, EXAMINE, CLOSE and UNSELECT. See `searchres`.
+    pub(in crate::server::imap) saved: Vec<u32>,
+    /// The RETURN options of the SEARCH being handled (RFC 4731), read by
+    /// `wire::esearch` before imap-codec saw the command; taken by
+    /// `cmd_search`.
+    pub(in crate::server::imap) search_return: Option<crate::wire::esearch::SearchReturn>,
 }
 
-const CAPS: &str = "IMAP4rev1 LITERAL+ IDLE UIDPLUS MOVE ENABLE CONDSTORE QRESYNC ID NAMESPACE UNSELECT QUOTA QUOTA=RES-STORAGE SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS STATUS=SIZE SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES AUTH=PLAIN AUTH=XOAUTH2 AUTH=OAUTHBEARER SASL-IR";
+const CAPS: &str = "IMAP4rev1 LITERAL+ IDLE UIDPLUS MOVE ENABLE CONDSTORE QRESYNC ID NAMESPACE UNSELECT QUOTA QUOTA=RES-STORAGE SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS STATUS=SIZE ESEARCH SEARCHRES SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES AUTH=PLAIN AUTH=XOAUTH2 AUTH=OAUTHBEARER SASL-IR";
 
 impl Session {
     pub fn new(id: u64, ctx: Arc<ServerCtx>) -> Self {
@@ -162,6 +170,8 @@ impl Session {
             selected: None,
             condstore: false,
             qresync: false,
+            saved: Vec::new(),
+            search_return: None,
         }
     }
 
