@@ -1108,7 +1108,11 @@ async fn esearch_return_options() {
         "{caps}"
     );
     for i in 1..=5 {
-        let flags = if [2, 3, 5].contains(&i) { "\\Flagged" } else { "" };
+        let flags = if [2, 3, 5].contains(&i) {
+            "\\Flagged"
+        } else {
+            ""
+        };
         assert!(a.append("INBOX", flags, &msg(i)).await.ok());
     }
     assert!(a.cmd("SELECT INBOX").await.ok());
@@ -1158,16 +1162,29 @@ async fn searchres_saves_and_names_the_result() {
     let r = a.cmd("FETCH $ (FLAGS)").await;
     assert!(r.tagged.contains(" BAD "), "not selected: {}", r.tagged);
     for i in 1..=5 {
-        let flags = if [2, 3, 5].contains(&i) { "\\Flagged" } else { "" };
+        let flags = if [2, 3, 5].contains(&i) {
+            "\\Flagged"
+        } else {
+            ""
+        };
         assert!(a.append("INBOX", flags, &msg(i)).await.ok());
     }
     assert!(a.cmd("CREATE Other").await.ok());
     assert!(a.cmd("SELECT INBOX").await.ok());
     let r = a.cmd("FETCH $ (FLAGS)").await;
-    assert!(r.ok() && r.untagged.is_empty(), "{:?} {}", r.untagged, r.tagged);
+    assert!(
+        r.ok() && r.untagged.is_empty(),
+        "{:?} {}",
+        r.untagged,
+        r.tagged
+    );
 
     let r = a.cmd("SEARCH RETURN (SAVE) FLAGGED").await;
-    assert!(r.ok() && !r.has("* ESEARCH") && !r.has("* SEARCH"), "{:?}", r.untagged);
+    assert!(
+        r.ok() && !r.has("* ESEARCH") && !r.has("* SEARCH"),
+        "{:?}",
+        r.untagged
+    );
     assert_eq!(seqs_fetched(&a.cmd("FETCH $ (FLAGS)").await), vec![2, 3, 5]);
     let r = a.cmd("UID FETCH $ (FLAGS)").await;
     assert_eq!(seqs_fetched(&r), vec![2, 3, 5]);
@@ -1217,7 +1234,11 @@ async fn searchres_saves_and_names_the_result() {
             assert!(a.cmd("SELECT INBOX").await.ok());
         }
         let r = a.cmd("FETCH $ (UID)").await;
-        assert!(r.ok() && seqs_fetched(&r).is_empty(), "after {reset}: {:?}", r.untagged);
+        assert!(
+            r.ok() && seqs_fetched(&r).is_empty(),
+            "after {reset}: {:?}",
+            r.untagged
+        );
     }
     h.shutdown().await;
 }

@@ -32,11 +32,18 @@ pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
                     format!("ESEARCH names tag {tag:?}, but no command with that tag is in progress"),
                     Some("the client cannot match the result to its search: the search never completes for it, or another one gets these numbers".into()),
                 );
-            } else if let Some(p) = session.pending.iter().find(|p| &p.tag == tag && !p.unparsed) {
+            } else if let Some(p) = session
+                .pending
+                .iter()
+                .find(|p| &p.tag == tag && !p.unparsed)
+            {
                 out.report(
                     "esearch.single-response",
                     cx.event,
-                    format!("ESEARCH names tag {tag:?}, which is a {}, not a SEARCH", p.command.name()),
+                    format!(
+                        "ESEARCH names tag {tag:?}, which is a {}, not a SEARCH",
+                        p.command.name()
+                    ),
                     None,
                 );
             }
@@ -69,10 +76,8 @@ pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
     if r.count && e.count.is_none() {
         missing.push("COUNT");
     }
-    let matched = e.count.map(|c| c > 0).unwrap_or(false)
-        || e.min.is_some()
-        || e.max.is_some()
-        || e.has_all;
+    let matched =
+        e.count.map(|c| c > 0).unwrap_or(false) || e.min.is_some() || e.max.is_some() || e.has_all;
     if matched {
         for (asked, got, name) in [
             (r.min, e.min.is_some(), "MIN"),
@@ -193,6 +198,9 @@ pub(super) fn inspect_completion(cx: &Context<'_>, out: &mut Findings) {
         "esearch.single-response",
         cx.event,
         format!("{} {} (RETURN options) {why}", p.command.name(), p.tag),
-        Some("a client that asked for MIN/MAX/COUNT has no result, or counts the messages twice".into()),
+        Some(
+            "a client that asked for MIN/MAX/COUNT has no result, or counts the messages twice"
+                .into(),
+        ),
     );
 }

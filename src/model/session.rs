@@ -494,7 +494,13 @@ impl SessionModel {
             ServerMessage::Found { by, numbers } => {
                 let max = numbers.iter().copied().max().unwrap_or(0);
                 if let Some(p) = self.searching_at(*by).map(|i| &mut self.pending[i]) {
-                    if matches!(p.command, CommandKind::Search { returns: Some(_), .. }) {
+                    if matches!(
+                        p.command,
+                        CommandKind::Search {
+                            returns: Some(_),
+                            ..
+                        }
+                    ) {
                         p.plain_search = true;
                     }
                     if !p.command.is_uid() && p.found_max.as_ref().is_none_or(|(m, _)| *m < max) {
@@ -540,7 +546,14 @@ impl SessionModel {
         let Some(tag) = e.tag.as_deref() else {
             // No correlator: the one extended SEARCH in progress, if only one.
             let mut found = self.pending.iter().enumerate().filter(|(_, p)| {
-                !p.unparsed && matches!(p.command, CommandKind::Search { returns: Some(_), .. })
+                !p.unparsed
+                    && matches!(
+                        p.command,
+                        CommandKind::Search {
+                            returns: Some(_),
+                            ..
+                        }
+                    )
             });
             let (first, _) = found.next()?;
             return found.next().is_none().then_some(first);
@@ -548,7 +561,10 @@ impl SessionModel {
         self.pending.iter().position(|p| {
             p.tag == tag
                 && !p.unparsed
-                && matches!(p.command, CommandKind::Search { .. } | CommandKind::Sort { .. })
+                && matches!(
+                    p.command,
+                    CommandKind::Search { .. } | CommandKind::Sort { .. }
+                )
         })
     }
 
