@@ -1225,6 +1225,19 @@ async fn searchres_saves_and_names_the_result() {
     let r = a.cmd("UID STORE $ +FLAGS (\\Answered)").await;
     assert!(r.ok() && r.untagged.is_empty(), "{:?}", r.untagged);
 
+    // MOVE and UID EXPUNGE take `$` too: the saved messages (2 and 4 now).
+    assert!(a.cmd("SEARCH RETURN (SAVE) FLAGGED").await.ok());
+    let r = a.cmd("MOVE $ Other").await;
+    assert!(r.ok(), "{}", r.tagged);
+    let r = a.cmd("SEARCH FLAGGED").await;
+    assert!(r.has("* SEARCH") && !r.has("* SEARCH "), "{:?}", r.untagged);
+    assert!(a.cmd("SEARCH RETURN (SAVE) ALL").await.ok());
+    assert!(a.cmd("STORE $ +FLAGS.SILENT (\\Deleted)").await.ok());
+    assert!(a.cmd("UID EXPUNGE $").await.ok());
+    let r = a.cmd("SEARCH RETURN (COUNT) ALL").await;
+    assert_eq!(esearch_of(&r).as_deref(), Some("COUNT 0"));
+    assert!(a.append("INBOX", "", &msg(9)).await.ok());
+
     // Reset by SELECT, UNSELECT and CLOSE.
     for reset in ["SELECT INBOX", "EXAMINE INBOX", "UNSELECT", "CLOSE"] {
         assert!(a.cmd("SELECT INBOX").await.ok());

@@ -87,13 +87,23 @@ enum Tok {
     Close,
 }
 
-/// The tokens of one command: kind and byte span. A literal's span covers
-/// its `{n}` header and its data.
-fn tokens(b: &[u8]) -> Result<Vec<(Tok, usize, usize)>, Malformed> {
+/// Most tokens of one SEARCH read here: a command with more search keys is
+/// refused (`BAD`) rather than given a token list as large as the command.
+pub const MAX_TOKENS: usize = 100_000;
+
+/// A token: its kind and the byte span it covers.
+type Token = (Tok, usize, usize);
+
+/// The first `max` tokens of one command: kind and byte span (a literal's
+/// span covers its `{n}` header and its data), and whether there were more.
+fn tokens(b: &[u8], max: usize) -> Result<(Vec<Token>, bool), Malformed> {
     let bad = |w: &str| Malformed(w.to_string());
     let mut out = Vec::new();
     let mut i = 0;
     while i < b.len() {
+        if out.len() >= max {
+            return Ok((out, true));
+        }
         match b[i] {
             b' ' => i += 1,
             b'\r' | b'\n' if i + 2 >= b.len() => break,
@@ -163,7 +173,7 @@ fn tokens(b: &[u8]) -> Result<Vec<(Tok, usize, usize)>, Malformed> {
             }
         }
     }
-    Ok(out)
+    Ok((out, false))
 }
 
 /// How many arguments a search key takes (RFC 3501 6.4.4, RFC 7162 3.1.5
@@ -190,13 +200,32 @@ pub fn rewrite(
     if !may_have_marker(bytes) {
         return Ok(None);
     }
-    let toks = match tokens(bytes) {
-        Ok(t) => t,
+    // The tag, UID, the name and the first argument decide; only a SEARCH
+    // is read further.
+    let head = match tokens(bytes, 4) {
+        Ok((t, _)) => t,
         // Not ours to judge: imap-codec answers it.
         Err(_) => return Ok(None),
     };
-    let text = |t: &(Tok, usize, usize)| String::from_utf8_lossy(&bytes[t.1..t.2]).into_owned();
-    let is = |t: Option<&(Tok, usize, usize)>, w: &str| {
+    let is_search = head
+        .iter()
+        .take(3)
+        .any(|t| bytes[t.1..t.2].eq_ignore_ascii_case(b"SEARCH"));
+    let toks = if is_search {
+        match tokens(bytes, MAX_TOKENS) {
+            Ok((_, true)) => {
+                return Err(Malformed(format!(
+                    "a SEARCH of more than {MAX_TOKENS} items is not read"
+                )))
+            }
+            Ok((t, false)) => t,
+            Err(_) => return Ok(None),
+        }
+    } else {
+        head
+    };
+    let text = |t: &Token| String::from_utf8_lossy(&bytes[t.1..t.2]).into_owned();
+    let is = |t: Option<&Token>, w: &str| {
         t.is_some_and(|t| t.0 == Tok::Atom && bytes[t.1..t.2].eq_ignore_ascii_case(w.as_bytes()))
     };
     let Some(tag) = toks.first().filter(|t| t.0 == Tok::Atom).map(text) else {
@@ -567,6 +596,17 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(r.empty_set);
+        let r = rw("a UID MOVE $ Trash\r\n").unwrap();
+        assert_eq!(text(&r), "a UID MOVE 1:3 Trash\r\n");
+        let r = rw("a UID EXPUNGE $\r\n").unwrap();
+        assert_eq!(text(&r), "a UID EXPUNGE 1:3\r\n");
+        // A keyword with `$` is not the marker; a huge SEARCH is refused,
+        // a huge STORE is not read past its first argument.
+        assert!(rw("a STORE 1 +FLAGS ($Junk)\r\n").is_none());
+        let huge = format!("a SEARCH $ {}\r\n", "SEEN ".repeat(MAX_TOKENS));
+        assert!(rewrite(huge.as_bytes(), |_| None).is_err());
+        let flags = format!("a STORE $ +FLAGS ({})\r\n", "$k ".repeat(MAX_TOKENS));
+        assert!(rw(&flags).is_some());
     }
 
     #[test]
