@@ -256,11 +256,41 @@ const CASES: &[Case] = &[
         good: "C: a4 ENABLE IMAP4rev2\nS: a4 OK done\nC: a5 SEARCH ALL\nS: * SEARCH 1 2 3\nS: a5 OK done\n",
     },
     Case {
+        check: "search.rev2-esearch",
+        bad: "C: a4 ENABLE IMAP4rev2\nS: * ENABLED IMAP4rev2\nS: a4 OK done\nC: a5 UID SEARCH ALL\nS: * SEARCH 10 11 12\nS: a5 OK done\n",
+        // The IMAP4rev2 answer: ESEARCH, judged as RETURN (ALL).
+        good: "C: a4 ENABLE IMAP4rev2\nS: * ENABLED IMAP4rev2\nS: a4 OK done\nC: a5 UID SEARCH ALL\nS: * ESEARCH (TAG \"a5\") UID ALL 10:12\nS: a5 OK done\n",
+    },
+    Case {
         // A sequence number past EXISTS when the SORT completes.
         check: "search.in-mailbox",
         bad: "C: a4 SORT (DATE) UTF-8 ALL\nS: * SORT 2 4 1\nS: a4 OK done\n",
         // New mail announced after the numbers, within the same command.
         good: "C: a4 SORT (DATE) UTF-8 ALL\nS: * SORT 2 4 1\nS: * 4 EXISTS\nS: a4 OK done\n",
+    },
+    Case {
+        // RFC 4731 3.1: a single ESEARCH instead of the SEARCH response.
+        check: "esearch.single-response",
+        bad: "C: a4 SEARCH RETURN (MIN COUNT) FLAGGED\nS: * SEARCH 2 3\nS: a4 OK done\n",
+        // Either order of the data is fine; RETURN (SAVE) alone needs none.
+        good: "C: a4 SEARCH RETURN (MIN COUNT) FLAGGED\nS: * ESEARCH (TAG \"a4\") COUNT 2 MIN 2\nS: a4 OK done\nC: a5 SEARCH RETURN (SAVE) FLAGGED\nS: a5 OK done\n",
+    },
+    Case {
+        check: "esearch.uid-indicator",
+        bad: "C: a4 UID SEARCH RETURN (MIN) ALL\nS: * ESEARCH (TAG \"a4\") MIN 10\nS: a4 OK done\n",
+        good: "C: a4 UID SEARCH RETURN (MIN) ALL\nS: * ESEARCH (TAG \"a4\") UID MIN 10\nS: a4 OK done\n",
+    },
+    Case {
+        // COUNT asked for and missing.
+        check: "esearch.requested",
+        bad: "C: a4 SEARCH RETURN (COUNT ALL) FLAGGED\nS: * ESEARCH (TAG \"a4\") ALL 1:2\nS: a4 OK done\n",
+        // No match: COUNT 0 and nothing else.
+        good: "C: a4 SEARCH RETURN (COUNT ALL MIN) FLAGGED\nS: * ESEARCH (TAG \"a4\") COUNT 0\nS: a4 OK done\n",
+    },
+    Case {
+        check: "esearch.consistent",
+        bad: "C: a4 SEARCH RETURN (MIN COUNT ALL) FLAGGED\nS: * ESEARCH (TAG \"a4\") MIN 1 COUNT 3 ALL 1:2\nS: a4 OK done\n",
+        good: "C: a4 SEARCH RETURN (MIN COUNT ALL) FLAGGED\nS: * ESEARCH (TAG \"a4\") ALL 3,1 COUNT 2 MIN 1\nS: a4 OK done\n",
     },
     Case {
         check: "sort.each-once",
@@ -352,6 +382,36 @@ fn special_use_rules_leave_what_rfc_6154_allows_alone() {
     // ...unless a SETMETADATA (which can set /private/specialuse) came between.
     let meta = "C: a7 SETMETADATA Drafts (/private/specialuse NIL)\nS: a7 OK done\n";
     assert_eq!(findings(&format!("{SELECTED}{shown}{meta}{lost}")), vec![]);
+}
+
+/// ESEARCH results are judged by their correlator: a tag no command has, the
+/// other checks' forms of an ESEARCH (sequence numbers past EXISTS, a UID
+/// told expunged), and what is not judged (MIN/MAX/ALL left out when nothing
+/// matched; an ESEARCH without correlator for the one SEARCH in progress).
+#[test]
+fn esearch_results_are_judged_by_their_correlator() {
+    let ids = |t: &str| {
+        findings(&format!("{SELECTED}{t}"))
+            .into_iter()
+            .map(|x| x.0)
+            .collect::<Vec<_>>()
+    };
+    let stray = "C: a4 SEARCH RETURN (ALL) ALL\nS: * ESEARCH (TAG \"zz\") ALL 1:3\nS: * ESEARCH (TAG \"a4\") ALL 1:3\nS: a4 OK done\n";
+    assert_eq!(ids(stray), vec!["esearch.single-response"]);
+    let twice = "C: a4 SEARCH RETURN (ALL) ALL\nS: * ESEARCH (TAG \"a4\") ALL 1:3\nS: * ESEARCH (TAG \"a4\") ALL 1:3\nS: a4 OK done\n";
+    assert_eq!(ids(twice), vec!["esearch.single-response"]);
+    let past = "C: a4 SEARCH RETURN (MAX) ALL\nS: * ESEARCH (TAG \"a4\") MAX 4\nS: a4 OK done\n";
+    assert_eq!(ids(past), vec!["search.in-mailbox"]);
+    let expunged = "C: a4 UID EXPUNGE 12\nS: * 3 EXPUNGE\nS: a4 OK done\nC: a5 UID SEARCH RETURN (ALL) ALL\nS: * ESEARCH (TAG \"a5\") UID ALL 10:12\nS: a5 OK done\n";
+    assert_eq!(ids(expunged), vec!["search.in-mailbox"]);
+    let no_match_min = "C: a4 SEARCH RETURN (MIN COUNT) DELETED\nS: * ESEARCH (TAG \"a4\") MIN 2 COUNT 0\nS: a4 OK done\n";
+    assert_eq!(ids(no_match_min), vec!["esearch.requested"]);
+    let min_above_max = "C: a4 UID SEARCH RETURN (MIN MAX) ALL\nS: * ESEARCH (TAG \"a4\") UID MIN 12 MAX 10\nS: a4 OK done\n";
+    assert_eq!(ids(min_above_max), vec!["esearch.consistent"]);
+    // Nothing matched: MIN, MAX, ALL are left out; no correlator for the one
+    // SEARCH in progress; `$` in FETCH and SEARCH is read as a command.
+    let fine = "C: a4 SEARCH RETURN (MIN MAX ALL) DELETED\nS: * ESEARCH\nS: a4 OK done\nC: a5 SEARCH RETURN (SAVE) ALL\nS: a5 OK done\nC: a6 FETCH $ (FLAGS)\nS: * 1 FETCH (FLAGS ())\nS: a6 OK done\nC: a7 UID SEARCH RETURN () $\nS: * ESEARCH (TAG \"a7\") UID ALL 10:12 MODSEQ 5\nS: a7 OK done\n";
+    assert_eq!(ids(fine), Vec::<&str>::new());
 }
 
 #[test]

@@ -1135,6 +1135,13 @@ async fn imap4rev2_session_differs_only_where_rfc_9051_says() {
     assert!(!s.has("* OK [UNSEEN"), "{:?}", s.untagged);
     let f = v2.cmd("FETCH 1 (FLAGS)").await;
     assert!(f.has("* 1 FETCH (FLAGS ())"), "{:?}", f.untagged);
+    // RFC 9051 6.4.4: ESEARCH, never SEARCH, to a rev2 client.
+    let q = v2.cmd("UID SEARCH ALL").await;
+    assert!(
+        q.untagged.len() == 1 && q.untagged[0].starts_with("* ESEARCH (TAG \"t") && q.untagged[0].ends_with(" UID ALL 1"),
+        "{:?}",
+        q.untagged
+    );
     let s = v2.cmd("SELECT \"Entw\u{fc}rfe\"").await;
     assert!(s.ok() && s.has("* OK [CLOSED]"), "{:?}", s.untagged);
     assert!(
@@ -1185,5 +1192,190 @@ async fn a_trailing_delimiter_names_the_same_mailbox() {
         l.untagged
     );
     assert_eq!(l.untagged.len(), 1, "{:?}", l.untagged);
+    h.shutdown().await;
+}
+
+// ---------------------------------------------------------------------------
+// ESEARCH (RFC 4731) and SEARCHRES (RFC 5182).
+
+/// The `* ESEARCH` line of an answer, with its `(TAG "tN")` correlator
+/// checked and taken off.
+fn esearch_of(a: &Answer) -> Option<String> {
+    let tag = a.tagged.split(' ').next()?;
+    let line = a.untagged.iter().find(|l| l.starts_with("* ESEARCH"))?;
+    let rest = line.strip_prefix(&format!("* ESEARCH (TAG \"{tag}\")"))?;
+    Some(rest.trim_start().to_string())
+}
+
+fn seqs_fetched(a: &Answer) -> Vec<u32> {
+    a.untagged
+        .iter()
+        .filter(|l| l.contains(" FETCH "))
+        .filter_map(|l| l.split(' ').nth(1)?.parse().ok())
+        .collect()
+}
+
+/// RFC 4731 3.1 (its own example: `SEARCH RETURN (MIN COUNT) FLAGGED SINCE
+/// ...` answered `* ESEARCH (TAG "A282") MIN 2 COUNT 3`): one ESEARCH with
+/// the tag correlator and just the data asked for, ALL as a sequence set,
+/// UID for UID SEARCH, nothing but COUNT 0 when nothing matched, `RETURN ()`
+/// meaning ALL, an unknown option refused; MODSEQ data for a MODSEQ key
+/// (RFC 7162 3.1.5). CAPABILITY names both extensions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn esearch_return_options() {
+    let h = server().await;
+    let mut a = Client::login(&h).await;
+    let caps = a.cmd("CAPABILITY").await;
+    let caps = caps.untagged.join(" ");
+    assert!(
+        caps.contains(" ESEARCH") && caps.contains(" SEARCHRES"),
+        "{caps}"
+    );
+    for i in 1..=5 {
+        let flags = if [2, 3, 5].contains(&i) {
+            "\\Flagged"
+        } else {
+            ""
+        };
+        assert!(a.append("INBOX", flags, &msg(i)).await.ok());
+    }
+    assert!(a.cmd("SELECT INBOX").await.ok());
+    for (command, want) in [
+        ("SEARCH RETURN (MIN COUNT) FLAGGED", "MIN 2 COUNT 3"),
+        (
+            "SEARCH RETURN (MIN MAX COUNT ALL) FLAGGED",
+            "MIN 2 MAX 5 COUNT 3 ALL 2:3,5",
+        ),
+        ("UID SEARCH RETURN () FLAGGED", "UID ALL 2:3,5"),
+        ("SEARCH RETURN (ALL) ALL", "ALL 1:5"),
+        ("UID SEARCH RETURN (MAX) UNFLAGGED", "UID MAX 4"),
+        (
+            "SEARCH RETURN (MIN MAX ALL COUNT) SUBJECT nomatch",
+            "COUNT 0",
+        ),
+        ("SEARCH RETURN (MIN MAX ALL) SUBJECT nomatch", ""),
+    ] {
+        let r = a.cmd(command).await;
+        assert!(r.ok(), "{command}: {}", r.tagged);
+        assert_eq!(esearch_of(&r).as_deref(), Some(want), "{command}");
+        assert!(!r.has("* SEARCH"), "{command}: a SEARCH response too");
+    }
+    let r = a.cmd("SEARCH RETURN (COUNT) MODSEQ 1").await;
+    let e = esearch_of(&r).unwrap_or_default();
+    assert!(e.starts_with("COUNT 5 MODSEQ "), "{e}");
+    let r = a.cmd("SEARCH RETURN (BOGUS) ALL").await;
+    assert!(r.tagged.contains(" BAD "), "{}", r.tagged);
+    let r = a.cmd("SEARCH RETURN MIN ALL").await;
+    assert!(r.tagged.contains(" BAD "), "{}", r.tagged);
+    // A plain SEARCH is unchanged.
+    let r = a.cmd("SEARCH FLAGGED").await;
+    assert!(r.has("* SEARCH 2 3 5"), "{:?}", r.untagged);
+    h.shutdown().await;
+}
+
+/// RFC 5182: `SEARCH RETURN (SAVE)` answers with the tagged OK alone and
+/// saves the result; `$` names it in FETCH, STORE, COPY, SEARCH and their
+/// UID forms, the same messages either way; SAVE with MIN and/or MAX alone
+/// saves just those (2.4); an expunged message drops out; `$` is empty at
+/// first and again after SELECT, UNSELECT and CLOSE, and an empty `$` is a
+/// valid set naming no message; `$` inside a string is only a string.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn searchres_saves_and_names_the_result() {
+    let h = server().await;
+    let mut a = Client::login(&h).await;
+    let r = a.cmd("FETCH $ (FLAGS)").await;
+    assert!(r.tagged.contains(" BAD "), "not selected: {}", r.tagged);
+    for i in 1..=5 {
+        let flags = if [2, 3, 5].contains(&i) {
+            "\\Flagged"
+        } else {
+            ""
+        };
+        assert!(a.append("INBOX", flags, &msg(i)).await.ok());
+    }
+    assert!(a.cmd("CREATE Other").await.ok());
+    assert!(a.cmd("SELECT INBOX").await.ok());
+    let r = a.cmd("FETCH $ (FLAGS)").await;
+    assert!(
+        r.ok() && r.untagged.is_empty(),
+        "{:?} {}",
+        r.untagged,
+        r.tagged
+    );
+
+    let r = a.cmd("SEARCH RETURN (SAVE) FLAGGED").await;
+    assert!(
+        r.ok() && !r.has("* ESEARCH") && !r.has("* SEARCH"),
+        "{:?}",
+        r.untagged
+    );
+    assert_eq!(seqs_fetched(&a.cmd("FETCH $ (FLAGS)").await), vec![2, 3, 5]);
+    let r = a.cmd("UID FETCH $ (FLAGS)").await;
+    assert_eq!(seqs_fetched(&r), vec![2, 3, 5]);
+    let r = a.cmd("SEARCH $ SMALLER 100000").await;
+    assert!(r.has("* SEARCH 2 3 5"), "{:?}", r.untagged);
+    let r = a.cmd("SEARCH NOT $").await;
+    assert!(r.has("* SEARCH 1 4"), "{:?}", r.untagged);
+    let r = a.cmd("UID SEARCH UID $").await;
+    assert!(r.has("* SEARCH 2 3 5"), "{:?}", r.untagged);
+    let r = a.cmd("SEARCH SUBJECT \"$\"").await;
+    assert!(r.ok() && r.has("* SEARCH"), "{:?}", r.untagged);
+    assert!(a.cmd("STORE $ +FLAGS.SILENT (\\Seen)").await.ok());
+    let r = a.cmd("SEARCH SEEN").await;
+    assert!(r.has("* SEARCH 2 3 5"), "{:?}", r.untagged);
+    let r = a.cmd("UID COPY $ Other").await;
+    assert!(r.ok(), "{}", r.tagged);
+    let r = a.cmd("STATUS Other (MESSAGES)").await;
+    assert!(r.has_status("(MESSAGES 3)"), "{:?}", r.untagged);
+
+    // RFC 5182 2.4: SAVE with MIN and/or MAX alone saves only those.
+    let r = a.cmd("SEARCH RETURN (MIN SAVE) FLAGGED").await;
+    assert_eq!(esearch_of(&r).as_deref(), Some("MIN 2"));
+    assert_eq!(seqs_fetched(&a.cmd("FETCH $ (UID)").await), vec![2]);
+    let r = a.cmd("UID SEARCH RETURN (MIN MAX SAVE) FLAGGED").await;
+    assert_eq!(esearch_of(&r).as_deref(), Some("UID MIN 2 MAX 5"));
+    assert_eq!(seqs_fetched(&a.cmd("FETCH $ (UID)").await), vec![2, 5]);
+    let r = a.cmd("SEARCH RETURN (MIN COUNT SAVE) FLAGGED").await;
+    assert_eq!(esearch_of(&r).as_deref(), Some("MIN 2 COUNT 3"));
+    assert_eq!(seqs_fetched(&a.cmd("FETCH $ (UID)").await), vec![2, 3, 5]);
+
+    // An expunged message drops out: 3 and 5 are now 2 and 4.
+    assert!(a.cmd("STORE 2 +FLAGS.SILENT (\\Deleted)").await.ok());
+    assert!(a.cmd("EXPUNGE").await.ok());
+    assert_eq!(seqs_fetched(&a.cmd("FETCH $ (UID)").await), vec![2, 4]);
+    // A SEARCH with SAVE that finds nothing saves the empty set.
+    let r = a.cmd("SEARCH RETURN (SAVE) SUBJECT nomatch").await;
+    assert!(r.ok());
+    let r = a.cmd("UID STORE $ +FLAGS (\\Answered)").await;
+    assert!(r.ok() && r.untagged.is_empty(), "{:?}", r.untagged);
+
+    // MOVE and UID EXPUNGE take `$` too: the saved messages (2 and 4 now).
+    assert!(a.cmd("SEARCH RETURN (SAVE) FLAGGED").await.ok());
+    let r = a.cmd("MOVE $ Other").await;
+    assert!(r.ok(), "{}", r.tagged);
+    let r = a.cmd("SEARCH FLAGGED").await;
+    assert!(r.has("* SEARCH") && !r.has("* SEARCH "), "{:?}", r.untagged);
+    assert!(a.cmd("SEARCH RETURN (SAVE) ALL").await.ok());
+    assert!(a.cmd("STORE $ +FLAGS.SILENT (\\Deleted)").await.ok());
+    assert!(a.cmd("UID EXPUNGE $").await.ok());
+    let r = a.cmd("SEARCH RETURN (COUNT) ALL").await;
+    assert_eq!(esearch_of(&r).as_deref(), Some("COUNT 0"));
+    assert!(a.append("INBOX", "", &msg(9)).await.ok());
+
+    // Reset by SELECT, UNSELECT and CLOSE.
+    for reset in ["SELECT INBOX", "EXAMINE INBOX", "UNSELECT", "CLOSE"] {
+        assert!(a.cmd("SELECT INBOX").await.ok());
+        assert!(a.cmd("SEARCH RETURN (SAVE) ALL").await.ok());
+        assert!(a.cmd(reset).await.ok(), "{reset}");
+        if reset.starts_with("UNSELECT") || reset.starts_with("CLOSE") {
+            assert!(a.cmd("SELECT INBOX").await.ok());
+        }
+        let r = a.cmd("FETCH $ (UID)").await;
+        assert!(
+            r.ok() && seqs_fetched(&r).is_empty(),
+            "after {reset}: {:?}",
+            r.untagged
+        );
+    }
     h.shutdown().await;
 }

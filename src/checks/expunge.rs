@@ -28,7 +28,7 @@ pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
                 p.command,
                 CommandKind::Fetch { uid: false }
                     | CommandKind::Store { uid: false }
-                    | CommandKind::Search { uid: false }
+                    | CommandKind::Search { uid: false, .. }
                     // RFC 5256 3: "a variant of SEARCH".
                     | CommandKind::Sort { uid: false }
                     | CommandKind::Thread { uid: false }

@@ -8,6 +8,7 @@
 
 mod autologout;
 mod bye;
+mod esearch;
 mod examine;
 mod exists;
 mod expunge;
@@ -250,9 +251,25 @@ pub const CHECKS: &[CheckInfo] = &[
         "If the client specifies the \"SPECIAL-USE\" return option, the LIST command MUST return the new special-use attributes on those mailboxes that have them set. The \"SPECIAL-USE\" return option is implied by the \"SPECIAL-USE\" selection option. (2) If the server cannot create a mailbox with the designated special use defined, for whatever reason, it MUST NOT create the mailbox (3)",
         "A LIST with the SPECIAL-USE return (or selection) option shows every special use the mailbox is known to have: one an earlier LIST showed, or a `CREATE ... (USE ...)` answered OK gave it, with no DELETE, RENAME or SETMETADATA sent since.",
         "clients lose the Sent/Trash folder they were set up with and save sent mail or deleted mail somewhere else (or nowhere)", Transcript, None),
-    check("search.in-mailbox", "RFC 3501 2.3.1.2, 7.2.5, RFC 5256 4", Must,
+    check("esearch.single-response", "RFC 4731 3.1", Must,
+        "If one or more result options described above are specified, the extended SEARCH command MUST return a single ESEARCH response [IMAPABNF], instead of the SEARCH response.",
+        "A SEARCH or UID SEARCH with RETURN options (other than SAVE alone) is answered by exactly one ESEARCH and no SEARCH response; an ESEARCH's (TAG \"x\") correlator names a SEARCH in progress.",
+        "a client that asked for MIN, MAX or COUNT gets no result, counts the matches twice, or gives one search's result to another", Transcript, Some(esearch::inspect_completion)),
+    check("esearch.uid-indicator", "RFC 4731 3.1", Must,
+        "An extended UID SEARCH command MUST cause an ESEARCH response with the UID indicator present.",
+        "The ESEARCH answering UID SEARCH has the UID indicator, and the one answering SEARCH does not (its numbers are sequence numbers, as SEARCH asks).",
+        "the client reads UIDs as sequence numbers (or the reverse) and fetches, flags or deletes the wrong messages", Transcript, Some(esearch::inspect)),
+    check("esearch.requested", "RFC 4731 3.1", Must,
+        "If the SEARCH results in no matches, the server MUST NOT include the MIN result option in the ESEARCH response; however, it still MUST send the ESEARCH response. (MIN; the same for MAX and ALL) This result option MUST always be included in the ESEARCH response. (COUNT)",
+        "An ESEARCH has COUNT whenever COUNT was asked for, and MIN, MAX and ALL when they were asked for and something matched; when nothing matched (COUNT 0) it has none of MIN, MAX and ALL.",
+        "the client waits for data that never comes, or shows matches where there are none", Transcript, None),
+    check("esearch.consistent", "RFC 4731 3.1", Must,
+        "MIN Return the lowest message number/UID that satisfies the SEARCH criteria. MAX Return the highest message number/UID that satisfies the SEARCH criteria. ALL Return all message numbers/UIDs that satisfy the SEARCH criteria. COUNT Return number of the messages that satisfy the SEARCH criteria.",
+        "The data of one ESEARCH agree: MIN ≤ MAX, MIN and MAX are the lowest and highest of ALL, COUNT is the number of messages ALL names, and COUNT 1 has MIN = MAX.",
+        "the client shows a count that does not match the list, or pages to a message that is not a match", Transcript, None),
+    check("search.in-mailbox", "RFC 3501 2.3.1.2, 7.2.5, RFC 5256 4, RFC 4731 3.1", Must,
         "The number(s) refer to those messages that match the search criteria.  For SEARCH, these are message sequence numbers; for UID SEARCH, these are unique identifiers. (7.2.5) A relative position from 1 to the number of messages in the mailbox. (2.3.1.2)",
-        "The numbers a SEARCH, SORT or THREAD returns name messages of the mailbox: a sequence number is at most EXISTS by the time the command completes, and a UID is not one this session was told is expunged.",
+        "The numbers a SEARCH, SORT, THREAD or ESEARCH returns name messages of the mailbox: a sequence number is at most EXISTS by the time the command completes, and a UID is not one this session was told is expunged.",
         "the client looks up a message that does not exist: webmail shows an empty row or an error page, a sync client stops the sync", Transcript, Some(search::inspect_completion)),
     check("search.rev2-esearch", "RFC 9051 6.4.4, 7.3.4", Must,
         "Note that IMAP4rev1 used SEARCH responses [RFC3501] instead of ESEARCH responses. Clients that support only IMAP4rev2 MUST ignore SEARCH responses.",

@@ -1,6 +1,7 @@
-//! `search.in-mailbox` and `sort.each-once`: the numbers a SEARCH, SORT or
-//! THREAD answers with (RFC 3501 7.2.5, RFC 5256 4); `search.rev2-esearch`:
-//! the response that carries them once IMAP4rev2 is on (RFC 9051 6.4.4).
+//! `search.in-mailbox` and `sort.each-once`: the numbers a SEARCH, SORT,
+//! THREAD or ESEARCH answers with (RFC 3501 7.2.5, RFC 5256 4, RFC 4731);
+//! `search.rev2-esearch`: the response that carries them once IMAP4rev2 is
+//! on (RFC 9051 6.4.4).
 //!
 //! The numbers "refer to those messages that match": a sequence number is a
 //! position from 1 to the number of messages, so it is judged against EXISTS
@@ -60,6 +61,9 @@ pub(super) fn inspect_rev2(cx: &Context<'_>, out: &mut Findings) {
 
 /// A result line: UIDs told expunged, and numbers repeated in SORT/THREAD.
 pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
+    if let Some(ServerMessage::Esearch(e)) = server_message(cx.event) {
+        return esearch_expunged(cx, e, out);
+    }
     let Some(ServerMessage::Found { by, numbers }) = server_message(cx.event) else {
         return;
     };
@@ -108,6 +112,31 @@ pub(super) fn inspect(cx: &Context<'_>, out: &mut Findings) {
                 shown.join(", ") + if repeated.len() > SHOWN { ", ..." } else { "" }
             ),
             None,
+        );
+    }
+}
+
+/// Most numbers of one ESEARCH looked up among the expunged UIDs.
+const ESEARCH_LOOKUPS: usize = 100_000;
+
+/// An ESEARCH with the UID indicator (RFC 4731) naming a UID this session
+/// was told is expunged. Its sequence numbers are held against EXISTS at the
+/// completion, like a SEARCH's (the model keeps the largest).
+fn esearch_expunged(cx: &Context<'_>, e: &crate::wire::esearch::Esearch, out: &mut Findings) {
+    let (true, Some(session)) = (e.uid, cx.session) else {
+        return;
+    };
+    let Some(mb) = &session.mailbox else { return };
+    if let Some(gone) = e
+        .numbers(ESEARCH_LOOKUPS)
+        .into_iter()
+        .find(|u| mb.expunged_here.contains(u))
+    {
+        out.report(
+            "search.in-mailbox",
+            cx.event,
+            format!("ESEARCH (UID) returned UID {gone}, which this session was told is expunged"),
+            Some("the client shows a message it has already removed, or fails fetching it".into()),
         );
     }
 }

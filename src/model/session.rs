@@ -50,6 +50,11 @@ pub struct Pending {
     /// command completes, since the server may announce new mail after the
     /// numbers within the same command.
     pub found_max: Option<(u32, Origin)>,
+    /// ESEARCH responses naming this command by its correlator (RFC 4731).
+    pub esearches: u32,
+    /// A `* SEARCH` came while this extended SEARCH was the only SEARCH in
+    /// progress.
+    pub plain_search: bool,
 }
 
 /// What a STORE command asked for, as far as system flags go.
@@ -257,6 +262,8 @@ impl SessionModel {
                     store,
                     sent: now,
                     found_max: None,
+                    esearches: 0,
+                    plain_search: false,
                 });
             }
             ClientMessage::IdleDone => {
@@ -500,7 +507,31 @@ impl SessionModel {
             ServerMessage::Found { by, numbers } => {
                 let max = numbers.iter().copied().max().unwrap_or(0);
                 if let Some(p) = self.searching_at(*by).map(|i| &mut self.pending[i]) {
+                    if matches!(
+                        p.command,
+                        CommandKind::Search {
+                            returns: Some(_),
+                            ..
+                        }
+                    ) {
+                        p.plain_search = true;
+                    }
                     if !p.command.is_uid() && p.found_max.as_ref().is_none_or(|(m, _)| *m < max) {
+                        p.found_max = Some((max, event.origin.clone()));
+                    }
+                }
+            }
+            ServerMessage::Esearch(e) => {
+                // The correlator names the command it answers (RFC 4466
+                // 2.6.2); without one, or with UID data, there is no
+                // sequence number to hold against EXISTS.
+                let max = e.largest().unwrap_or(0);
+                if let Some(p) = self.esearch_answers_at(e).map(|i| &mut self.pending[i]) {
+                    p.esearches = p.esearches.saturating_add(1);
+                    if !e.uid
+                        && !p.command.is_uid()
+                        && p.found_max.as_ref().is_none_or(|(m, _)| *m < max)
+                    {
                         p.found_max = Some((max, event.origin.clone()));
                     }
                 }
@@ -515,6 +546,39 @@ impl SessionModel {
     /// `* THREAD` response is; `None` when there is none or several could be.
     pub fn searching(&self, by: crate::wire::FoundBy) -> Option<&Pending> {
         self.searching_at(by).map(|i| &self.pending[i])
+    }
+
+    /// The SEARCH (or SORT, RFC 5267's ESORT) in progress that an ESEARCH's
+    /// `(TAG "x")` correlator names; without a correlator, the one extended
+    /// SEARCH in progress; `None` when there is no such command.
+    pub fn esearch_answers(&self, e: &crate::wire::esearch::Esearch) -> Option<&Pending> {
+        self.esearch_answers_at(e).map(|i| &self.pending[i])
+    }
+
+    fn esearch_answers_at(&self, e: &crate::wire::esearch::Esearch) -> Option<usize> {
+        let Some(tag) = e.tag.as_deref() else {
+            // No correlator: the one extended SEARCH in progress, if only one.
+            let mut found = self.pending.iter().enumerate().filter(|(_, p)| {
+                !p.unparsed
+                    && matches!(
+                        p.command,
+                        CommandKind::Search {
+                            returns: Some(_),
+                            ..
+                        }
+                    )
+            });
+            let (first, _) = found.next()?;
+            return found.next().is_none().then_some(first);
+        };
+        self.pending.iter().position(|p| {
+            p.tag == tag
+                && !p.unparsed
+                && matches!(
+                    p.command,
+                    CommandKind::Search { .. } | CommandKind::Sort { .. }
+                )
+        })
     }
 
     fn searching_at(&self, by: crate::wire::FoundBy) -> Option<usize> {

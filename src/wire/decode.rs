@@ -71,6 +71,14 @@ pub fn decode_server(bytes: &[u8]) -> Decoded<ServerMessage> {
             syntax_error: None,
         };
     }
+    // imap-codec does not read ESEARCH (RFC 4731); a malformed one falls
+    // through to the strict parser and `response.syntax`.
+    if let Some(e) = super::esearch::parse_response(bytes) {
+        return Decoded {
+            message: ServerMessage::Esearch(Box::new(e)),
+            syntax_error: None,
+        };
+    }
     if let Some(numbers) = super::thread::thread_numbers(bytes) {
         return Decoded {
             message: ServerMessage::Found {
@@ -272,6 +280,9 @@ pub fn decode_client(bytes: &[u8], mode: ClientMode) -> ClientMessage {
             unparsed: false,
         },
         Err(_) => {
+            if let Some(m) = esearch_command(bytes) {
+                return m;
+            }
             if let Ok(Some((tag, command))) = super::extended::parse(bytes) {
                 return ClientMessage::Command {
                     tag,
@@ -307,6 +318,34 @@ pub fn decode_client(bytes: &[u8], mode: ClientMode) -> ClientMessage {
             }
         }
     }
+}
+
+/// A command with SEARCH's RETURN options (RFC 4731) or SEARCHRES's `$`
+/// (RFC 5182), which imap-codec does not read: read again with `$` standing
+/// for any valid set (only the command's kind is wanted here), and the
+/// RETURN options kept on a SEARCH.
+fn esearch_command(bytes: &[u8]) -> Option<ClientMessage> {
+    let r = super::esearch::rewrite(bytes, |m| {
+        Some(match m {
+            super::esearch::Marker::SequenceSet => "1".into(),
+            super::esearch::Marker::SearchKey => "ALL".into(),
+        })
+    })
+    .ok()??;
+    let (_, cmd) = CommandCodec::default().decode(&r.bytes).ok()?;
+    let tag = cmd.tag.as_ref().to_string();
+    let command = match command(cmd) {
+        CommandKind::Search { uid, .. } => CommandKind::Search {
+            uid,
+            returns: r.returns,
+        },
+        other => other,
+    };
+    Some(ClientMessage::Command {
+        tag,
+        command,
+        unparsed: false,
+    })
 }
 
 /// The user named in a SASL PLAIN message (`authzid \0 authcid \0 passwd`).
@@ -840,7 +879,7 @@ fn command(cmd: Command<'_>) -> CommandKind {
         CommandBody::Close => CommandKind::Close,
         CommandBody::Expunge => CommandKind::Expunge { uid: false },
         CommandBody::ExpungeUid { .. } => CommandKind::Expunge { uid: true },
-        CommandBody::Search { uid, .. } => CommandKind::Search { uid },
+        CommandBody::Search { uid, .. } => CommandKind::Search { uid, returns: None },
         CommandBody::Sort { uid, .. } => CommandKind::Sort { uid },
         CommandBody::Thread { uid, .. } => CommandKind::Thread { uid },
         CommandBody::Fetch { uid, .. } => CommandKind::Fetch { uid },

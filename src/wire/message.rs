@@ -163,6 +163,8 @@ pub enum ServerMessage {
         by: FoundBy,
         numbers: Vec<u32>,
     },
+    /// `* ESEARCH` (RFC 4731 3.1, RFC 4466 2.6.2).
+    Esearch(Box<crate::wire::esearch::Esearch>),
     /// `* ENABLED ...` (RFC 5161): the extensions now in force.
     Enabled(Vec<String>),
     /// Any other valid untagged data (`SEARCH`, `LIST`, `STATUS`, ...), by name.
@@ -243,8 +245,10 @@ pub enum CommandKind {
     Expunge {
         uid: bool,
     },
+    /// `returns`: the RETURN options of an extended SEARCH (RFC 4731).
     Search {
         uid: bool,
+        returns: Option<crate::wire::esearch::SearchReturn>,
     },
     /// SORT (RFC 5256).
     Sort {
@@ -315,7 +319,7 @@ impl CommandKind {
             CommandKind::Close => "CLOSE".into(),
             CommandKind::Unselect => "UNSELECT".into(),
             CommandKind::Expunge { uid: u } => uid(u, "EXPUNGE"),
-            CommandKind::Search { uid: u } => uid(u, "SEARCH"),
+            CommandKind::Search { uid: u, .. } => uid(u, "SEARCH"),
             CommandKind::Sort { uid: u } => uid(u, "SORT"),
             CommandKind::Thread { uid: u } => uid(u, "THREAD"),
             CommandKind::Fetch { uid: u } => uid(u, "FETCH"),
@@ -336,7 +340,7 @@ impl CommandKind {
         matches!(
             self,
             CommandKind::Expunge { uid: true }
-                | CommandKind::Search { uid: true }
+                | CommandKind::Search { uid: true, .. }
                 | CommandKind::Sort { uid: true }
                 | CommandKind::Thread { uid: true }
                 | CommandKind::Fetch { uid: true }

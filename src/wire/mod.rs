@@ -9,6 +9,7 @@
 
 pub mod decode;
 pub mod deflate;
+pub mod esearch;
 pub mod extended;
 pub mod framing;
 pub mod limits;

@@ -59,6 +59,7 @@ def main():
     oauth(imap_host, int(imap_port))
     special_use(imap_host, int(imap_port))
     sort_thread(imap_host, int(imap_port))
+    esearch_searchres(imap_host, int(imap_port))
     print("python imaplib + smtplib: ok")
 
 
@@ -167,6 +168,55 @@ def sort_thread(host, port):
     assert typ == "OK" and data == [b"(1 3)(2)"], (typ, data)
     typ, data = m.thread("ORDEREDSUBJECT", "UTF-8", "ALL")
     assert typ == "OK" and data == [b"(1 3)(2)"], (typ, data)
+    m.logout()
+
+
+def esearch_pairs(line):
+    """`(TAG "x") [UID] NAME value ...` as (tag, uid, {NAME: value})."""
+    words = line.split()
+    tag = None
+    if words and words[0] == "(TAG":
+        tag = words[1].rstrip(")").strip('"')
+        words = words[2:]
+    uid = bool(words) and words[0] == "UID"
+    if uid:
+        words = words[1:]
+    return tag, uid, dict(zip(words[0::2], words[1::2]))
+
+
+def esearch_searchres(host, port):
+    """ESEARCH (RFC 4731) through imaplib's search() with RETURN options, the
+    answer read from untagged_responses['ESEARCH']; SEARCHRES (RFC 5182):
+    RETURN (SAVE) answered with the tagged OK alone, then "$" in fetch()."""
+    m = imaplib.IMAP4(host, port, timeout=10)
+    m.login("alice", "alicepw")
+    assert "ESEARCH" in m.capabilities and "SEARCHRES" in m.capabilities, m.capabilities
+    m.create("PyEsearch")
+    for i, flags in enumerate(["(\\Flagged)", None, "(\\Flagged)"]):
+        body = f"From: p@example.org\r\nSubject: es{i}\r\n\r\nbody\r\n".encode()
+        typ, _ = m.append("PyEsearch", flags, None, body)
+        assert typ == "OK", typ
+    m.select("PyEsearch")
+    m.untagged_responses.pop("ESEARCH", None)
+    typ, _ = m.search(None, "RETURN", "(MIN MAX COUNT ALL)", "FLAGGED")
+    assert typ == "OK", typ
+    got = m.untagged_responses.pop("ESEARCH", None)
+    assert got, m.untagged_responses
+    tag, uid, pairs = esearch_pairs(got[-1].decode())
+    assert tag and not uid, got
+    assert pairs == {"MIN": "1", "MAX": "3", "COUNT": "2", "ALL": "1,3"}, pairs
+    typ, _ = m.uid("SEARCH", "RETURN", "(COUNT)", "UNFLAGGED")
+    got = m.untagged_responses.pop("ESEARCH", None)
+    tag, uid, pairs = esearch_pairs(got[-1].decode())
+    assert typ == "OK" and uid and pairs == {"COUNT": "1"}, got
+    typ, _ = m.search(None, "RETURN", "(SAVE)", "FLAGGED")
+    assert typ == "OK" and "ESEARCH" not in m.untagged_responses, m.untagged_responses
+    typ, data = m.fetch("$", "(FLAGS)")
+    fetched = [d for d in data if d]
+    assert typ == "OK" and len(fetched) == 2, (typ, data)
+    assert all(b"\\Flagged" in d for d in fetched), fetched
+    typ, data = m.uid("FETCH", "$", "(UID)")
+    assert typ == "OK" and len([d for d in data if d]) == 2, (typ, data)
     m.logout()
 
 

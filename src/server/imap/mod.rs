@@ -12,6 +12,7 @@ mod cmd;
 mod fetch;
 pub mod io;
 pub mod names;
+mod searchres;
 mod session;
 
 use std::collections::HashMap;
@@ -344,6 +345,22 @@ async fn run(session: &mut Session, io: &mut Io) {
         } = bytes;
         let repaired = changedsince_zero(&bytes);
         let input: &[u8] = repaired.as_deref().unwrap_or(&bytes);
+        // ESEARCH's RETURN options and SEARCHRES's `$` (`searchres`).
+        let prepared = session.prepare_searchres(input, ctx.limits.max_command);
+        let input: &[u8] = match &prepared {
+            searchres::Prepared::Plain => input,
+            searchres::Prepared::Rewritten(r) => {
+                session.search_return = r.returns.clone();
+                &r.bytes
+            }
+            searchres::Prepared::Answered(reply) => {
+                io.write(reply);
+                if io.flush().await.is_err() {
+                    return;
+                }
+                continue;
+            }
+        };
         let outcome = match CommandCodec::default().decode(input) {
             Ok((_, command)) => {
                 match names::check_command(&command.body, ctx.limits.max_mailbox_name) {
@@ -371,6 +388,9 @@ async fn run(session: &mut Session, io: &mut Io) {
                 }
             },
         };
+        // A RETURN not taken (the command was refused first) is not kept.
+        session.search_return = None;
+        drop(prepared);
         drop(held);
         drop(bytes);
         match outcome {

@@ -169,9 +169,17 @@ pub struct Session {
     /// `ENABLE UTF8=ACCEPT` was answered (RFC 6855 3): mailbox names travel
     /// as UTF-8, as in IMAP4rev2.
     pub(in crate::server::imap) utf8: bool,
+    /// SEARCHRES's search result variable (RFC 5182 2.1): the UIDs of the
+    /// messages a `SEARCH RETURN (SAVE ...)` saved, ascending; empty at first
+    /// and after SELECT, EXAMINE, CLOSE and UNSELECT. See `searchres`.
+    pub(in crate::server::imap) saved: Vec<u32>,
+    /// The RETURN options of the SEARCH being handled (RFC 4731), read by
+    /// `wire::esearch` before imap-codec saw the command; taken by
+    /// `cmd_search`.
+    pub(in crate::server::imap) search_return: Option<crate::wire::esearch::SearchReturn>,
 }
 
-const CAPS: &str = "IMAP4rev1 LITERAL+ IDLE UIDPLUS MOVE ENABLE CONDSTORE QRESYNC ID NAMESPACE UNSELECT QUOTA QUOTA=RES-STORAGE SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS STATUS=SIZE SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES AUTH=PLAIN AUTH=XOAUTH2 AUTH=OAUTHBEARER SASL-IR";
+const CAPS: &str = "IMAP4rev1 LITERAL+ IDLE UIDPLUS MOVE ENABLE CONDSTORE QRESYNC ID NAMESPACE UNSELECT QUOTA QUOTA=RES-STORAGE SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS STATUS=SIZE ESEARCH SEARCHRES SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES AUTH=PLAIN AUTH=XOAUTH2 AUTH=OAUTHBEARER SASL-IR";
 
 impl Session {
     pub fn new(id: u64, ctx: Arc<ServerCtx>) -> Self {
@@ -184,6 +192,8 @@ impl Session {
             qresync: false,
             rev2: false,
             utf8: false,
+            saved: Vec::new(),
+            search_return: None,
         }
     }
 

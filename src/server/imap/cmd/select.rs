@@ -64,6 +64,9 @@ impl Session {
         parameters: &[SelectParameter],
         io: &mut Io,
     ) {
+        // RFC 5182 2.1: the search result variable is reset to the empty
+        // sequence by SELECT and EXAMINE (quoted in `searchres`).
+        self.saved.clear();
         let mut qresync = None;
         for p in parameters {
             match p {
@@ -210,6 +213,8 @@ impl Session {
     }
 
     pub(in crate::server::imap) fn cmd_close(&mut self, tag: &str, io: &mut Io) {
+        // No mailbox, no saved search result (RFC 5182 2.1).
+        self.saved.clear();
         if let Some(sel) = self.selected.take() {
             if !sel.read_only {
                 let deleted = deleted_uids(&sel.mailbox, None);
@@ -224,6 +229,7 @@ impl Session {
 
     pub(in crate::server::imap) fn cmd_unselect(&mut self, tag: &str, io: &mut Io) {
         self.selected = None;
+        self.saved.clear();
         io.write(&format!("{tag} OK UNSELECT completed\r\n"));
     }
 
