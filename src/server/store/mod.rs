@@ -907,7 +907,7 @@ impl Store {
         &self,
         user: &str,
         name: &str,
-        items: Vec<(Arc<[u8]>, FlagSet, (i64, i32))>,
+        items: Vec<NewMessage>,
     ) -> Result<(u32, Vec<u32>), StoreError> {
         let mb = self.mailbox(user, name).ok_or(StoreError::NoSuchMailbox)?;
         if let Some((used, limit)) = self.quota(user) {
@@ -1116,6 +1116,10 @@ fn insert_message(
     st.uid_next = st.uid_next.max(uid.saturating_add(1));
     st.push_change(Change::Appended(uid));
 }
+
+/// One message for `Store::append_all`: its bytes, flags and internal
+/// date (seconds, zone offset).
+pub type NewMessage = (Arc<[u8]>, FlagSet, (i64, i32));
 
 fn validity_seed() -> u32 {
     std::time::SystemTime::now()
