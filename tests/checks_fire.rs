@@ -158,6 +158,14 @@ const CASES: &[Case] = &[
         good: "C: a4 APPEND INBOX {2}\nS: + go\nC: hi\nS: a4 NO [OVERQUOTA] Quota exceeded\n",
     },
     Case {
+        // RFC 7889: a message within the announced APPENDLIMIT refused as
+        // too big at its literal's announcement (no `+`, no data); the good
+        // twin's message is over the limit.
+        check: "appendlimit.honoured",
+        bad: "C: a4 CAPABILITY\nS: * CAPABILITY IMAP4rev1 APPENDLIMIT=100\nS: a4 OK done\nC: a5 APPEND INBOX {50}\nS: a5 NO [TOOBIG] Message too big\n",
+        good: "C: a4 CAPABILITY\nS: * CAPABILITY IMAP4rev1 APPENDLIMIT=100\nS: a4 OK done\nC: a5 APPEND INBOX {500}\nS: a5 NO [TOOBIG] Message too big\n",
+    },
+    Case {
         // `* 2 EXISTS` (after an EXPUNGE) … `* 3 RECENT`; the good twin sends
         // RECENT before EXISTS, which is legal: the order is free.
         check: "recent.within-exists",
@@ -984,4 +992,47 @@ S: a8 OK done
         "{:?}",
         findings(&plain)
     );
+}
+
+#[test]
+fn appendlimit_leaves_what_rfc_7889_does_not_judge_alone() {
+    let caps =
+        |c: &str| format!("C: a4 CAPABILITY\nS: * CAPABILITY IMAP4rev1 {c}\nS: a4 OK done\n");
+    // Per-mailbox limits (no value), a refusal without TOOBIG, a MULTIAPPEND
+    // refused for its total: not judged.
+    let refused = "C: a5 APPEND INBOX {50}\nS: a5 NO [TOOBIG] Message too big\n";
+    assert_eq!(
+        findings(&format!("{SELECTED}{}{refused}", caps("APPENDLIMIT"))),
+        vec![]
+    );
+    let other = "C: a5 APPEND INBOX {50}\nS: a5 NO [LIMIT] Too many\n";
+    assert_eq!(
+        findings(&format!("{SELECTED}{}{other}", caps("APPENDLIMIT=100"))),
+        vec![]
+    );
+    let multi = "C: a5 APPEND INBOX {2+}\nC: hi {60}\nS: a5 NO [TOOBIG] Command too big\n";
+    assert_eq!(
+        findings(&format!("{SELECTED}{}{multi}", caps("APPENDLIMIT=100"))),
+        vec![]
+    );
+    // The same refusal of one message within the limit, as a non-synchronising
+    // literal that was read: judged.
+    let nonsync = "C: a5 APPEND INBOX {2+}\nC: hi\nS: a5 NO [TOOBIG] Message too big\n";
+    let f = findings(&format!("{SELECTED}{}{nonsync}", caps("APPENDLIMIT=100")));
+    assert_eq!(
+        f.iter().map(|x| x.0).collect::<Vec<_>>(),
+        vec!["appendlimit.honoured"]
+    );
+}
+
+#[test]
+fn a_multiappend_and_its_appenduid_set_are_read() {
+    // RFC 3502 with RFC 4315's `append-uid = uniqueid / uid-set`: the UIDs
+    // given become UID facts, and the answer is well-formed.
+    let t = "C: a4 APPEND INBOX (\\Seen) {2+}\nC: hi (\\Seen) \" 7-Feb-1994 22:43:04 -0800\" {2+}\nC: ho\nS: a4 OK [APPENDUID 7 13:14] APPEND completed\nC: a5 NOOP\nS: * 5 EXISTS\nS: a5 OK done\nC: a6 FETCH 4:5 (UID)\nS: * 4 FETCH (UID 13)\nS: * 5 FETCH (UID 14)\nS: a6 OK done\n";
+    assert_eq!(findings(&format!("{SELECTED}{t}")), vec![]);
+    // A UID the APPENDUID set gave, seen on another message: a reuse.
+    let reuse = t.replace("(UID 14)", "(UID 13)");
+    let f = findings(&format!("{SELECTED}{reuse}"));
+    assert!(f.iter().any(|x| x.0.starts_with("uid.")), "{f:?}");
 }

@@ -233,6 +233,10 @@ async fn a_command_is_bounded_with_all_its_literals() {
     let h = start(limits, Clock::real()).await;
     let mut c = Raw::connect(h.imap.expect("imap")).await;
     c.login().await;
+    // RFC 7889: the literal limit is the APPENDLIMIT announced.
+    c.send(b"k CAPABILITY\r\n").await;
+    let caps = c.until_tagged("k").await.join("\n");
+    assert!(caps.contains(" APPENDLIMIT=80000"), "{caps}");
     // Each literal is under the literal limit; together they are over the
     // command limit: the second is refused when announced.
     c.send(b"r RENAME {60000}\r\n").await;
@@ -241,10 +245,25 @@ async fn a_command_is_bounded_with_all_its_literals() {
     c.send(b" {60000}\r\n").await;
     let r = c.line().await;
     assert!(r.starts_with("r NO [TOOBIG] Command of more than"), "{r}");
-    // One literal over the literal limit.
+    // One literal over the literal limit (the APPENDLIMIT): refused with
+    // the tagged NO [TOOBIG] instead of `+`, before a byte of it is sent.
     c.send(b"s APPEND INBOX {90000}\r\n").await;
     let r = c.line().await;
     assert!(r.starts_with("s NO [TOOBIG] Literal of 90000 bytes"), "{r}");
+    // A MULTIAPPEND whose messages are each within it but together over the
+    // command limit: refused at the second announcement, nothing stored.
+    c.send(b"m APPEND INBOX {60000}\r\n").await;
+    assert!(c.line().await.starts_with('+'));
+    c.send(&[b'a'; 60000]).await;
+    c.send(b" {60000}\r\n").await;
+    let r = c.line().await;
+    assert!(r.starts_with("m NO [TOOBIG] Command of more than"), "{r}");
+    assert_eq!(
+        h.store
+            .mailbox("alice", "INBOX")
+            .map(|m| m.lock().messages.len()),
+        Some(0)
+    );
     // The connection goes on.
     c.send(b"n NOOP\r\n").await;
     let r = c.until_tagged("n").await;

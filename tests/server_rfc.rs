@@ -1138,7 +1138,9 @@ async fn imap4rev2_session_differs_only_where_rfc_9051_says() {
     // RFC 9051 6.4.4: ESEARCH, never SEARCH, to a rev2 client.
     let q = v2.cmd("UID SEARCH ALL").await;
     assert!(
-        q.untagged.len() == 1 && q.untagged[0].starts_with("* ESEARCH (TAG \"t") && q.untagged[0].ends_with(" UID ALL 1"),
+        q.untagged.len() == 1
+            && q.untagged[0].starts_with("* ESEARCH (TAG \"t")
+            && q.untagged[0].ends_with(" UID ALL 1"),
         "{:?}",
         q.untagged
     );
@@ -1377,5 +1379,158 @@ async fn searchres_saves_and_names_the_result() {
             r.untagged
         );
     }
+    h.shutdown().await;
+}
+
+// ---------------------------------------------------------------------------
+// MULTIAPPEND (RFC 3502), APPENDLIMIT (RFC 7889), LITERAL+ (RFC 7888).
+
+/// RFC 3502 6.3.11's example (shorter messages): flags on the first, flags
+/// and a date-time on the second, one APPEND, both stored in order with
+/// consecutive UIDs named by RFC 4315's `[APPENDUID uidvalidity uid-set]`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multiappend_stores_every_message_with_one_appenduid_set() {
+    let h = server().await;
+    let mut a = Client::login(&h).await;
+    let caps = a.cmd("CAPABILITY").await;
+    assert!(
+        caps.untagged
+            .iter()
+            .any(|l| l.contains(" MULTIAPPEND") && l.contains(" APPENDLIMIT=67108864")),
+        "{:?}",
+        caps.untagged
+    );
+    assert!(a.cmd("CREATE saved-messages").await.ok());
+    let (m1, m2) = (msg(1), msg(2));
+    // Synchronising literals: each gets its `+`.
+    a.send(format!("A003 APPEND saved-messages (\\Seen) {{{}}}\r\n", m1.len()).as_bytes())
+        .await;
+    assert!(a.line().await.starts_with('+'));
+    a.send(
+        format!(
+            "{m1} (\\Seen $Work) \" 7-Feb-1994 22:43:04 -0800\" {{{}}}\r\n",
+            m2.len()
+        )
+        .as_bytes(),
+    )
+    .await;
+    assert!(a.line().await.starts_with('+'));
+    a.send(format!("{m2}\r\n").as_bytes()).await;
+    let r = a.answer("A003").await;
+    assert!(r.ok(), "{}", r.tagged);
+    let code = r
+        .tagged
+        .split_once("[APPENDUID ")
+        .and_then(|(_, rest)| rest.split_once(']'))
+        .map(|(c, _)| c.to_string())
+        .expect("APPENDUID");
+    let (validity, set) = code.split_once(' ').expect("uidvalidity and uid-set");
+    // RFC 4315 `uid-set`: "1:2" and "1,2" name the same two UIDs.
+    assert!(set == "1:2" || set == "1,2", "{}", r.tagged);
+    assert!(a.cmd("SELECT saved-messages").await.ok());
+    let f = a
+        .cmd("UID FETCH 1:* (FLAGS INTERNALDATE BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        .await;
+    let all = f.untagged.join("\n");
+    assert!(
+        all.contains("Subject: m1") && all.contains("Subject: m2"),
+        "{all}"
+    );
+    assert!(all.contains("07-Feb-1994 22:43:04 -0800"), "{all}");
+    assert!(all.contains("$Work"), "{all}");
+    let s = a.cmd("STATUS saved-messages (UIDVALIDITY MESSAGES)").await;
+    assert!(
+        s.has_status(&format!("(UIDVALIDITY {validity} MESSAGES 2)")),
+        "{:?}",
+        s.untagged
+    );
+    h.shutdown().await;
+}
+
+/// RFC 3502: "A MULTIAPPEND APPEND operation is atomic; either all messages
+/// are successfully appended, or no messages are appended." A bad last
+/// message (empty; a date-time that is not one), a mailbox that does not
+/// exist, a quota the total goes over: nothing of the command is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multiappend_is_all_or_nothing() {
+    let h = server().await;
+    let mut a = Client::login(&h).await;
+    let m = msg(1);
+    let n = m.len();
+    let empty = a
+        .cmd(&format!(
+            "APPEND INBOX {{{n}+}}\r\n{m} {{{n}+}}\r\n{m} {{0+}}\r\n"
+        ))
+        .await;
+    assert!(empty.tagged.contains(" NO "), "{}", empty.tagged);
+    let date = a
+        .cmd(&format!(
+            "APPEND INBOX {{{n}+}}\r\n{m} \"31-Foo-2024 00:00:00 +0000\" {{{n}+}}\r\n{m}"
+        ))
+        .await;
+    assert!(date.tagged.contains(" BAD "), "{}", date.tagged);
+    let none = a
+        .cmd(&format!("APPEND NoSuchBox {{{n}+}}\r\n{m} {{{n}+}}\r\n{m}"))
+        .await;
+    assert!(none.tagged.contains("NO [TRYCREATE]"), "{}", none.tagged);
+    let s = a.cmd("STATUS INBOX (MESSAGES UIDNEXT)").await;
+    assert!(s.has_status("(MESSAGES 0 UIDNEXT 1)"), "{:?}", s.untagged);
+    // bob's quota is 2,000 bytes: over it for the two together, though
+    // either alone would fit.
+    let mut b = Client::connect(&h).await;
+    assert!(b.cmd("LOGIN bob bobpw").await.ok());
+    let mut big = msg(2);
+    big.push_str(&"y".repeat(1200));
+    let k = big.len();
+    let quota = b
+        .cmd(&format!("APPEND INBOX {{{k}+}}\r\n{big} {{{k}+}}\r\n{big}"))
+        .await;
+    assert!(quota.tagged.contains("NO [OVERQUOTA]"), "{}", quota.tagged);
+    let s = b.cmd("STATUS INBOX (MESSAGES)").await;
+    assert!(s.has_status("(MESSAGES 0)"), "{:?}", s.untagged);
+    assert!(b.append("INBOX", "", &big).await.ok());
+    h.shutdown().await;
+}
+
+/// RFC 7889: the limit the capability announces, as a STATUS item and as
+/// LIST-STATUS's (RFC 5819) return item; an unknown STATUS item is BAD.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appendlimit_in_status_and_list_status() {
+    let h = server().await;
+    let mut a = Client::login(&h).await;
+    let s = a.cmd("STATUS INBOX (MESSAGES APPENDLIMIT)").await;
+    assert!(s.ok(), "{}", s.tagged);
+    assert!(
+        s.has_status("(MESSAGES 0 APPENDLIMIT 67108864)"),
+        "{:?}",
+        s.untagged
+    );
+    let l = a.cmd("LIST \"\" INBOX RETURN (STATUS (APPENDLIMIT))").await;
+    assert!(l.ok(), "{}", l.tagged);
+    assert!(l.has_status("(APPENDLIMIT 67108864)"), "{:?}", l.untagged);
+    let bad = a.cmd("STATUS INBOX (APPENDLIMIT BOGUS)").await;
+    assert!(bad.tagged.contains(" BAD "), "{}", bad.tagged);
+    h.shutdown().await;
+}
+
+/// RFC 7888's abstract: "LITERAL- is the same as LITERAL+, but it disallows
+/// the alternate form of literals unless they are 4096 bytes or less." This
+/// server announces LITERAL+, so a non-synchronising literal over 4096 bytes
+/// is taken like any other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn literal_plus_is_not_bounded_at_4096() {
+    let h = server().await;
+    let mut a = Client::login(&h).await;
+    let caps = a.cmd("CAPABILITY").await;
+    let line = caps.untagged.join(" ");
+    assert!(
+        line.contains(" LITERAL+") && !line.contains("LITERAL-"),
+        "{line}"
+    );
+    let mut big = msg(1);
+    big.push_str(&"x".repeat(5000));
+    big.push_str("\r\n");
+    let r = a.append("INBOX", "", &big).await;
+    assert!(r.ok(), "{}", r.tagged);
     h.shutdown().await;
 }

@@ -6,6 +6,7 @@
 //! the event. Checks are plain functions grouped one file per id prefix
 //! (`uid.rs` holds `uid.*`), named after the spec section they enforce.
 
+mod appendlimit;
 mod autologout;
 mod bye;
 mod esearch;
@@ -199,6 +200,10 @@ pub const CHECKS: &[CheckInfo] = &[
         "The OVERQUOTA response code SHOULD be returned in the tagged NO response to an APPEND/COPY/MOVE when the addition of the message(s) puts the target mailbox over any one of its quota limits.",
         "An APPEND, COPY or MOVE refused over quota says NO [OVERQUOTA]. Not judged on a server that announces only RFC 2087 QUOTA (which has no such code), nor on a refusal that carries another response code.",
         "clients report a generic failure; senders get bounces for a full mailbox", Transcript, Some(quota::inspect)),
+    check("appendlimit.honoured", "RFC 7889 (abstract)", Should,
+        "This document defines an extension to the IMAP service whereby a server can inform the client about maximum message upload sizes, allowing the client to avoid sending APPEND commands that will fail because the messages are too large. (No keyword: reported as a warning.)",
+        "A server announcing APPENDLIMIT=n does not refuse an APPEND of one message of at most n bytes with NO [TOOBIG]. Not judged for APPENDLIMIT without a value (per-mailbox limits), nor for a MULTIAPPEND (refused for its total).",
+        "clients that size uploads by APPENDLIMIT cannot upload the message at all", Transcript, Some(appendlimit::inspect)),
     check("mailbox.inuse-code", "RFC 5530 3", Should,
         "INUSE: An operation has not been carried out because it involves sawing off a branch someone else is sitting on.  Someone else may be holding an exclusive lock needed for this operation, or the operation may involve deleting a resource someone else is using, typically a mailbox. (RFC 5530 defines the codes without a keyword requiring a server to use them: reported as a warning.)",
         "A mailbox that is locked or busy answers NO [INUSE] (or another RFC 5530 code), not an opaque I/O error.",

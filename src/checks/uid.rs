@@ -145,7 +145,7 @@ pub(super) fn inspect_assigned(cx: &Context<'_>, out: &mut Findings) {
     };
     let Some(p) = pending else { return };
     let mailbox = match (&p.command, what) {
-        (CommandKind::Append { mailbox }, "APPENDUID") => mailbox,
+        (CommandKind::Append { mailbox, .. }, "APPENDUID") => mailbox,
         (CommandKind::Copy { mailbox, .. } | CommandKind::Move { mailbox, .. }, "COPYUID") => {
             mailbox
         }

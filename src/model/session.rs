@@ -602,7 +602,7 @@ impl SessionModel {
         account: &mut AccountModel,
     ) {
         let (uid_validity, uids, mailbox) = match (code, &p.command) {
-            (RespCode::AppendUid { uid_validity, uids }, CommandKind::Append { mailbox }) => {
+            (RespCode::AppendUid { uid_validity, uids }, CommandKind::Append { mailbox, .. }) => {
                 (*uid_validity, uids, mailbox)
             }
             (

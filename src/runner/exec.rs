@@ -670,6 +670,33 @@ impl Run<'_> {
                     Err(e) => return self.session_error(step, session, e),
                 }
             }
+            Action::MultiAppend {
+                session,
+                mailbox,
+                subject,
+                count,
+                bad_last,
+            } => {
+                let mut messages = Vec::with_capacity(*count);
+                for i in 0..*count {
+                    self.delivered += 1;
+                    let subject = format!("{subject}-{}", i + 1);
+                    let data =
+                        test_message(self.delivered, 300, Some(&subject), &chrono::Utc::now());
+                    // RFC 3501 9: `date-month = "Jan" / "Feb" / ...`: "Foo"
+                    // is none, so the APPEND cannot succeed.
+                    let date = (*bad_last && i + 1 == *count)
+                        .then(|| "31-Foo-2024 00:00:00 +0000".to_string());
+                    messages.push((date, data));
+                }
+                let mailbox = crate::scenario::pattern::substitute(mailbox, &self.vars);
+                let mailbox = mailbox.trim_matches('"').to_string();
+                let s = self.session(session, line)?;
+                match s.multiappend(&mailbox, &messages).await {
+                    Ok(reply) => self.judge(step, session, None, &reply),
+                    Err(e) => return self.session_error(step, session, e),
+                }
+            }
             Action::AppendCut {
                 session,
                 mailbox,

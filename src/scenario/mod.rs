@@ -75,6 +75,17 @@ pub enum Action {
         subject: String,
         nonsync: bool,
     },
+    /// One APPEND of `count` generated messages (MULTIAPPEND, RFC 3502),
+    /// synchronising literals; with `bad_last`, the last message carries a
+    /// date-time that is not one (`31-Foo-2024`), so the command must fail
+    /// and, RFC 3502, store none of them.
+    MultiAppend {
+        session: String,
+        mailbox: String,
+        subject: String,
+        count: usize,
+        bad_last: bool,
+    },
     /// An APPEND whose literal is cut after half its bytes (the scenario then
     /// drops the connection): a LITERAL+ literal where the server announces
     /// it, else a synchronising literal, the half sent after the server's `+`.

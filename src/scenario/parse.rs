@@ -459,6 +459,23 @@ fn statement(text: &str, line: u64, users: &[String]) -> ParseResult<Action> {
                     };
                     Ok(Action::Append { session, mailbox, subject, nonsync: w.get(2) == Some(&"nonsync") })
                 }
+                "multiappend" => {
+                    let w: Vec<&str> = arg.split_whitespace().collect();
+                    let usage = "`multiappend` needs a mailbox, a subject word and a count of 2 to 100: `multiappend INBOX batch 3 [bad-last]`";
+                    let (Some(m), Some(s), Some(n)) = (w.first(), w.get(1), w.get(2)) else {
+                        return Err((line, usage.into()));
+                    };
+                    let count = match n.parse::<usize>() {
+                        Ok(c) if (2..=100).contains(&c) => c,
+                        _ => return Err((line, usage.into())),
+                    };
+                    let bad_last = match w.get(3) {
+                        None => false,
+                        Some(&"bad-last") => true,
+                        Some(_) => return Err((line, usage.into())),
+                    };
+                    Ok(Action::MultiAppend { session, mailbox: m.to_string(), subject: s.to_string(), count, bad_last })
+                }
                 "append-cut" => {
                     let w: Vec<&str> = arg.split_whitespace().collect();
                     match (w.first(), w.get(1)) {

@@ -977,6 +977,63 @@ impl Session {
         self.read_until_tagged(&tag).await
     }
 
+    /// One APPEND of several messages (MULTIAPPEND, RFC 3502), each an
+    /// optional date-time and the message, every literal synchronising: `+`
+    /// is awaited before each. A tagged completion instead of a `+` ends the
+    /// command there (RFC 3501 7.5: the server refused it), and the rest is
+    /// not sent.
+    pub async fn multiappend(
+        &mut self,
+        mailbox: &str,
+        messages: &[(Option<String>, Vec<u8>)],
+    ) -> Result<Reply, SessionError> {
+        let tag = self.tag();
+        let tags = [tag.clone()];
+        let mut untagged = Vec::new();
+        let mut done = Vec::new();
+        let mut head = format!("{tag} APPEND {}", quoted(mailbox));
+        let mut refused = false;
+        for (date, data) in messages {
+            if let Some(d) = date {
+                head.push_str(&format!(" \"{d}\""));
+            }
+            head.push_str(&format!(" {{{}}}\r\n", data.len()));
+            self.send_raw(head.as_bytes()).await?;
+            if !self
+                .read_until(&tags, true, &mut untagged, &mut done)
+                .await?
+            {
+                refused = true;
+                break;
+            }
+            self.send_raw(data).await?;
+            head.clear();
+        }
+        if !refused {
+            self.send_raw(b"\r\n").await?;
+            self.read_until(&tags, false, &mut untagged, &mut done)
+                .await?;
+        }
+        let Some((_, completion)) = done.pop() else {
+            return Err(SessionError::Closed(format!(
+                "while waiting for the completion of {tag}"
+            )));
+        };
+        let (status, text) = match &completion.kind {
+            EventKind::Server {
+                message: ServerMessage::Status { kind, text, .. },
+                ..
+            } => (*kind, text.clone()),
+            _ => (StatusKind::Bad, String::new()),
+        };
+        Ok(Reply {
+            untagged,
+            status,
+            text,
+            completion,
+        })
+    }
+
     /// APPEND with a non-synchronising literal (LITERAL+, RFC 7888): all in one write.
     pub async fn append_nonsync(
         &mut self,

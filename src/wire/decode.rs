@@ -11,6 +11,7 @@ use std::borrow::Cow;
 use base64::Engine as _;
 use imap_codec::decode::Decoder;
 use imap_codec::imap_types::command::{Command, CommandBody};
+use imap_codec::imap_types::extensions::binary::LiteralOrLiteral8;
 use imap_codec::imap_types::flag::{FlagFetch, FlagPerm};
 use imap_codec::imap_types::mailbox::{ListMailbox, Mailbox};
 use imap_codec::imap_types::response::{
@@ -292,6 +293,27 @@ pub fn decode_client(bytes: &[u8], mode: ClientMode) -> ClientMessage {
                             mailbox: normalize_inbox(mailbox),
                             uses,
                         },
+                        ExtendedCommand::MultiAppend { mailbox, messages } => CommandKind::Append {
+                            mailbox: normalize_inbox(mailbox),
+                            sizes: messages.iter().map(|m| m.data.len() as u64).collect(),
+                        },
+                        ExtendedCommand::Status { .. } => CommandKind::Status,
+                    },
+                    unparsed: false,
+                };
+            }
+            // An APPEND refused at its literal's announcement (no data
+            // followed): still an APPEND, of the size it announced.
+            if let Some((mailbox, sizes)) = super::extended::append_sizes(bytes) {
+                return ClientMessage::Command {
+                    tag: first_line(bytes)
+                        .split(' ')
+                        .next()
+                        .unwrap_or("")
+                        .to_string(),
+                    command: CommandKind::Append {
+                        mailbox: normalize_inbox(mailbox),
+                        sizes,
                     },
                     unparsed: false,
                 };
@@ -872,8 +894,14 @@ fn command(cmd: Command<'_>) -> CommandKind {
         })),
         CommandBody::Lsub { .. } => CommandKind::Lsub,
         CommandBody::Status { .. } => CommandKind::Status,
-        CommandBody::Append { mailbox, .. } => CommandKind::Append {
+        CommandBody::Append {
+            mailbox, message, ..
+        } => CommandKind::Append {
             mailbox: mailbox_name(&mailbox),
+            sizes: vec![match &message {
+                LiteralOrLiteral8::Literal(l) => l.as_ref().len() as u64,
+                LiteralOrLiteral8::Literal8(l) => l.data.len() as u64,
+            }],
         },
         CommandBody::Check => CommandKind::Check,
         CommandBody::Close => CommandKind::Close,

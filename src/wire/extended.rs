@@ -1,6 +1,8 @@
 //! Command forms imap-codec 2.0 (alpha) does not parse, read by hand: the
 //! extended LIST of RFC 5258 with its SPECIAL-USE (RFC 6154) and STATUS
-//! (RFC 5819) options, and CREATE with a USE list (RFC 6154 3).
+//! (RFC 5819) options, CREATE with a USE list (RFC 6154 3), the APPEND of
+//! several messages (MULTIAPPEND, RFC 3502) and STATUS with items imap-codec
+//! does not know (APPENDLIMIT, RFC 7889).
 //!
 //! Both sides read them here: the reference server to answer them, the
 //! harness to know what a LIST asked for when it judges the answer. A command
@@ -11,6 +13,11 @@
 const MAX_DEPTH: usize = 8;
 /// Bound on the items of one command (patterns, options, STATUS items).
 const MAX_ITEMS: usize = 4096;
+/// Bound on the messages of one MULTIAPPEND. RFC 3502 sets none; the whole
+/// command is already bounded in bytes (the server's `max_command`), this
+/// bounds the work per message (a record, a UID) as well. 1,000: far more
+/// than a client uploads at once (Thunderbird, imapsync send one by one).
+pub const MAX_APPEND_MESSAGES: usize = 1000;
 
 /// The special uses of RFC 6154 2 (`\Important` is RFC 8457's, in the same
 /// registry).
@@ -102,6 +109,44 @@ pub enum ExtendedCommand {
         mailbox: String,
         uses: Vec<String>,
     },
+    /// An APPEND of two or more messages (RFC 3502); imap-codec reads the
+    /// APPEND of one.
+    MultiAppend {
+        mailbox: String,
+        messages: Vec<AppendMessage>,
+    },
+    /// A STATUS whose items imap-codec does not know (`APPENDLIMIT`),
+    /// upper-cased.
+    Status {
+        mailbox: String,
+        items: Vec<String>,
+    },
+}
+
+/// One message of a MULTIAPPEND: RFC 3502 `append-message = [SP flag-list]
+/// [SP date-time] SP literal` (RFC 4466 spells it `append-opts SP
+/// append-data`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendMessage {
+    /// The flags as sent (`\Seen`, `$Label`).
+    pub flags: Vec<String>,
+    /// The date-time string as sent, without its quotes.
+    pub date: Option<String>,
+    /// Where the message's bytes are in the command (a range, not a copy:
+    /// a MULTIAPPEND may carry tens of megabytes).
+    pub data: std::ops::Range<usize>,
+    /// Sent as `~{n}` (RFC 3516 literal8).
+    pub literal8: bool,
+    /// The size the literal announced (`data`'s length, unless the command
+    /// was cut after the announcement: see `append_sizes`).
+    pub size: u64,
+}
+
+impl AppendMessage {
+    /// The message's bytes in the command they were read from.
+    pub fn bytes<'a>(&self, command: &'a [u8]) -> &'a [u8] {
+        command.get(self.data.clone()).unwrap_or_default()
+    }
 }
 
 /// Why a command of this module's kind could not be read (answered `BAD`).
@@ -118,18 +163,159 @@ pub fn parse(bytes: &[u8]) -> Result<Option<(String, ExtendedCommand)>, Malforme
         return Ok(None);
     };
     let name = name.to_ascii_uppercase();
-    if name != "LIST" && name != "CREATE" {
+    if name == "APPEND" {
+        let (mailbox, messages) = append(&mut r, false)?;
+        if messages.len() < 2 {
+            return Ok(None);
+        }
+        return Ok(Some((
+            tag,
+            ExtendedCommand::MultiAppend { mailbox, messages },
+        )));
+    }
+    if name != "LIST" && name != "CREATE" && name != "STATUS" {
         return Ok(None);
     }
     let args = r.args().map_err(Malformed)?;
     let command = match name.as_str() {
         "LIST" => ExtendedCommand::List(list(&args)?),
+        "STATUS" => status(&args)?,
         _ => match create(&args)? {
             Some(c) => c,
             None => return Ok(None),
         },
     };
     Ok(Some((tag, command)))
+}
+
+/// RFC 3501 6.3.10: `status = "STATUS" SP mailbox SP "(" status-att *(SP
+/// status-att) ")"`, any atom taken as an item (the caller judges which it
+/// knows).
+fn status(args: &[Arg]) -> Result<ExtendedCommand, Malformed> {
+    let bad = |why: &str| Malformed(why.to_string());
+    let [mailbox, Arg::List(items)] = args else {
+        return Err(bad("STATUS takes a mailbox and a list of items"));
+    };
+    let mailbox = mailbox
+        .text()
+        .ok_or_else(|| bad("the STATUS mailbox is a string"))?;
+    if items.is_empty() {
+        return Err(bad("STATUS needs at least one item"));
+    }
+    let mut names = Vec::with_capacity(items.len());
+    for it in items {
+        match it {
+            Arg::Atom(a) => names.push(a.to_ascii_uppercase()),
+            _ => return Err(bad("a STATUS item is an atom")),
+        }
+    }
+    Ok(ExtendedCommand::Status {
+        mailbox,
+        items: names,
+    })
+}
+
+/// The harness's view of an APPEND of one message or many: the mailbox and
+/// the size each literal announced. Also for an APPEND the server refused
+/// when a synchronising literal was announced (`{n}` and no data after it:
+/// the size is what was announced), which is how an over-the-limit APPEND
+/// ends (RFC 7889).
+pub fn append_sizes(bytes: &[u8]) -> Option<(String, Vec<u64>)> {
+    let mut r = Reader { b: bytes, i: 0 };
+    r.word()?;
+    if !r.word()?.eq_ignore_ascii_case("APPEND") {
+        return None;
+    }
+    let (mailbox, messages) = append(&mut r, true).ok()?;
+    Some((mailbox, messages.iter().map(|m| m.size).collect()))
+}
+
+/// RFC 3502 6.3.11: `append = "APPEND" SP mailbox 1*append-message`,
+/// `append-message = [SP flag-list] [SP date-time] SP literal`. With
+/// `cut_ok`, the command may stop right after a literal's announcement.
+fn append(r: &mut Reader<'_>, cut_ok: bool) -> Result<(String, Vec<AppendMessage>), Malformed> {
+    let bad = |why: &str| Malformed(why.to_string());
+    let mut count = 0;
+    let mailbox = match r.peek() {
+        Some(b'"') => r.quoted().map_err(Malformed)?,
+        Some(b'{') => r.literal().map_err(Malformed)?,
+        _ => r.atom().map_err(Malformed)?.into_bytes(),
+    };
+    // Not repaired with U+FFFD: two different names must not become one
+    // (`server::imap::names`).
+    let mailbox = String::from_utf8(mailbox)
+        .map_err(|_| bad("the APPEND mailbox name is not valid UTF-8"))?;
+    if mailbox.is_empty() {
+        return Err(bad("APPEND needs a mailbox name"));
+    }
+    let mut messages = Vec::new();
+    loop {
+        match r.peek() {
+            None | Some(b'\r') | Some(b'\n') => break,
+            Some(b' ') => r.i += 1,
+            _ => return Err(bad("APPEND arguments are separated by a space")),
+        }
+        let mut flags = Vec::new();
+        if r.peek() == Some(b'(') {
+            r.i += 1;
+            for f in r.seq(Some(b')'), 1, &mut count).map_err(Malformed)? {
+                match f {
+                    Arg::Atom(a) if !a.is_empty() => flags.push(a),
+                    _ => return Err(bad("an APPEND flag is an atom")),
+                }
+            }
+            if r.peek() != Some(b' ') {
+                return Err(bad("a message literal follows the flag list"));
+            }
+            r.i += 1;
+        }
+        let mut date = None;
+        if r.peek() == Some(b'"') {
+            let d = r.quoted().map_err(Malformed)?;
+            date = Some(String::from_utf8_lossy(&d).into_owned());
+            if r.peek() != Some(b' ') {
+                return Err(bad("a message literal follows the date-time"));
+            }
+            r.i += 1;
+        }
+        let literal8 = r.peek() == Some(b'~');
+        if !matches!(r.peek(), Some(b'{') | Some(b'~')) {
+            return Err(bad("each APPEND message is a literal"));
+        }
+        let (size, start) = r.literal_head().map_err(Malformed)?;
+        if cut_ok && start == r.b.len() && size > 0 {
+            messages.push(AppendMessage {
+                flags,
+                date,
+                data: start..start,
+                literal8,
+                size: size as u64,
+            });
+            r.i = start;
+            break;
+        }
+        let data = r.literal_range().map_err(Malformed)?;
+        messages.push(AppendMessage {
+            flags,
+            date,
+            size: data.len() as u64,
+            data,
+            literal8,
+        });
+        if messages.len() > MAX_APPEND_MESSAGES {
+            return Err(Malformed(format!(
+                "more than {MAX_APPEND_MESSAGES} messages in one APPEND"
+            )));
+        }
+    }
+    match &r.b[r.i..] {
+        b"\r\n" | b"\n" | b"" => {}
+        _ => return Err(bad("unexpected bytes after the APPEND messages")),
+    }
+    if messages.is_empty() {
+        return Err(bad("APPEND needs a message"));
+    }
+    Ok((mailbox, messages))
 }
 
 /// RFC 5258 3: `list = "LIST" [SP list-select-opts] SP mailbox SP mbox-or-pat
@@ -345,16 +531,40 @@ impl Reader<'_> {
     /// `{n}`, `{n+}` or `~{n}` (RFC 3516), CRLF, then n bytes: the framer
     /// has already read exactly that much.
     fn literal(&mut self) -> Result<Vec<u8>, String> {
-        let bad = || "a malformed literal".to_string();
-        if self.peek() == Some(b'~') {
-            self.i += 1;
+        let r = self.literal_range()?;
+        Ok(self.b[r].to_vec())
+    }
+
+    /// As `literal`, the place of the data rather than a copy of it.
+    fn literal_range(&mut self) -> Result<std::ops::Range<usize>, String> {
+        let (n, start) = self.literal_head()?;
+        let end = start.checked_add(n).ok_or("a malformed literal")?;
+        if end > self.b.len() {
+            return Err("a literal longer than what follows it".into());
         }
-        let rest = &self.b[self.i..];
+        self.i = end;
+        Ok(start..end)
+    }
+
+    /// A literal's announcement: its size and where its data starts (the
+    /// reader is left before the announcement).
+    fn literal_head(&self) -> Result<(usize, usize), String> {
+        let bad = || "a malformed literal".to_string();
+        let mut i = self.i;
+        if self.b.get(i) == Some(&b'~') {
+            i += 1;
+        }
+        let rest = self.b.get(i..).unwrap_or_default();
+        if rest.first() != Some(&b'{') {
+            return Err(bad());
+        }
         let close = rest.iter().position(|&c| c == b'}').ok_or_else(bad)?;
-        let digits = rest[1..close].strip_suffix(b"+").unwrap_or(&rest[1..close]);
+        let digits = &rest[1..close];
+        let digits = digits.strip_suffix(b"+").unwrap_or(digits);
         let digits = digits.strip_suffix(b"-").unwrap_or(digits);
         let n: usize = std::str::from_utf8(digits)
             .ok()
+            .filter(|d| !d.is_empty() && d.bytes().all(|c| c.is_ascii_digit()))
             .and_then(|d| d.parse().ok())
             .ok_or_else(bad)?;
         let after = &rest[close + 1..];
@@ -365,13 +575,7 @@ impl Reader<'_> {
         } else {
             return Err(bad());
         };
-        let start = self.i + close + 1 + skip;
-        let data = self
-            .b
-            .get(start..start.checked_add(n).ok_or_else(bad)?)
-            .ok_or_else(bad)?;
-        self.i = start + n;
-        Ok(data.to_vec())
+        Ok((n, i + close + 1 + skip))
     }
 
     fn atom(&mut self) -> Result<String, String> {
@@ -451,5 +655,78 @@ mod tests {
         assert!(parse(wide.as_bytes()).is_err());
         // A literal longer than what follows it is refused, not read past.
         assert!(parse(b"t1 LIST \"\" {99}\r\nab\r\n").is_err());
+    }
+
+    #[test]
+    fn multiappend_as_rfc3502_shows_it() {
+        // RFC 3502 6.3.11's example, with shorter messages: flags on the
+        // first, flags and a date-time on the second.
+        let cmd = b"A003 APPEND saved-messages (\\Seen) {5}\r\nHello (\\Seen) \" 7-Feb-1994 22:43:04 -0800\" {5}\r\nWorld\r\n";
+        let Ok(Some((tag, ExtendedCommand::MultiAppend { mailbox, messages }))) = parse(cmd) else {
+            panic!("{:?}", parse(cmd));
+        };
+        assert_eq!((tag.as_str(), mailbox.as_str()), ("A003", "saved-messages"));
+        assert_eq!(messages.len(), 2);
+        assert_eq!(messages[0].flags, vec!["\\Seen"]);
+        assert_eq!(messages[0].bytes(cmd), b"Hello");
+        assert_eq!(
+            messages[1].date.as_deref(),
+            Some(" 7-Feb-1994 22:43:04 -0800")
+        );
+        assert_eq!(messages[1].bytes(cmd), b"World");
+        // No flags, no date; literal8 and a non-synchronising literal.
+        let cmd = b"a APPEND \"Sent Items\" {1+}\r\nx ~{2}\r\ny\0\r\n";
+        let Ok(Some((_, ExtendedCommand::MultiAppend { mailbox, messages }))) = parse(cmd) else {
+            panic!("{:?}", parse(cmd));
+        };
+        assert_eq!(mailbox, "Sent Items");
+        assert!(!messages[0].literal8 && messages[1].literal8);
+        assert_eq!(messages[1].bytes(cmd), b"y\0");
+        // One message: imap-codec's to read.
+        assert_eq!(parse(b"a APPEND INBOX (\\Seen) {1}\r\nx\r\n"), Ok(None));
+        // Malformed: no literal, junk between messages, a literal cut short.
+        assert!(parse(b"a APPEND INBOX {1}\r\nx (\\Seen)\r\n").is_err());
+        assert!(parse(b"a APPEND INBOX {1}\r\nx junk {1}\r\ny\r\n").is_err());
+        assert!(parse(b"a APPEND INBOX {1}\r\nx {9}\r\ny\r\n").is_err());
+        assert!(parse(b"a APPEND INBOX {1}\r\nx{1}\r\ny\r\n").is_err());
+        // Bounded in messages.
+        let many = format!(
+            "a APPEND INBOX{}\r\n",
+            " {1}\r\nx".repeat(MAX_APPEND_MESSAGES + 1)
+        );
+        assert!(parse(many.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn append_sizes_of_a_refused_literal() {
+        assert_eq!(
+            append_sizes(b"s APPEND INBOX (\\Seen) {90000}\r\n"),
+            Some(("INBOX".into(), vec![90000]))
+        );
+        assert_eq!(
+            append_sizes(b"s APPEND INBOX {1}\r\nx {7}\r\n"),
+            Some(("INBOX".into(), vec![1, 7]))
+        );
+        assert_eq!(append_sizes(b"s APPEND INBOX\r\n"), None);
+        assert_eq!(append_sizes(b"s NOOP\r\n"), None);
+        // Hostile literal heads are refused, not panicked on.
+        assert!(parse(b"a APPEND INBOX ~}\r\n").is_err());
+        assert!(parse(b"a LIST \"\" {}\r\n").is_err());
+    }
+
+    #[test]
+    fn status_with_items_imap_codec_does_not_know() {
+        assert_eq!(
+            parse(b"a STATUS INBOX (APPENDLIMIT messages)\r\n"),
+            Ok(Some((
+                "a".into(),
+                ExtendedCommand::Status {
+                    mailbox: "INBOX".into(),
+                    items: vec!["APPENDLIMIT".into(), "MESSAGES".into()]
+                }
+            )))
+        );
+        assert!(parse(b"a STATUS INBOX ()\r\n").is_err());
+        assert!(parse(b"a STATUS INBOX\r\n").is_err());
     }
 }

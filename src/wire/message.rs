@@ -238,6 +238,9 @@ pub enum CommandKind {
     Status,
     Append {
         mailbox: String,
+        /// The size of each message's literal, in order (more than one for
+        /// a MULTIAPPEND, RFC 3502).
+        sizes: Vec<u64>,
     },
     Check,
     Close,

@@ -373,7 +373,7 @@ async fn run(session: &mut Session, io: &mut Io) {
             }
             Err(_) => match crate::wire::extended::parse(&bytes) {
                 Ok(Some((tag, command))) => {
-                    session.handle_extended(&tag, command, io);
+                    session.handle_extended(&tag, command, &bytes, io);
                     Outcome::Continue
                 }
                 Ok(None) => {

@@ -179,7 +179,14 @@ pub struct Session {
     pub(in crate::server::imap) search_return: Option<crate::wire::esearch::SearchReturn>,
 }
 
-const CAPS: &str = "IMAP4rev1 LITERAL+ IDLE UIDPLUS MOVE ENABLE CONDSTORE QRESYNC ID NAMESPACE UNSELECT QUOTA QUOTA=RES-STORAGE SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS STATUS=SIZE ESEARCH SEARCHRES SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES AUTH=PLAIN AUTH=XOAUTH2 AUTH=OAUTHBEARER SASL-IR";
+/// What the server announces (APPENDLIMIT, whose value is a limit, is added
+/// by `capabilities`). LITERAL+ and not LITERAL-: RFC 7888's abstract, "LITERAL-
+/// is the same as LITERAL+, but it disallows the alternate form of literals
+/// unless they are 4096 bytes or less"; this server takes non-synchronising
+/// literals of any size up to its limits (a larger one gets `* BYE [TOOBIG]`,
+/// it cannot be skipped safely), so LITERAL+ says all there is. MULTIAPPEND:
+/// RFC 3502.
+const CAPS: &str = "IMAP4rev1 LITERAL+ MULTIAPPEND IDLE UIDPLUS MOVE ENABLE CONDSTORE QRESYNC ID NAMESPACE UNSELECT QUOTA QUOTA=RES-STORAGE SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS STATUS=SIZE ESEARCH SEARCHRES SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES AUTH=PLAIN AUTH=XOAUTH2 AUTH=OAUTHBEARER SASL-IR";
 
 impl Session {
     pub fn new(id: u64, ctx: Arc<ServerCtx>) -> Self {
@@ -257,6 +264,9 @@ impl Session {
             CAPS.to_string()
         };
         super::cmd::add_compress_capability(self, io, &mut caps);
+        // RFC 7889: the server informs "the client about maximum message
+        // upload sizes"; one limit for every mailbox, the literal limit.
+        caps.push_str(&format!(" APPENDLIMIT={}", self.ctx.limits.max_literal));
         caps
     }
 
@@ -298,8 +308,10 @@ impl Session {
     }
 
     /// The command forms imap-codec does not read (`wire::extended`): the
-    /// extended LIST and CREATE with USE. Both need a logged-in session.
-    pub fn handle_extended(&mut self, tag: &str, cmd: ExtendedCommand, io: &mut Io) {
+    /// extended LIST, CREATE with USE, MULTIAPPEND and STATUS APPENDLIMIT.
+    /// All need a logged-in session. `bytes` is the command as read (a
+    /// MULTIAPPEND's messages are ranges of it).
+    pub fn handle_extended(&mut self, tag: &str, cmd: ExtendedCommand, bytes: &[u8], io: &mut Io) {
         if self.user.is_none() {
             io.write(&format!("{tag} NO [AUTHENTICATIONFAILED] Log in first\r\n"));
             return;
@@ -315,6 +327,12 @@ impl Session {
             ExtendedCommand::Create { mailbox, uses } => {
                 let mailbox = self.arg_text(mailbox);
                 self.cmd_create_special_use(tag, &mailbox, &uses, io)
+            }
+            ExtendedCommand::MultiAppend { mailbox, messages } => {
+                self.cmd_multiappend(tag, &mailbox, &messages, bytes, io)
+            }
+            ExtendedCommand::Status { mailbox, items } => {
+                self.cmd_status_named(tag, &mailbox, &items, io)
             }
         }
     }

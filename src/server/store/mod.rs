@@ -889,6 +889,96 @@ impl Store {
         written.map(|()| (validity, uid))
     }
 
+    /// Appends several messages as one operation (MULTIAPPEND, RFC 3502: "A
+    /// MULTIAPPEND APPEND operation is atomic; either all messages are
+    /// successfully appended, or no messages are appended."). Returns
+    /// UIDVALIDITY and the UIDs given, in order.
+    ///
+    /// Everything that can refuse one message (no mailbox, quota for the
+    /// total, the keyword limit for all flags together) is judged before the
+    /// first is queued, under one lock, so no other APPEND comes in between
+    /// and the UIDs are consecutive. In a durable store a record that then
+    /// fails to be written (a disk error) makes the messages already applied
+    /// expunged again before the answer, so the mailbox holds none of them;
+    /// other sessions may have seen them meanwhile. A crash between two of
+    /// the records can leave the first ones on disk (the journal has no
+    /// multi-record transaction): a known limit.
+    pub fn append_all(
+        &self,
+        user: &str,
+        name: &str,
+        items: Vec<NewMessage>,
+    ) -> Result<(u32, Vec<u32>), StoreError> {
+        let mb = self.mailbox(user, name).ok_or(StoreError::NoSuchMailbox)?;
+        if let Some((used, limit)) = self.quota(user) {
+            let total: u64 = items.iter().map(|(d, ..)| d.len() as u64).sum();
+            if used.saturating_add(total) > limit {
+                return Err(StoreError::OverQuota);
+            }
+        }
+        let mut st = mb.lock();
+        if st.deleted {
+            return Err(StoreError::NoSuchMailbox);
+        }
+        st.check_keywords(items.iter().map(|(_, f, _)| f))?;
+        let validity = st.uid_validity;
+        let mut uids = Vec::with_capacity(items.len());
+        let mut tickets = Vec::with_capacity(items.len());
+        for (data, flags, date) in items {
+            let uid = st.uid_next;
+            st.uid_next = uid.saturating_add(1);
+            let names = flags.names();
+            let ticket = st.queue(
+                self.journal.as_ref(),
+                |name| {
+                    journal::Entry::new(
+                        &journal::Record::Append {
+                            user,
+                            mailbox: name,
+                            uid_validity: validity,
+                            uid,
+                            flags: &names,
+                            internal_date: date.0,
+                            zone: date.1,
+                            data: &data,
+                        },
+                        Some(Arc::clone(&data)),
+                    )
+                },
+                PendingOp::Append {
+                    uid,
+                    flags,
+                    date,
+                    data: Arc::clone(&data),
+                },
+            );
+            uids.push(uid);
+            tickets.extend(ticket);
+        }
+        drop(st);
+        // Every ticket, not only the last: a failed batch need not stop the
+        // writer from putting later records on disk.
+        let failed = tickets.iter().any(|t| t.wait().is_err());
+        mb.lock().settle();
+        mb.notify.notify_waiters();
+        if failed {
+            let written: Vec<u32> = {
+                let st = mb.lock();
+                uids.iter()
+                    .copied()
+                    .filter(|&u| st.index_of(u).is_some())
+                    .collect()
+            };
+            if !written.is_empty() {
+                self.expunge(user, &mb, &written)?;
+            }
+            return Err(StoreError::Io(
+                "the journal could not be written; nothing was appended".into(),
+            ));
+        }
+        Ok((validity, uids))
+    }
+
     /// Replaces, adds or removes flags on the messages with these UIDs.
     /// With `unchanged_since` (CONDSTORE's UNCHANGEDSINCE), a message whose
     /// mod-sequence is above it, or that has a flag change queued, is left
@@ -1026,6 +1116,10 @@ fn insert_message(
     st.uid_next = st.uid_next.max(uid.saturating_add(1));
     st.push_change(Change::Appended(uid));
 }
+
+/// One message for `Store::append_all`: its bytes, flags and internal
+/// date (seconds, zone offset).
+pub type NewMessage = (Arc<[u8]>, FlagSet, (i64, i32));
 
 fn validity_seed() -> u32 {
     std::time::SystemTime::now()

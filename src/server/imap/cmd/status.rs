@@ -16,6 +16,30 @@ impl Session {
         items: &[StatusDataItemName],
         io: &mut Io,
     ) {
+        let names: Vec<String> = items.iter().map(|i| item_name(i).to_string()).collect();
+        self.cmd_status_named(tag, name, &names, io);
+    }
+
+    /// STATUS with its items as names (the STATUS imap-codec does not read:
+    /// `APPENDLIMIT`, RFC 7889). An item this server does not know is BAD.
+    pub(in crate::server::imap) fn cmd_status_named(
+        &mut self,
+        tag: &str,
+        name: &str,
+        names: &[String],
+        io: &mut Io,
+    ) {
+        if let Some(unknown) = names.iter().find(|n| !KNOWN.contains(&n.as_str())) {
+            io.write(&format!("{tag} BAD Unknown STATUS item {unknown}\r\n"));
+            return;
+        }
+        if let Err(refused) = crate::server::imap::names::check_name(
+            name.as_bytes(),
+            self.ctx.limits.max_mailbox_name,
+        ) {
+            io.write(&format!("{tag} {}\r\n", refused.0));
+            return;
+        }
         let Some(mb) = self.ctx.store.mailbox(self.user_str(), name) else {
             io.write(&format!("{tag} NO [NONEXISTENT] No such mailbox\r\n"));
             return;
@@ -24,8 +48,7 @@ impl Session {
             io.write(&format!("{tag} NO System I/O error\r\n"));
             return;
         }
-        let names: Vec<String> = items.iter().map(|i| item_name(i).to_string()).collect();
-        if let Some(line) = self.status_response(name, &names) {
+        if let Some(line) = self.status_response(name, names) {
             io.write(&line);
         }
         io.write(&format!("{tag} OK STATUS completed\r\n"));
@@ -82,6 +105,9 @@ impl Session {
                 // RFC 8438 (STATUS=SIZE): "the total size of the mailbox in
                 // octets".
                 "SIZE" => parts.push(format!("SIZE {}", st.bytes)),
+                // RFC 7889: the mailbox's upload limit; here the one the
+                // capability announces, the same for every mailbox.
+                "APPENDLIMIT" => parts.push(format!("APPENDLIMIT {}", self.ctx.limits.max_literal)),
                 "HIGHESTMODSEQ" => {
                     // A CONDSTORE-enabling command (RFC 7162 3.1).
                     self.condstore = true;
@@ -97,6 +123,21 @@ impl Session {
         ))
     }
 }
+
+/// The STATUS items this server answers (RFC 3501 6.3.10, RFC 9051 6.3.11's
+/// DELETED and SIZE, RFC 8438, RFC 7162, RFC 7889).
+const KNOWN: [&str; 10] = [
+    "MESSAGES",
+    "RECENT",
+    "UIDNEXT",
+    "UIDVALIDITY",
+    "UNSEEN",
+    "DELETED",
+    "DELETED-STORAGE",
+    "SIZE",
+    "HIGHESTMODSEQ",
+    "APPENDLIMIT",
+];
 
 /// A STATUS item as it is spelled on the wire.
 fn item_name(item: &StatusDataItemName) -> &'static str {
