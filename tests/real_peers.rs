@@ -45,6 +45,24 @@ const NO_UIDNEXT_SCRIPT: &str = "the script's SELECT gets no OK [UIDNEXT n] (as 
 
 const COURIER: &[Verdict] = &[
     Verdict {
+        id: "rfc/esearch-return-options",
+        status: "skipped",
+        findings: &[],
+        why: "Courier does not announce ESEARCH (RFC 4731)",
+    },
+    Verdict {
+        id: "webmail/esearch-searchres",
+        status: "skipped",
+        findings: &[],
+        why: "Courier does not announce ESEARCH (RFC 4731) or SEARCHRES (RFC 5182)",
+    },
+    Verdict {
+        id: "rfc/multiappend-all-or-nothing",
+        status: "skipped",
+        findings: &[],
+        why: "Courier does not announce MULTIAPPEND (RFC 3502)",
+    },
+    Verdict {
         id: "outlook/special-use-discovery",
         status: "skipped",
         findings: &[],
@@ -234,6 +252,12 @@ const COURIER_SERVER_WIDE: &[(&str, &str)] = &[
 ];
 
 const CYRUS: &[Verdict] = &[
+    Verdict {
+        id: "webmail/esearch-searchres",
+        status: "skipped",
+        findings: &[],
+        why: "Cyrus 3.6 does not announce SEARCHRES (RFC 5182); it answers RETURN (SAVE) with BAD",
+    },
     Verdict {
         id: "outlook-express/seed001-idle-no-done-31m",
         status: "inconclusive",
