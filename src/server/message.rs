@@ -24,10 +24,12 @@ use imap_codec::imap_types::fetch::Section;
 use mail_parser::parsers::MessageStream;
 use mail_parser::{HeaderName, HeaderValue, MessageParser};
 
+mod binary;
 mod fields;
 mod sortkeys;
 mod tree;
 
+pub use binary::{binary_section, stored_form, BinaryError, Unstorable};
 pub use sortkeys::sort_item;
 
 use fields::{parse_address_list, parse_disposition, parse_languages, Addr};

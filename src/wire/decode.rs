@@ -72,6 +72,12 @@ pub fn decode_server(bytes: &[u8]) -> Decoded<ServerMessage> {
             syntax_error: None,
         };
     }
+    if let Some(message) = binary_with_origin(bytes, &attempt) {
+        return Decoded {
+            message,
+            syntax_error: None,
+        };
+    }
     // imap-codec does not read ESEARCH (RFC 4731); a malformed one falls
     // through to the strict parser and `response.syntax`.
     if let Some(e) = super::esearch::parse_response(bytes) {
@@ -230,6 +236,75 @@ fn flags_with_recent(
         }
         _ => None,
     }
+}
+
+/// `* 1 FETCH (BINARY[1]<2> ~{3}...)`: the answer to a partial `BINARY[1]<2.3>`
+/// with its origin, as Dovecot 2.3 and Cyrus 3.6 send it. RFC 3516 4.3 allows
+/// it in prose ("BINARY<section-binary>[<<number>>] ... If <number> is present
+/// it refers to the offset within the DECODED section data"); its formal
+/// syntax and RFC 9051's do not (`"BINARY" section-binary SP (nstring /
+/// literal8)`, RFC 9051 erratum 7246), and neither does imap-codec. The RFC
+/// allows both, so both are read: decoded without the origins.
+fn binary_with_origin(
+    bytes: &[u8],
+    attempt: &impl Fn(&[u8]) -> Option<ServerMessage>,
+) -> Option<ServerMessage> {
+    if !bytes.starts_with(b"* ") || memchr::memmem::find(bytes, b"BINARY[").is_none() {
+        return None;
+    }
+    let fixed = drop_binary_origins(bytes)?;
+    match attempt(&fixed)? {
+        m @ ServerMessage::Fetch { .. } => Some(m),
+        _ => None,
+    }
+}
+
+/// `bytes` without the `<n>` after each `BINARY[...]` outside literal data;
+/// `None` when there is none.
+fn drop_binary_origins(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    let mut dropped = false;
+    while i < bytes.len() {
+        // A literal's data is copied untouched: `{n}` or `~{n}` then CRLF.
+        if bytes[i] == b'{' {
+            if let Some(close) = memchr::memchr(b'}', &bytes[i..]).map(|c| i + c) {
+                let digits = bytes[i + 1..close]
+                    .strip_suffix(b"+")
+                    .unwrap_or(&bytes[i + 1..close]);
+                let n = std::str::from_utf8(digits)
+                    .ok()
+                    .and_then(|d| d.parse::<usize>().ok());
+                if let Some(n) = n.filter(|_| bytes[close + 1..].starts_with(b"\r\n")) {
+                    let end = (close + 3).saturating_add(n).min(bytes.len());
+                    out.extend_from_slice(&bytes[i..end]);
+                    i = end;
+                    continue;
+                }
+            }
+        }
+        if bytes[i..].starts_with(b"BINARY[") {
+            if let Some(close) = memchr::memchr(b']', &bytes[i..]).map(|c| i + c) {
+                out.extend_from_slice(&bytes[i..=close]);
+                i = close + 1;
+                let rest = &bytes[i..];
+                if let Some(gt) = rest
+                    .strip_prefix(b"<")
+                    .and_then(|r| memchr::memchr(b'>', r))
+                {
+                    let digits = &rest[1..1 + gt];
+                    if !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) {
+                        i += gt + 2;
+                        dropped = true;
+                    }
+                }
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    dropped.then_some(out)
 }
 
 /// The strict parser alone, without the fast path or repairs (for tests).
@@ -989,6 +1064,37 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn binary_answers_with_and_without_origin() {
+        // Dovecot 2.3 and Cyrus 3.6 to `FETCH 1 (BINARY.PEEK[1]<2.3>)`, and the
+        // form without the origin that RFC 9051's grammar gives.
+        for raw in [
+            &b"* 1 FETCH (BINARY[1]<2> ~{3}\r\n\x00cd)\r\n"[..],
+            b"* 2 FETCH (UID 7 BINARY[1.2]<0> {4}\r\nf<1>)\r\n",
+            b"* 1 FETCH (BINARY[1] ~{3}\r\n\x00cd)\r\n",
+        ] {
+            let d = decode_server(raw);
+            assert!(
+                d.syntax_error.is_none(),
+                "{:?}",
+                String::from_utf8_lossy(raw)
+            );
+            assert!(
+                matches!(d.message, ServerMessage::Fetch { .. }),
+                "{:?}",
+                d.message
+            );
+        }
+        // An origin inside literal data is data, and a malformed one stays an error.
+        assert_eq!(
+            drop_binary_origins(b"* 1 FETCH (BINARY[1] {9}\r\nBINARY[]<"),
+            None
+        );
+        assert!(decode_server(b"* 1 FETCH (BINARY[1]<x> {1}\r\na)\r\n")
+            .syntax_error
+            .is_some());
     }
 
     #[test]

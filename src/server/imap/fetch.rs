@@ -9,16 +9,18 @@
 //! verify that the size of the data does not exceed the underlying transport's
 //! available window size or (2) use non-blocking writes".)
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
+use imap_codec::imap_types::core::Vec1;
 use imap_codec::imap_types::fetch::{
-    Macro, MacroOrMessageDataItemNames, MessageDataItemName, Section,
+    Macro, MacroOrMessageDataItemNames, MessageDataItemName, Part, Section,
 };
 
 use super::io::Io;
 use super::session::Session;
 use crate::server::faults::Fault;
-use crate::server::message;
+use crate::server::message::{self, BinaryError};
 use crate::server::store::{flags as fl, FlagSet, Message};
 
 /// Messages taken per hold of the mailbox lock, so other sessions are not
@@ -56,17 +58,6 @@ pub async fn fetch(
         }
         MacroOrMessageDataItemNames::MessageDataItemNames(v) => v,
     };
-    if names.iter().any(|n| {
-        matches!(
-            n,
-            MessageDataItemName::Binary { .. } | MessageDataItemName::BinarySize { .. }
-        )
-    }) {
-        io.write(&format!(
-            "{tag} BAD BINARY is not supported by this server\r\n"
-        ));
-        return;
-    }
     if uid && !names.iter().any(|n| matches!(n, MessageDataItemName::Uid)) {
         names.insert(0, MessageDataItemName::Uid);
     }
@@ -86,6 +77,7 @@ pub async fn fetch(
             matches!(
                 n,
                 MessageDataItemName::BodyExt { peek: false, .. }
+                    | MessageDataItemName::Binary { peek: false, .. }
                     | MessageDataItemName::Rfc822
                     | MessageDataItemName::Rfc822Text
             )
@@ -139,6 +131,7 @@ pub async fn fetch(
     let expunge_inside = !uid && session.ctx.faults.has(&Fault::ExpungeDuringFetch);
     let limit = session.ctx.limits.output_buffer;
     let mut missing = false;
+    let mut refused: Option<BinaryError> = None;
     if !names.iter().any(carries_text) {
         // Line-sized items (UID, FLAGS, ...): rendered under the lock, a chunk
         // at a time, written out whenever the buffer is full.
@@ -166,7 +159,7 @@ pub async fn fetch(
                         // the answer.
                         drop(st);
                         session.sync(true, false, io);
-                        return finish(tag, uid, missing, io);
+                        return finish(tag, uid, missing, refused.as_ref(), io);
                     }
                 }
             }
@@ -174,7 +167,7 @@ pub async fn fetch(
                 return;
             }
         }
-        return finish(tag, uid, missing, io);
+        return finish(tag, uid, missing, refused.as_ref(), io);
     }
     let mut done = 0;
     for chunk in targets.chunks(CHUNK_WITH_TEXT) {
@@ -193,18 +186,50 @@ pub async fn fetch(
                 missing = true;
                 continue;
             };
-            if render(session, seq, &m, &names, limit, io).await.is_err() {
+            // BINARY sections are decoded before anything of this message is
+            // written: one that cannot be decoded leaves the message out and
+            // fails the command (RFC 3516 4.3), the other messages still go.
+            let binaries = match binary_sections(&m, &names) {
+                Ok(b) => b,
+                Err(e) => {
+                    refused.get_or_insert(e);
+                    continue;
+                }
+            };
+            if render(session, seq, &m, &names, &binaries, limit, io)
+                .await
+                .is_err()
+            {
                 return;
             }
             done += 1;
             if expunge_inside && done == 1 {
                 // The fault: pending EXPUNGEs go out in the middle of the answer.
                 session.sync(true, false, io);
-                return finish(tag, uid, missing, io);
+                return finish(tag, uid, missing, refused.as_ref(), io);
             }
         }
     }
-    finish(tag, uid, missing, io)
+    finish(tag, uid, missing, refused.as_ref(), io)
+}
+
+/// The decoded octets of each BINARY and BINARY.SIZE item, in item order.
+fn binary_sections<'m>(
+    m: &'m Message,
+    names: &[MessageDataItemName<'_>],
+) -> Result<Vec<Cow<'m, [u8]>>, BinaryError> {
+    names
+        .iter()
+        .filter_map(|n| match n {
+            MessageDataItemName::Binary { section, .. }
+            | MessageDataItemName::BinarySize { section } => Some(section),
+            _ => None,
+        })
+        .map(|section| {
+            let part = Vec1::try_from(section.clone()).ok().map(Part);
+            message::binary_section(&m.data, part.as_ref())
+        })
+        .collect()
 }
 
 /// Items whose size is the message's, not a line's.
@@ -218,12 +243,23 @@ fn carries_text(n: &MessageDataItemName<'_>) -> bool {
             | MessageDataItemName::Envelope
             | MessageDataItemName::Body
             | MessageDataItemName::BodyStructure
+            | MessageDataItemName::Binary { .. }
+            | MessageDataItemName::BinarySize { .. }
     )
 }
 
-fn finish(tag: &str, uid: bool, missing: bool, io: &mut Io) {
+fn finish(tag: &str, uid: bool, missing: bool, refused: Option<&BinaryError>, io: &mut Io) {
     let what = if uid { "UID FETCH" } else { "FETCH" };
-    if missing && !uid {
+    if let Some(e) = refused {
+        match e {
+            BinaryError::UnknownCte(cte) => io.write(&format!(
+                "{tag} NO [UNKNOWN-CTE] Cannot decode Content-Transfer-Encoding {cte}\r\n"
+            )),
+            BinaryError::Corrupt(cte) => {
+                io.write(&format!("{tag} NO [PARSE] A part is not valid {cte}\r\n"))
+            }
+        }
+    } else if missing && !uid {
         // RFC 5530: some messages were expunged by another session meanwhile.
         io.write(&format!(
             "{tag} NO [EXPUNGEISSUED] Some messages were expunged\r\n"
@@ -240,10 +276,12 @@ async fn render(
     seq: u32,
     m: &Message,
     names: &[MessageDataItemName<'_>],
+    binaries: &[Cow<'_, [u8]>],
     limit: usize,
     io: &mut Io,
 ) -> std::io::Result<()> {
     io.write(&format!("* {seq} FETCH ("));
+    let mut binaries = binaries.iter();
     for (k, name) in names.iter().enumerate() {
         if k > 0 {
             io.write(" ");
@@ -284,6 +322,35 @@ async fn render(
                         literal(bytes, limit, io).await?;
                     }
                 }
+            }
+            MessageDataItemName::Binary {
+                section, partial, ..
+            } => {
+                let bytes: &[u8] = binaries.next().map_or(&[], |b| b);
+                let bytes = match partial {
+                    Some((start, count)) => {
+                        let s = (*start as usize).min(bytes.len());
+                        &bytes[s..s.saturating_add(count.get() as usize).min(bytes.len())]
+                    }
+                    None => bytes,
+                };
+                // RFC 9051 9: `"BINARY" section-binary SP (nstring / literal8)`,
+                // no origin after the section even for a partial request
+                // (RFC 9051 erratum 7246), so every parser reads it.
+                io.write(&format!("BINARY[{}] ", part_text(section)));
+                // RFC 3516 4.3: data without NUL "SHOULD" go as a string, not
+                // a literal8; with NUL only a literal8 can carry it.
+                if memchr::memchr(0, bytes).is_some() {
+                    io.write("~");
+                }
+                literal(bytes, limit, io).await?;
+            }
+            MessageDataItemName::BinarySize { section } => {
+                // RFC 3516 4.3: "The value returned MUST match the size of the
+                // <nstring> or <literal8> that will be returned by the
+                // corresponding FETCH BINARY request."
+                let size = binaries.next().map_or(0, |b| b.len());
+                io.write(&format!("BINARY.SIZE[{}] {size}", part_text(section)));
             }
             MessageDataItemName::Rfc822 => {
                 io.write("RFC822 ");
@@ -367,6 +434,12 @@ fn internal_date(m: &Message) -> String {
 }
 
 use chrono::Offset as _;
+
+/// `1.2.3`, as a BINARY section names its part.
+fn part_text(section: &[std::num::NonZeroU32]) -> String {
+    let parts: Vec<String> = section.iter().map(|n| n.to_string()).collect();
+    parts.join(".")
+}
 
 /// The section as the client asked for it, for echoing in the response:
 /// field names as atoms where they can be, quoted otherwise.

@@ -53,13 +53,23 @@ impl Session {
             io.write(&format!("{tag} NO [CANNOT] Empty message\r\n"));
             return;
         }
+        let data = match crate::server::message::stored_form(data) {
+            Ok(d) => d,
+            Err(why) => {
+                io.write(&format!(
+                    "{tag} NO [UNKNOWN-CTE] Cannot store {}\r\n",
+                    why.0
+                ));
+                return;
+            }
+        };
         let date = date.unwrap_or_else(|| (chrono::Utc::now().timestamp(), 0));
         let reuse = self.ctx.faults.has(&Fault::UidReuse);
         let fs = FlagSet::from_names(flags.iter().map(String::as_str));
         match self
             .ctx
             .store
-            .append(self.user_str(), name, Arc::from(data), fs, date, reuse)
+            .append(self.user_str(), name, Arc::from(&*data), fs, date, reuse)
         {
             Ok((validity, uid)) => {
                 if self
@@ -137,8 +147,18 @@ impl Session {
                     }
                 },
             };
+            let data = match crate::server::message::stored_form(data) {
+                Ok(d) => d,
+                Err(why) => {
+                    io.write(&format!(
+                        "{tag} NO [UNKNOWN-CTE] Message {n}: cannot store {}; nothing was appended\r\n",
+                        why.0
+                    ));
+                    return;
+                }
+            };
             let fs = FlagSet::from_names(m.flags.iter().map(String::as_str));
-            items.push((Arc::from(data), fs, date));
+            items.push((Arc::from(&*data), fs, date));
         }
         match self.ctx.store.append_all(self.user_str(), name, items) {
             Ok((validity, uids)) => {
