@@ -1036,3 +1036,41 @@ fn a_multiappend_and_its_appenduid_set_are_read() {
     let f = findings(&format!("{SELECTED}{reuse}"));
     assert!(f.iter().any(|x| x.0.starts_with("uid.")), "{f:?}");
 }
+
+/// BINARY (RFC 3516): the decoded size is as immutable as the message text
+/// (4.3: BINARY.SIZE "MUST match the size of the <nstring> or <literal8> that
+/// will be returned"), while a partial answer, with its origin as Dovecot and
+/// Cyrus send it or without as RFC 9051's grammar has it, is neither a syntax
+/// error nor a change of the message.
+#[test]
+fn binary_size_is_immutable_and_partial_binary_is_read_in_both_forms() {
+    let good = format!(
+        "{SELECTED}\
+C: a4 UID FETCH 10 (BINARY.SIZE[1] BINARY.PEEK[1])\n\
+S: * 1 FETCH (UID 10 BINARY.SIZE[1] 5 BINARY[1] ~{{5}}\n\
+S: \0abcd)\n\
+S: a4 OK done\n\
+C: a5 FETCH 1 (BINARY.PEEK[1]<2.3>)\n\
+S: * 1 FETCH (BINARY[1]<2> {{3}}\n\
+S: bcd)\n\
+S: a5 OK done\n\
+C: a6 FETCH 1 (BINARY.PEEK[1]<0.2>)\n\
+S: * 1 FETCH (BINARY[1] ~{{2}}\n\
+S: \0a)\n\
+S: a6 OK done\n\
+C: a7 FETCH 1 (BINARY.SIZE[1])\n\
+S: * 1 FETCH (BINARY.SIZE[1] 5)\n\
+S: a7 OK done\n"
+    );
+    assert_eq!(findings(&good), vec![]);
+    let bad = good.replace(
+        "S: * 1 FETCH (BINARY.SIZE[1] 5)",
+        "S: * 1 FETCH (BINARY.SIZE[1] 7)",
+    );
+    let lines: Vec<&str> = bad.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.contains("BINARY.SIZE[1] 7"))
+        .map_or(0, |i| i as u64 + 1);
+    assert_eq!(findings(&bad), vec![("fetch.immutable", at)]);
+}

@@ -1084,7 +1084,7 @@ async fn imap4rev2_session_differs_only_where_rfc_9051_says() {
     let h = server().await;
     let mut v2 = Client::login(&h).await;
     let caps = v2.cmd("CAPABILITY").await;
-    assert!(caps.has("* CAPABILITY IMAP4rev1 "), "{:?}", caps.untagged);
+    assert!(caps.has("* CAPABILITY IMAP4rev1 IMAP4rev2 "), "{:?}", caps.untagged);
     let e = v2.cmd("ENABLE IMAP4rev2").await;
     assert!(e.ok() && e.has("* ENABLED IMAP4rev2"), "{:?}", e.untagged);
     // A UTF-8 name, as a literal and as a quoted string.
@@ -1532,5 +1532,85 @@ async fn literal_plus_is_not_bounded_at_4096() {
     big.push_str("\r\n");
     let r = a.append("INBOX", "", &big).await;
     assert!(r.ok(), "{}", r.tagged);
+    h.shutdown().await;
+}
+
+/// BINARY (RFC 3516; RFC 9051 6.4.5): sections come transfer-decoded
+/// ("Requests that the specified section be transmitted after performing
+/// CTE-related decoding"), partial offsets count decoded octets, BINARY.SIZE
+/// is the decoded length, NUL data goes as a literal8, an encoding the server
+/// cannot undo is `NO [UNKNOWN-CTE]` ("it MUST fail the request"), BINARY.PEEK
+/// leaves \Seen alone and BINARY sets it; a literal8 APPEND of binary data
+/// comes back octet for octet, and BODY[] of it stays free of NUL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_fetch_decodes_and_literal8_append_round_trips() {
+    let h = server().await;
+    let mut a = Client::login(&h).await;
+    let caps = a.cmd("CAPABILITY").await;
+    assert!(caps.has("* CAPABILITY ") && caps.untagged[0].contains(" BINARY "));
+    let multi = "From: a@b\r\nSubject: multi\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=zz\r\n\r\n\
+--zz\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
+caf=C3=A9 =\r\nend\r\n\
+--zz\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+AAECAwBoZWxsbw==\r\n\
+--zz\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: x-uuencode\r\n\r\nbegin 644 x\r\n\
+--zz--\r\n";
+    assert!(a.append("INBOX", "", multi).await.ok());
+    // A literal8 message whose body holds NUL octets.
+    let binary = b"From: a@b\r\nSubject: nul\r\nContent-Type: application/octet-stream\r\n\
+Content-Transfer-Encoding: binary\r\n\r\nab\x00cd\r\n";
+    let mut append = format!("t900 APPEND INBOX ~{{{}+}}\r\n", binary.len()).into_bytes();
+    append.extend_from_slice(binary);
+    append.extend_from_slice(b"\r\n");
+    a.send(&append).await;
+    let appended = a.answer("t900").await;
+    assert!(appended.ok(), "{}", appended.tagged);
+    assert!(a.cmd("SELECT INBOX").await.ok());
+
+    let fetched = |r: &Answer, seq: u32| {
+        r.untagged
+            .iter()
+            .find(|l| l.starts_with(&format!("* {seq} FETCH ")))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let r = a.cmd("FETCH 1 (BINARY.PEEK[1] BINARY.SIZE[1] BINARY.SIZE[2])").await;
+    assert!(r.ok(), "{}", r.tagged);
+    let line = fetched(&r, 1);
+    assert!(line.contains("BINARY[1] {9}\r\ncafé end"), "{line:?}");
+    assert!(line.contains("BINARY.SIZE[1] 9") && line.contains("BINARY.SIZE[2] 10"), "{line:?}");
+    let r = a.cmd("FETCH 1 (BINARY.PEEK[2] BINARY.PEEK[2]<5.5>)").await;
+    let line = fetched(&r, 1);
+    assert!(line.contains("BINARY[2] ~{10}\r\n\0\u{1}\u{2}\u{3}\0hello"), "{line:?}");
+    assert!(line.contains("BINARY[2] {5}\r\nhello"), "partial counts decoded octets: {line:?}");
+
+    // x-uuencode: the message is left out and the command fails.
+    let r = a.cmd("FETCH 1:2 (BINARY.PEEK[3])").await;
+    assert!(r.tagged.contains(" NO [UNKNOWN-CTE]"), "{}", r.tagged);
+    assert!(fetched(&r, 1).is_empty() && !fetched(&r, 2).is_empty(), "{:?}", r.untagged);
+
+    // The literal8 message: stored in base64, given back whole.
+    let r = a.cmd("FETCH 2 (BODY.PEEK[] BINARY.PEEK[1] BINARY.SIZE[1])").await;
+    let line = fetched(&r, 2);
+    assert!(line.contains("Content-Transfer-Encoding: base64"), "{line:?}");
+    assert_eq!(line.matches('\0').count(), 1, "one NUL, in BINARY[1]: {line:?}");
+    assert!(line.contains("BINARY[1] ~{7}\r\nab\0cd\r\n"), "{line:?}");
+    assert!(line.contains("BINARY.SIZE[1] 7"), "{line:?}");
+
+    // \Seen: PEEK left it alone so far; BINARY sets it.
+    let r = a.cmd("FETCH 2 (FLAGS)").await;
+    assert!(!fetched(&r, 2).contains("\\Seen"), "{:?}", r.untagged);
+    let r = a.cmd("FETCH 2 (BINARY[1])").await;
+    assert!(fetched(&r, 2).contains("\\Seen"), "{:?}", r.untagged);
+
+    // A NUL in a header cannot be stored without loss.
+    let bad = b"Subject: a\x00b\r\n\r\nbody\r\n";
+    let mut append = format!("t901 APPEND INBOX ~{{{}+}}\r\n", bad.len()).into_bytes();
+    append.extend_from_slice(bad);
+    append.extend_from_slice(b"\r\n");
+    a.send(&append).await;
+    let refused = a.answer("t901").await;
+    assert!(refused.tagged.contains(" NO [UNKNOWN-CTE]"), "{}", refused.tagged);
     h.shutdown().await;
 }

@@ -624,6 +624,12 @@ impl Run<'_> {
                 bytes,
                 chunk,
             } => {
+                // `$ns/...` and bound names work here as in commands; bytes
+                // that are not UTF-8 are sent as written.
+                let substituted = std::str::from_utf8(bytes)
+                    .ok()
+                    .map(|t| crate::scenario::pattern::substitute(t, &self.vars).into_bytes());
+                let bytes = substituted.as_deref().unwrap_or(bytes);
                 let s = self.session(session, line)?;
                 let r = match chunk {
                     None => s.send_raw(bytes).await,

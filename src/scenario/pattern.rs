@@ -174,6 +174,11 @@ impl<'a> Reader<'a> {
                 }
                 b'"' => self.quoted(),
                 b'{' => self.brace(),
+                // RFC 3516 literal8, `~{N}`: read as a literal.
+                b'~' if !self.pattern && self.b.get(self.i + 1) == Some(&b'{') => {
+                    self.i += 1;
+                    self.brace()
+                }
                 _ => self.atom(),
             };
             out.push(item);
@@ -256,9 +261,34 @@ impl<'a> Reader<'a> {
         let text = &self.b[start..self.i];
         if self.pattern && text == b"..." {
             Item::AnyRun
+        } else if !self.pattern {
+            Item::Atom(start..start + without_binary_origin(text).len())
         } else {
             Item::Atom(start..self.i)
         }
+    }
+}
+
+/// `BINARY[2]<6>` as `BINARY[2]`: RFC 3516 4.3 lets a partial answer carry its
+/// origin (Dovecot and Cyrus send it), RFC 9051's grammar has none, so a
+/// pattern names the item without it and matches both.
+fn without_binary_origin(atom: &[u8]) -> &[u8] {
+    if atom.len() < 7 || !atom[..7].eq_ignore_ascii_case(b"BINARY[") {
+        return atom;
+    }
+    let Some(digits) = atom.strip_suffix(b">") else {
+        return atom;
+    };
+    match memchr::memrchr(b'<', digits) {
+        Some(lt)
+            if lt > 0
+                && digits[lt - 1] == b']'
+                && lt + 1 < digits.len()
+                && digits[lt + 1..].iter().all(u8::is_ascii_digit) =>
+        {
+            &atom[..lt]
+        }
+        _ => atom,
     }
 }
 
@@ -698,6 +728,27 @@ mod tests {
         }
         let deep = "(".repeat(10_000);
         assert!(m("* 1 EXISTS", &deep).is_none());
+    }
+
+    /// Dovecot 2.3 and Cyrus 3.6 answer a partial BINARY with its origin and a
+    /// literal8; the reference server without the origin.
+    #[test]
+    fn binary_literal8_and_origin_in_responses() {
+        let v = HashMap::new();
+        let p = Pattern::new("* 1 FETCH (BINARY[2] \"binary\")");
+        for raw in [
+            &b"* 1 FETCH (BINARY[2]<6> ~{6}\r\nbinary)\r\n"[..],
+            b"* 1 FETCH (BINARY[2] ~{6}\r\nbinary)\r\n",
+            b"* 1 FETCH (BINARY[2] {6}\r\nbinary UID 4)\r\n",
+        ] {
+            assert!(p.matches_bytes(raw, &v).is_some(), "{}", String::from_utf8_lossy(raw));
+        }
+        assert!(p
+            .matches_bytes(b"* 1 FETCH (BINARY[2]<6> ~{6}\r\nbinarx)\r\n", &v)
+            .is_none());
+        assert_eq!(without_binary_origin(b"BINARY[1.2]<0>"), b"BINARY[1.2]");
+        assert_eq!(without_binary_origin(b"BODY[]<0>"), b"BODY[]<0>");
+        assert_eq!(without_binary_origin(b"BINARY[1]<>"), b"BINARY[1]<>");
     }
 
     #[test]

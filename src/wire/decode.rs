@@ -782,6 +782,14 @@ fn fetch_fact(item: &imap_codec::imap_types::fetch::MessageDataItem<'_>) -> Opti
             nstring(data, &mut h);
             "RFC822.TEXT".to_string()
         }
+        // The decoded size is the message text's, as immutable (RFC 3516 4.3).
+        // BINARY[...] itself is no fact: a partial answer may come without
+        // its origin (RFC 9051's grammar has none), like a whole one.
+        I::BinarySize { section, size } => {
+            size.hash(&mut h);
+            let parts: Vec<String> = section.iter().map(|n| n.to_string()).collect();
+            format!("BINARY.SIZE[{}]", parts.join("."))
+        }
         _ => return None,
     };
     Some(FetchFact {

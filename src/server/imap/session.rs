@@ -184,9 +184,15 @@ pub struct Session {
 /// is the same as LITERAL+, but it disallows the alternate form of literals
 /// unless they are 4096 bytes or less"; this server takes non-synchronising
 /// literals of any size up to its limits (a larger one gets `* BYE [TOOBIG]`,
-/// it cannot be skipped safely), so LITERAL+ says all there is. MULTIAPPEND:
-/// RFC 3502.
-const CAPS: &str = "IMAP4rev1 LITERAL+ MULTIAPPEND BINARY IDLE UIDPLUS MOVE ENABLE CONDSTORE QRESYNC ID NAMESPACE UNSELECT QUOTA QUOTA=RES-STORAGE SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS STATUS=SIZE ESEARCH SEARCHRES SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES AUTH=PLAIN AUTH=XOAUTH2 AUTH=OAUTHBEARER SASL-IR";
+/// it cannot be skipped safely), so LITERAL+ says all there is (and covers
+/// the LITERAL- that IMAP4rev2 includes). MULTIAPPEND: RFC 3502. IMAP4rev2 (RFC
+/// 9051) beside IMAP4rev1: a session is rev1 until `ENABLE IMAP4rev2`
+/// (appendix A: "If both IMAP4rev1 and IMAP4rev2 are advertised, an IMAP
+/// client that wants to use IMAP4rev2 MUST issue an "ENABLE IMAP4rev2"
+/// command"); what rev2 folds in from extensions (BINARY, ESEARCH, SEARCHRES,
+/// LIST-EXTENDED, LIST-STATUS, MOVE, UNSELECT, UIDPLUS, SPECIAL-USE, STATUS
+/// SIZE and DELETED, NAMESPACE, IDLE, SASL-IR, ENABLE) is all here.
+const CAPS: &str = "IMAP4rev1 IMAP4rev2 LITERAL+ MULTIAPPEND BINARY IDLE UIDPLUS MOVE ENABLE CONDSTORE QRESYNC ID NAMESPACE UNSELECT QUOTA QUOTA=RES-STORAGE SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS STATUS=SIZE ESEARCH SEARCHRES SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES AUTH=PLAIN AUTH=XOAUTH2 AUTH=OAUTHBEARER SASL-IR";
 
 impl Session {
     pub fn new(id: u64, ctx: Arc<ServerCtx>) -> Self {
