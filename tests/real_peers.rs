@@ -45,6 +45,18 @@ const NO_UIDNEXT_SCRIPT: &str = "the script's SELECT gets no OK [UIDNEXT n] (as 
 
 const COURIER: &[Verdict] = &[
     Verdict {
+        id: "rfc/binary-fetch-decoded",
+        status: "skipped",
+        findings: &[],
+        why: "Courier does not announce BINARY (RFC 3516)",
+    },
+    Verdict {
+        id: "rfc/imap4rev2-session",
+        status: "skipped",
+        findings: &[],
+        why: "Courier does not announce IMAP4rev2 (RFC 9051)",
+    },
+    Verdict {
         id: "rfc/esearch-return-options",
         status: "skipped",
         findings: &[],
@@ -252,6 +264,12 @@ const COURIER_SERVER_WIDE: &[(&str, &str)] = &[
 ];
 
 const CYRUS: &[Verdict] = &[
+    Verdict {
+        id: "rfc/imap4rev2-session",
+        status: "skipped",
+        findings: &[],
+        why: "Cyrus 3.6 does not announce IMAP4rev2 (RFC 9051)",
+    },
     Verdict {
         id: "webmail/esearch-searchres",
         status: "skipped",

@@ -1084,7 +1084,11 @@ async fn imap4rev2_session_differs_only_where_rfc_9051_says() {
     let h = server().await;
     let mut v2 = Client::login(&h).await;
     let caps = v2.cmd("CAPABILITY").await;
-    assert!(caps.has("* CAPABILITY IMAP4rev1 IMAP4rev2 "), "{:?}", caps.untagged);
+    assert!(
+        caps.has("* CAPABILITY IMAP4rev1 IMAP4rev2 "),
+        "{:?}",
+        caps.untagged
+    );
     let e = v2.cmd("ENABLE IMAP4rev2").await;
     assert!(e.ok() && e.has("* ENABLED IMAP4rev2"), "{:?}", e.untagged);
     // A UTF-8 name, as a literal and as a quoted string.
@@ -1575,26 +1579,50 @@ Content-Transfer-Encoding: binary\r\n\r\nab\x00cd\r\n";
             .cloned()
             .unwrap_or_default()
     };
-    let r = a.cmd("FETCH 1 (BINARY.PEEK[1] BINARY.SIZE[1] BINARY.SIZE[2])").await;
+    let r = a
+        .cmd("FETCH 1 (BINARY.PEEK[1] BINARY.SIZE[1] BINARY.SIZE[2])")
+        .await;
     assert!(r.ok(), "{}", r.tagged);
     let line = fetched(&r, 1);
     assert!(line.contains("BINARY[1] {9}\r\ncafé end"), "{line:?}");
-    assert!(line.contains("BINARY.SIZE[1] 9") && line.contains("BINARY.SIZE[2] 10"), "{line:?}");
+    assert!(
+        line.contains("BINARY.SIZE[1] 9") && line.contains("BINARY.SIZE[2] 10"),
+        "{line:?}"
+    );
     let r = a.cmd("FETCH 1 (BINARY.PEEK[2] BINARY.PEEK[2]<5.5>)").await;
     let line = fetched(&r, 1);
-    assert!(line.contains("BINARY[2] ~{10}\r\n\0\u{1}\u{2}\u{3}\0hello"), "{line:?}");
-    assert!(line.contains("BINARY[2] {5}\r\nhello"), "partial counts decoded octets: {line:?}");
+    assert!(
+        line.contains("BINARY[2] ~{10}\r\n\0\u{1}\u{2}\u{3}\0hello"),
+        "{line:?}"
+    );
+    assert!(
+        line.contains("BINARY[2] {5}\r\nhello"),
+        "partial counts decoded octets: {line:?}"
+    );
 
     // x-uuencode: the message is left out and the command fails.
     let r = a.cmd("FETCH 1:2 (BINARY.PEEK[3])").await;
     assert!(r.tagged.contains(" NO [UNKNOWN-CTE]"), "{}", r.tagged);
-    assert!(fetched(&r, 1).is_empty() && !fetched(&r, 2).is_empty(), "{:?}", r.untagged);
+    assert!(
+        fetched(&r, 1).is_empty() && !fetched(&r, 2).is_empty(),
+        "{:?}",
+        r.untagged
+    );
 
     // The literal8 message: stored in base64, given back whole.
-    let r = a.cmd("FETCH 2 (BODY.PEEK[] BINARY.PEEK[1] BINARY.SIZE[1])").await;
+    let r = a
+        .cmd("FETCH 2 (BODY.PEEK[] BINARY.PEEK[1] BINARY.SIZE[1])")
+        .await;
     let line = fetched(&r, 2);
-    assert!(line.contains("Content-Transfer-Encoding: base64"), "{line:?}");
-    assert_eq!(line.matches('\0').count(), 1, "one NUL, in BINARY[1]: {line:?}");
+    assert!(
+        line.contains("Content-Transfer-Encoding: base64"),
+        "{line:?}"
+    );
+    assert_eq!(
+        line.matches('\0').count(),
+        1,
+        "one NUL, in BINARY[1]: {line:?}"
+    );
     assert!(line.contains("BINARY[1] ~{7}\r\nab\0cd\r\n"), "{line:?}");
     assert!(line.contains("BINARY.SIZE[1] 7"), "{line:?}");
 
@@ -1611,6 +1639,10 @@ Content-Transfer-Encoding: binary\r\n\r\nab\x00cd\r\n";
     append.extend_from_slice(b"\r\n");
     a.send(&append).await;
     let refused = a.answer("t901").await;
-    assert!(refused.tagged.contains(" NO [UNKNOWN-CTE]"), "{}", refused.tagged);
+    assert!(
+        refused.tagged.contains(" NO [UNKNOWN-CTE]"),
+        "{}",
+        refused.tagged
+    );
     h.shutdown().await;
 }

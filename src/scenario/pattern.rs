@@ -741,7 +741,11 @@ mod tests {
             b"* 1 FETCH (BINARY[2] ~{6}\r\nbinary)\r\n",
             b"* 1 FETCH (BINARY[2] {6}\r\nbinary UID 4)\r\n",
         ] {
-            assert!(p.matches_bytes(raw, &v).is_some(), "{}", String::from_utf8_lossy(raw));
+            assert!(
+                p.matches_bytes(raw, &v).is_some(),
+                "{}",
+                String::from_utf8_lossy(raw)
+            );
         }
         assert!(p
             .matches_bytes(b"* 1 FETCH (BINARY[2]<6> ~{6}\r\nbinarx)\r\n", &v)
