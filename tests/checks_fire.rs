@@ -1074,3 +1074,24 @@ S: a7 OK done\n"
         .map_or(0, |i| i as u64 + 1);
     assert_eq!(findings(&bad), vec![("fetch.immutable", at)]);
 }
+
+/// UTF-8 in a status response's text: RFC 3501's `TEXT-CHAR` is 7-bit, RFC
+/// 9051's `text` takes UTF-8 once IMAP4rev2 is on, and Courier sends it after
+/// ENABLE UTF8=ACCEPT (`a5 OK "INBOX.Entwürfe" created.`).
+#[test]
+fn utf8_status_text_is_judged_by_what_the_session_enabled() {
+    let created = "C: a5 CREATE \"Entw\u{fc}rfe\"\nS: a5 OK \"Entw\u{fc}rfe\" created.\n";
+    let rev1 = format!("{SELECTED}{created}");
+    let at = rev1.lines().count() as u64;
+    assert_eq!(findings(&rev1), vec![("response.syntax", at)]);
+    for enable in ["UTF8=ACCEPT", "IMAP4rev2"] {
+        let enabled = format!(
+            "{SELECTED}C: a4 ENABLE {enable}\nS: * ENABLED {enable}\nS: a4 OK done\n{created}"
+        );
+        assert_eq!(findings(&enabled), vec![], "{enable}");
+    }
+    // Asked for but not enabled: still RFC 3501's grammar.
+    let refused =
+        format!("{SELECTED}C: a4 ENABLE UTF8=ACCEPT\nS: * ENABLED\nS: a4 OK done\n{created}");
+    assert_eq!(findings(&refused).len(), 1);
+}

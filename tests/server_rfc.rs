@@ -1646,3 +1646,73 @@ Content-Transfer-Encoding: binary\r\n\r\nab\x00cd\r\n";
     );
     h.shutdown().await;
 }
+
+/// UTF8=ACCEPT (RFC 6855 3, RFC 9755): after `ENABLE UTF8=ACCEPT` mailbox
+/// names go both ways as UTF-8 quoted strings while a session that did not
+/// enable it sees the same mailbox in modified UTF-7; RFC 6855 4's `APPEND
+/// mailbox UTF8 (literal8)` stores the message inside the parentheses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn utf8_accept_names_and_the_utf8_append_form() {
+    let h = server().await;
+    let mut u = Client::login(&h).await;
+    let mut old = Client::login(&h).await;
+    let caps = u.cmd("CAPABILITY").await;
+    assert!(
+        caps.untagged[0].contains(" UTF8=ACCEPT "),
+        "{:?}",
+        caps.untagged
+    );
+    let e = u.cmd("ENABLE UTF8=ACCEPT").await;
+    assert!(e.ok() && e.has("* ENABLED UTF8=ACCEPT"), "{:?}", e.untagged);
+    let again = u.cmd("ENABLE UTF8=ACCEPT").await;
+    assert!(
+        again.has("* ENABLED") && !again.untagged[0].contains("UTF8"),
+        "{:?}",
+        again.untagged
+    );
+    assert!(u.cmd("CREATE \"Entw\u{fc}rfe\"").await.ok());
+    let l = u.cmd("LIST \"\" Entw*").await;
+    assert!(
+        l.has("* LIST (\\HasNoChildren) \"/\" \"Entw\u{fc}rfe\""),
+        "{:?}",
+        l.untagged
+    );
+    let l = old.cmd("LIST \"\" Entw*").await;
+    assert!(
+        l.has("* LIST (\\HasNoChildren) \"/\" \"Entw&APw-rfe\""),
+        "{:?}",
+        l.untagged
+    );
+
+    let message = "From: j\u{f6}rg@example.org\r\nSubject: Gr\u{fc}\u{df}e\r\n\r\nhallo\r\n";
+    let mut append = format!(
+        "t900 APPEND \"Entw\u{fc}rfe\" (\\Seen) UTF8 (~{{{}+}}\r\n",
+        message.len()
+    )
+    .into_bytes();
+    append.extend_from_slice(message.as_bytes());
+    append.extend_from_slice(b")\r\n");
+    u.send(&append).await;
+    let appended = u.answer("t900").await;
+    assert!(
+        appended.ok() && appended.tagged.contains("[APPENDUID "),
+        "{}",
+        appended.tagged
+    );
+    let unclosed = format!("APPEND INBOX UTF8 (~{{{}+}}\r\n{message}", message.len());
+    assert!(u.cmd(&unclosed).await.tagged.contains(" BAD "));
+    assert!(u.cmd("SELECT \"Entw\u{fc}rfe\"").await.ok());
+    let f = u.cmd("FETCH 1 (FLAGS BODY.PEEK[])").await;
+    let line = f
+        .untagged
+        .iter()
+        .find(|l| l.starts_with("* 1 FETCH"))
+        .cloned()
+        .unwrap_or_default();
+    assert!(line.contains("\\Seen"), "{line:?}");
+    assert!(
+        line.contains(&format!("{{{}}}\r\n{message}", message.len())),
+        "{line:?}"
+    );
+    h.shutdown().await;
+}

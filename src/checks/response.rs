@@ -28,6 +28,13 @@ pub(super) fn inspect_syntax(cx: &Context<'_>, out: &mut Findings) {
             None,
         );
     } else if let Some(why) = syntax_error {
+        // UTF-8 text is RFC 9051's grammar once IMAP4rev2 is on, and taken as
+        // such after ENABLE UTF8=ACCEPT (see `decode::UTF8_TEXT`).
+        if why == crate::wire::decode::UTF8_TEXT
+            && cx.session.is_some_and(|s| s.rev2() || s.utf8_enabled)
+        {
+            return;
+        }
         let grammar = grammar_of(&cx.event.raw, cx.session);
         out.report(
             "response.syntax",

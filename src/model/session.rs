@@ -101,6 +101,9 @@ pub struct SessionModel {
     /// The server answered `ENABLE QRESYNC` with `* ENABLED QRESYNC`
     /// (RFC 7162 3.2.3): VANISHED may come from then on.
     pub qresync_enabled: bool,
+    /// The server answered `ENABLE UTF8=ACCEPT` with `* ENABLED UTF8=ACCEPT`
+    /// (RFC 6855 3, RFC 9755).
+    pub utf8_enabled: bool,
     /// Keywords this session's own STOREs named (bounded): created at its
     /// request (RFC 3501 7.1, PERMANENTFLAGS `\*`), so it knows of them.
     pub stored_keywords: Vec<String>,
@@ -126,6 +129,7 @@ impl SessionModel {
             discarded: Vec::new(),
             rev2_enabled: false,
             qresync_enabled: false,
+            utf8_enabled: false,
             stored_keywords: Vec::new(),
         }
     }
@@ -318,6 +322,9 @@ impl SessionModel {
                 }
                 if c.iter().any(|c| c.eq_ignore_ascii_case("QRESYNC")) {
                     self.qresync_enabled = true;
+                }
+                if c.iter().any(|c| c.eq_ignore_ascii_case("UTF8=ACCEPT")) {
+                    self.utf8_enabled = true;
                 }
             }
             ServerMessage::Status {

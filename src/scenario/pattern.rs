@@ -534,9 +534,10 @@ pub fn substitute(text: &str, vars: &HashMap<String, String>) -> String {
                 } else {
                     out.push_str(&quoted(&name));
                 }
-                for _ in 0..len + 1 + path_len {
-                    chars.next();
-                }
+                // Skip what was replaced: a byte offset, the path may hold
+                // characters of several bytes (`$ns/Entwürfe`).
+                let end = i + 1 + len + 1 + path_len;
+                while chars.next_if(|&(j, _)| j < end).is_some() {}
                 continue;
             }
         }
@@ -764,6 +765,10 @@ mod tests {
             "SELECT INBOX.Archive.2024 x"
         );
         let flat = with(&[("ns", ""), ("delim", "/")]);
+        assert_eq!(
+            substitute("CREATE \"$ns/Entw\u{fc}rfe\" x", &courier),
+            "CREATE \"INBOX.Entw\u{fc}rfe\" x"
+        );
         assert_eq!(
             substitute("CREATE $ns/Archive/2024", &flat),
             "CREATE Archive/2024"

@@ -48,6 +48,13 @@ pub fn decode_greeting(bytes: &[u8]) -> Decoded<ServerMessage> {
     with_repairs(bytes, attempt, |_| None)
 }
 
+/// The `syntax_error` of a status response whose text holds UTF-8: an error
+/// by RFC 3501 (`TEXT-CHAR` is 7-bit), valid by RFC 9051 9 (`text =
+/// 1*(TEXT-CHAR / UTF8-2 / UTF8-3 / UTF8-4)`, after ENABLE IMAP4rev2) and read
+/// as valid after ENABLE UTF8=ACCEPT too, which RFC 9755 aligns with
+/// IMAP4rev2: `response.syntax` decides by the session.
+pub const UTF8_TEXT: &str = "8-bit (UTF-8) octets in the text of a status response";
+
 /// Decodes a message from the server after its greeting.
 pub fn decode_server(bytes: &[u8]) -> Decoded<ServerMessage> {
     if let Some(fast) = super::message_fast::server(bytes) {
@@ -76,6 +83,12 @@ pub fn decode_server(bytes: &[u8]) -> Decoded<ServerMessage> {
         return Decoded {
             message,
             syntax_error: None,
+        };
+    }
+    if let Some(message) = status_with_utf8_text(bytes, &attempt) {
+        return Decoded {
+            message,
+            syntax_error: Some(UTF8_TEXT.to_string()),
         };
     }
     // imap-codec does not read ESEARCH (RFC 4731); a malformed one falls
@@ -255,6 +268,27 @@ fn binary_with_origin(
     let fixed = drop_binary_origins(bytes)?;
     match attempt(&fixed)? {
         m @ ServerMessage::Fetch { .. } => Some(m),
+        _ => None,
+    }
+}
+
+/// A status response (`tag OK ...`, `* NO ...`) with UTF-8 in its text, as
+/// Courier sends `a5 OK "INBOX.Entwürfe" created.` after ENABLE UTF8=ACCEPT:
+/// decoded with each non-ASCII octet read as `?` (the raw line keeps the
+/// text). Not for a line with a literal, nor for octets that are not UTF-8.
+fn status_with_utf8_text(
+    bytes: &[u8],
+    attempt: &impl Fn(&[u8]) -> Option<ServerMessage>,
+) -> Option<ServerMessage> {
+    if bytes.is_ascii() || std::str::from_utf8(bytes).is_err() || bytes.ends_with(b"}\r\n") {
+        return None;
+    }
+    let fixed: Vec<u8> = bytes
+        .iter()
+        .map(|&b| if b.is_ascii() { b } else { b'?' })
+        .collect();
+    match attempt(&fixed)? {
+        m @ ServerMessage::Status { .. } => Some(m),
         _ => None,
     }
 }

@@ -137,6 +137,8 @@ pub struct AppendMessage {
     pub data: std::ops::Range<usize>,
     /// Sent as `~{n}` (RFC 3516 literal8).
     pub literal8: bool,
+    /// Sent as `UTF8 (~{n})` (RFC 6855 4).
+    pub utf8: bool,
     /// The size the literal announced (`data`'s length, unless the command
     /// was cut after the announcement: see `append_sizes`).
     pub size: u64,
@@ -165,7 +167,8 @@ pub fn parse(bytes: &[u8]) -> Result<Option<(String, ExtendedCommand)>, Malforme
     let name = name.to_ascii_uppercase();
     if name == "APPEND" {
         let (mailbox, messages) = append(&mut r, false)?;
-        if messages.len() < 2 {
+        // One plain message is imap-codec's; `UTF8 (...)` it does not read.
+        if messages.len() < 2 && !messages.iter().any(|m| m.utf8) {
             return Ok(None);
         }
         return Ok(Some((
@@ -278,6 +281,16 @@ fn append(r: &mut Reader<'_>, cut_ok: bool) -> Result<(String, Vec<AppendMessage
             }
             r.i += 1;
         }
+        // RFC 6855 4: `append-data =/ utf8-literal`, `utf8-literal = "UTF8"
+        // SP "(" literal8 ")"`, a message with UTF-8 header fields (RFC 9755,
+        // which replaces RFC 6855, drops the form; older clients still send
+        // it).
+        let utf8 =
+            r.b.get(r.i..r.i + 6)
+                .is_some_and(|w| w.eq_ignore_ascii_case(b"UTF8 ("));
+        if utf8 {
+            r.i += 6;
+        }
         let literal8 = r.peek() == Some(b'~');
         if !matches!(r.peek(), Some(b'{') | Some(b'~')) {
             return Err(bad("each APPEND message is a literal"));
@@ -289,18 +302,26 @@ fn append(r: &mut Reader<'_>, cut_ok: bool) -> Result<(String, Vec<AppendMessage
                 date,
                 data: start..start,
                 literal8,
+                utf8,
                 size: size as u64,
             });
             r.i = start;
             break;
         }
         let data = r.literal_range().map_err(Malformed)?;
+        if utf8 {
+            if r.peek() != Some(b')') {
+                return Err(bad("UTF8 (literal8) needs its closing parenthesis"));
+            }
+            r.i += 1;
+        }
         messages.push(AppendMessage {
             flags,
             date,
             size: data.len() as u64,
             data,
             literal8,
+            utf8,
         });
         if messages.len() > MAX_APPEND_MESSAGES {
             return Err(Malformed(format!(

@@ -61,6 +61,7 @@ def main():
     sort_thread(imap_host, int(imap_port))
     esearch_searchres(imap_host, int(imap_port))
     binary(imap_host, int(imap_port))
+    utf8_accept(imap_host, int(imap_port))
     print("python imaplib + smtplib: ok")
 
 
@@ -252,6 +253,24 @@ def binary(host, port):
     assert typ == "OK" and data[0][1] == b"\x00\x01\x02\x03", data
     typ, data = m.fetch("1", "(FLAGS)")
     assert b"\\Seen" not in data[0], data
+    m.logout()
+
+
+def utf8_accept(host, port):
+    """UTF8=ACCEPT (RFC 6855, RFC 9755) through imaplib's enable(), after
+    which imaplib sends and reads mailbox names as UTF-8."""
+    m = imaplib.IMAP4(host, port, timeout=10)
+    m.login("alice", "alicepw")
+    typ, caps = m.capability()
+    assert typ == "OK" and b"UTF8=ACCEPT" in caps[0], caps
+    typ, data = m.enable("UTF8=ACCEPT")
+    assert typ == "OK" and m.utf8_enabled, (typ, data)
+    typ, data = m.create('"Pyüml"')
+    assert typ == "OK", (typ, data)
+    typ, data = m.list('""', '"Pyü*"')
+    assert typ == "OK" and any("Pyüml" in d.decode("utf-8") for d in data if d), data
+    typ, data = m.select('"Pyüml"')
+    assert typ == "OK", (typ, data)
     m.logout()
 
 

@@ -192,7 +192,9 @@ pub struct Session {
 /// command"); what rev2 folds in from extensions (BINARY, ESEARCH, SEARCHRES,
 /// LIST-EXTENDED, LIST-STATUS, MOVE, UNSELECT, UIDPLUS, SPECIAL-USE, STATUS
 /// SIZE and DELETED, NAMESPACE, IDLE, SASL-IR, ENABLE) is all here.
-const CAPS: &str = "IMAP4rev1 IMAP4rev2 LITERAL+ MULTIAPPEND BINARY IDLE UIDPLUS MOVE ENABLE CONDSTORE QRESYNC ID NAMESPACE UNSELECT QUOTA QUOTA=RES-STORAGE SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS STATUS=SIZE ESEARCH SEARCHRES SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES AUTH=PLAIN AUTH=XOAUTH2 AUTH=OAUTHBEARER SASL-IR";
+/// UTF8=ACCEPT: RFC 9755 (which replaces RFC 6855), with RFC 6855's `APPEND
+/// ... UTF8 (literal8)` still taken.
+const CAPS: &str = "IMAP4rev1 IMAP4rev2 LITERAL+ MULTIAPPEND BINARY IDLE UIDPLUS MOVE ENABLE CONDSTORE QRESYNC ID NAMESPACE UNSELECT QUOTA QUOTA=RES-STORAGE SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS STATUS=SIZE ESEARCH SEARCHRES SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES UTF8=ACCEPT AUTH=PLAIN AUTH=XOAUTH2 AUTH=OAUTHBEARER SASL-IR";
 
 impl Session {
     pub fn new(id: u64, ctx: Arc<ServerCtx>) -> Self {
@@ -229,7 +231,12 @@ impl Session {
     /// workaround), and no stored name ends with one (CREATE drops it, RFC
     /// 3501 6.3.3), so `Projects/2024/` can only mean `Projects/2024`.
     pub(in crate::server::imap) fn arg_name(&self, m: &MailboxName<'_>) -> String {
-        let mut name = self.arg_text(name_of(m));
+        self.arg_mailbox(name_of(m))
+    }
+
+    /// `arg_name` for a name read by `wire::extended` (MULTIAPPEND, STATUS).
+    pub(in crate::server::imap) fn arg_mailbox(&self, text: String) -> String {
+        let mut name = self.arg_text(text);
         let delimiter = self.ctx.delimiter();
         if name.len() > delimiter.len_utf8() && name.ends_with(delimiter) {
             name.truncate(name.len() - delimiter.len_utf8());
@@ -335,9 +342,11 @@ impl Session {
                 self.cmd_create_special_use(tag, &mailbox, &uses, io)
             }
             ExtendedCommand::MultiAppend { mailbox, messages } => {
+                let mailbox = self.arg_mailbox(mailbox);
                 self.cmd_multiappend(tag, &mailbox, &messages, bytes, io)
             }
             ExtendedCommand::Status { mailbox, items } => {
+                let mailbox = self.arg_mailbox(mailbox);
                 self.cmd_status_named(tag, &mailbox, &items, io)
             }
         }

@@ -26,6 +26,12 @@ impl Session {
                     self.rev2 = true;
                     enabled.push("IMAP4rev2");
                 }
+                // RFC 6855 3 (and RFC 9755, which replaces it): UTF-8 in quoted
+                // strings and mailbox names, both ways, from now on.
+                "UTF8=ACCEPT" if !self.utf8 => {
+                    self.utf8 = true;
+                    enabled.push("UTF8=ACCEPT");
+                }
                 _ => {}
             }
         }
