@@ -316,4 +316,5 @@ matrix! {
     modseq_reset => "modseq-reset",
     vanished_without_qresync => "vanished-without-qresync",
     unchangedsince_ignored => "unchangedsince-ignored",
+    done_drops_pipelined => "done-drops-pipelined",
 }

@@ -37,6 +37,10 @@ pub enum Fault {
     /// parses the modifier and ignores it: a conditional STORE overwrites
     /// another client's change and no MODIFIED comes back.
     UnchangedsinceIgnored,
+    /// Commands sent in the same packet as IDLE's DONE are dropped, as
+    /// Stalwart did before 0.10 (issue #765): iOS 18 Mail, which sends them
+    /// so, waited for answers that never came and stopped syncing.
+    DoneDropsPipelined,
 }
 
 /// Name, argument, what it reproduces, the check a scenario must fail with.
@@ -53,6 +57,7 @@ pub const FAULTS: &[(&str, &str, &str, &str)] = &[
     ("modseq-reset", "", "a SELECT after a flag change rebuilds the modseq index from 1 under the same UIDVALIDITY: HIGHESTMODSEQ goes backwards", "modseq.monotonic"),
     ("vanished-without-qresync", "", "expunges reported as * VANISHED to clients that did not ENABLE QRESYNC", "qresync.vanished-enabled"),
     ("unchangedsince-ignored", "", "STORE (UNCHANGEDSINCE n) changes messages modified since n and answers no MODIFIED", "condstore.unchangedsince"),
+    ("done-drops-pipelined", "", "Stalwart before 0.10 with iOS 18 Mail: commands in the same packet as IDLE's DONE are never answered", "tag.one-completion"),
 ];
 
 impl FromStr for Fault {
@@ -89,6 +94,7 @@ impl FromStr for Fault {
             "modseq-reset" => none().map(|_| Fault::ModseqReset)?,
             "vanished-without-qresync" => none().map(|_| Fault::VanishedWithoutQresync)?,
             "unchangedsince-ignored" => none().map(|_| Fault::UnchangedsinceIgnored)?,
+            "done-drops-pipelined" => none().map(|_| Fault::DoneDropsPipelined)?,
             other => {
                 let names: Vec<String> = FAULTS.iter().map(|f| format!("{}{}", f.0, f.1)).collect();
                 return Err(format!(

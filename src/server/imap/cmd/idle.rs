@@ -40,6 +40,10 @@ impl Session {
                 line = io.read_line(ctx.limits.max_line) => {
                     return match line {
                         Ok(l) if l.trim_ascii().eq_ignore_ascii_case(b"DONE") => {
+                            if ctx.faults.has(&crate::server::faults::Fault::DoneDropsPipelined) {
+                                // The fault: what came with DONE is lost.
+                                io.discard_input();
+                            }
                             self.sync(true, false, io);
                             io.write(&format!("{tag} OK IDLE terminated\r\n"));
                             true
