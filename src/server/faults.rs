@@ -158,6 +158,22 @@ mod tests {
         );
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert!(parse_duration("5 parsecs").is_err());
-        assert_eq!(FAULTS.len(), 12);
+        assert_eq!(
+            "done-drops-pipelined".parse(),
+            Ok(Fault::DoneDropsPipelined)
+        );
+        // Every switch of the table parses, with the argument it says it takes,
+        // and no name is listed twice.
+        let mut names = std::collections::HashSet::new();
+        for (name, arg, _, _) in FAULTS {
+            let text = match *arg {
+                "" => name.to_string(),
+                "=DUR" => format!("{name}=5m"),
+                "=N" => format!("{name}=10"),
+                other => panic!("{name}: argument form {other} not known to this test"),
+            };
+            assert!(text.parse::<Fault>().is_ok(), "{text}");
+            assert!(names.insert(*name), "{name} listed twice");
+        }
     }
 }
