@@ -29,7 +29,7 @@ mod fields;
 mod sortkeys;
 mod tree;
 
-pub use binary::{binary_section, stored_form, BinaryError, Unstorable};
+pub use binary::{binary_sections, stored_form, BinaryError, Unstorable};
 pub use sortkeys::sort_item;
 
 use fields::{parse_address_list, parse_disposition, parse_languages, Addr};

@@ -45,7 +45,7 @@ pub fn decode_greeting(bytes: &[u8]) -> Decoded<ServerMessage> {
         Ok((&[], g)) => Some(greeting(g)),
         _ => None,
     };
-    with_repairs(bytes, attempt, |_| None)
+    with_repairs(bytes, attempt, |_| None, |_| None)
 }
 
 /// The `syntax_error` of a status response whose text holds UTF-8: an error
@@ -79,18 +79,6 @@ pub fn decode_server(bytes: &[u8]) -> Decoded<ServerMessage> {
             syntax_error: None,
         };
     }
-    if let Some(message) = binary_with_origin(bytes, &attempt) {
-        return Decoded {
-            message,
-            syntax_error: None,
-        };
-    }
-    if let Some(message) = status_with_utf8_text(bytes, &attempt) {
-        return Decoded {
-            message,
-            syntax_error: Some(UTF8_TEXT.to_string()),
-        };
-    }
     // imap-codec does not read ESEARCH (RFC 4731); a malformed one falls
     // through to the strict parser and `response.syntax`.
     if let Some(e) = super::esearch::parse_response(bytes) {
@@ -114,7 +102,21 @@ pub fn decode_server(bytes: &[u8]) -> Decoded<ServerMessage> {
             syntax_error: None,
         };
     }
-    with_repairs(bytes, attempt, tagged_by_hand)
+    // Forms the strict grammar refuses and the RFCs allow, tried only once
+    // it has refused: the common answer pays for no extra scan or copy.
+    let accepted = |b: &[u8]| {
+        if let Some(message) = binary_with_origin(b, &attempt) {
+            return Some(Decoded {
+                message,
+                syntax_error: None,
+            });
+        }
+        status_with_utf8_text(b, &attempt).map(|message| Decoded {
+            message,
+            syntax_error: Some(UTF8_TEXT.to_string()),
+        })
+    };
+    with_repairs(bytes, attempt, accepted, tagged_by_hand)
 }
 
 /// `* QUOTA root ()`: valid by RFC 2087's grammar (`quota_list ::= "("
@@ -294,51 +296,51 @@ fn status_with_utf8_text(
 }
 
 /// `bytes` without the `<n>` after each `BINARY[...]` outside literal data;
-/// `None` when there is none.
+/// `None` when there is none. Line by line: a line ending in a literal's
+/// announcement (`framing::literal_announcement`, which reads `~{n}` too) is
+/// followed by n octets of data, copied untouched.
 fn drop_binary_origins(bytes: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
     let mut dropped = false;
+    let mut i = 0;
     while i < bytes.len() {
-        // A literal's data is copied untouched: `{n}` or `~{n}` then CRLF.
-        if bytes[i] == b'{' {
-            if let Some(close) = memchr::memchr(b'}', &bytes[i..]).map(|c| i + c) {
-                let digits = bytes[i + 1..close]
-                    .strip_suffix(b"+")
-                    .unwrap_or(&bytes[i + 1..close]);
-                let n = std::str::from_utf8(digits)
-                    .ok()
-                    .and_then(|d| d.parse::<usize>().ok());
-                if let Some(n) = n.filter(|_| bytes[close + 1..].starts_with(b"\r\n")) {
-                    let end = (close + 3).saturating_add(n).min(bytes.len());
-                    out.extend_from_slice(&bytes[i..end]);
-                    i = end;
-                    continue;
-                }
-            }
-        }
-        if bytes[i..].starts_with(b"BINARY[") {
-            if let Some(close) = memchr::memchr(b']', &bytes[i..]).map(|c| i + c) {
-                out.extend_from_slice(&bytes[i..=close]);
-                i = close + 1;
-                let rest = &bytes[i..];
-                if let Some(gt) = rest
-                    .strip_prefix(b"<")
-                    .and_then(|r| memchr::memchr(b'>', r))
-                {
-                    let digits = &rest[1..1 + gt];
-                    if !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) {
-                        i += gt + 2;
-                        dropped = true;
-                    }
-                }
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
+        let eol = memchr::memmem::find(&bytes[i..], b"\r\n").map_or(bytes.len(), |e| i + e);
+        let line = &bytes[i..eol];
+        dropped |= copy_without_binary_origins(line, &mut out);
+        let data = (eol + 2).min(bytes.len());
+        let end = super::framing::literal_announcement(line)
+            .and_then(|l| usize::try_from(l.len).ok())
+            .map_or(data, |n| data.saturating_add(n).min(bytes.len()));
+        out.extend_from_slice(&bytes[eol..end]);
+        i = end;
     }
     dropped.then_some(out)
+}
+
+/// Appends `line` to `out` less the `<digits>` right after each
+/// `BINARY[...]`; whether there was one.
+fn copy_without_binary_origins(line: &[u8], out: &mut Vec<u8>) -> bool {
+    let mut dropped = false;
+    let mut rest = line;
+    while let Some(at) = memchr::memmem::find(rest, b"BINARY[") {
+        let Some(close) = memchr::memchr(b']', &rest[at..]).map(|c| at + c) else {
+            break;
+        };
+        out.extend_from_slice(&rest[..=close]);
+        rest = &rest[close + 1..];
+        if let Some(gt) = rest
+            .strip_prefix(b"<")
+            .and_then(|r| memchr::memchr(b'>', r))
+        {
+            let digits = &rest[1..1 + gt];
+            if !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) {
+                rest = &rest[gt + 2..];
+                dropped = true;
+            }
+        }
+    }
+    out.extend_from_slice(rest);
+    dropped
 }
 
 /// The strict parser alone, without the fast path or repairs (for tests).
@@ -504,9 +506,13 @@ pub fn first_line(bytes: &[u8]) -> Cow<'_, str> {
     String::from_utf8_lossy(line.strip_suffix(b"\r").unwrap_or(line))
 }
 
+/// The strict parse; when it refuses, `accepted` (the forms an RFC allows
+/// that the grammar does not, with the `syntax_error` they carry), then the
+/// repairs of common mistakes, then `by_hand`.
 fn with_repairs(
     bytes: &[u8],
     attempt: impl Fn(&[u8]) -> Option<ServerMessage>,
+    accepted: impl Fn(&[u8]) -> Option<Decoded<ServerMessage>>,
     by_hand: impl Fn(&[u8]) -> Option<ServerMessage>,
 ) -> Decoded<ServerMessage> {
     if let Some(message) = attempt(bytes) {
@@ -514,6 +520,9 @@ fn with_repairs(
             message,
             syntax_error: None,
         };
+    }
+    if let Some(decoded) = accepted(bytes) {
+        return decoded;
     }
     type Repair = fn(&[u8]) -> Option<Vec<u8>>;
     let repairs: [(&str, Repair); 3] = [

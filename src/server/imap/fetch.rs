@@ -10,6 +10,7 @@
 //! available window size or (2) use non-blocking writes".)
 
 use std::borrow::Cow;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use imap_codec::imap_types::core::Vec1;
@@ -213,23 +214,57 @@ pub async fn fetch(
     finish(tag, uid, missing, refused.as_ref(), io)
 }
 
-/// The decoded octets of each BINARY and BINARY.SIZE item, in item order.
+/// The decoded octets of each section the BINARY and BINARY.SIZE items name,
+/// each section once however often it is named (`BINARY.PEEK[1]` 2,000 times
+/// holds one copy), with the MIME tree parsed once.
 fn binary_sections<'m>(
     m: &'m Message,
     names: &[MessageDataItemName<'_>],
-) -> Result<Vec<Cow<'m, [u8]>>, BinaryError> {
-    names
+) -> Result<Binaries<'m>, BinaryError> {
+    let mut sections: Vec<&[NonZeroU32]> = Vec::new();
+    for n in names {
+        if let MessageDataItemName::Binary { section, .. }
+        | MessageDataItemName::BinarySize { section } = n
+        {
+            if !sections.contains(&section.as_slice()) {
+                sections.push(section);
+            }
+        }
+    }
+    let parts: Vec<Option<Part>> = sections
         .iter()
-        .filter_map(|n| match n {
-            MessageDataItemName::Binary { section, .. }
-            | MessageDataItemName::BinarySize { section } => Some(section),
-            _ => None,
-        })
-        .map(|section| {
-            let part = Vec1::try_from(section.clone()).ok().map(Part);
-            message::binary_section(&m.data, part.as_ref())
-        })
-        .collect()
+        .map(|s| Vec1::try_from(s.to_vec()).ok().map(Part))
+        .collect();
+    let refs: Vec<Option<&Part>> = parts.iter().map(Option::as_ref).collect();
+    let decoded = message::binary_sections(&m.data, &refs)?;
+    Ok(sections
+        .into_iter()
+        .map(<[NonZeroU32]>::to_vec)
+        .zip(decoded)
+        .collect())
+}
+
+/// Decoded BINARY sections of one message, by section.
+type Binaries<'m> = Vec<(Vec<NonZeroU32>, Cow<'m, [u8]>)>;
+
+/// The decoded octets of `section` (empty if it was not decoded).
+fn binary_of<'b>(binaries: &'b Binaries<'_>, section: &[NonZeroU32]) -> &'b [u8] {
+    binaries
+        .iter()
+        .find(|(s, _)| s.as_slice() == section)
+        .map_or(&[][..], |(_, b)| b)
+}
+
+/// The octets a `<start.count>` partial asks for, clamped to `bytes`.
+fn partial_of<'b>(bytes: &'b [u8], partial: &Option<(u32, NonZeroU32)>) -> &'b [u8] {
+    match partial {
+        Some((start, count)) => {
+            let s = (*start as usize).min(bytes.len());
+            let e = s.saturating_add(count.get() as usize).min(bytes.len());
+            &bytes[s..e]
+        }
+        None => bytes,
+    }
 }
 
 /// Items whose size is the message's, not a line's.
@@ -276,12 +311,11 @@ async fn render(
     seq: u32,
     m: &Message,
     names: &[MessageDataItemName<'_>],
-    binaries: &[Cow<'_, [u8]>],
+    binaries: &Binaries<'_>,
     limit: usize,
     io: &mut Io,
 ) -> std::io::Result<()> {
     io.write(&format!("* {seq} FETCH ("));
-    let mut binaries = binaries.iter();
     for (k, name) in names.iter().enumerate() {
         if k > 0 {
             io.write(" ");
@@ -311,29 +345,15 @@ async fn render(
                 };
                 let spec = section.as_ref().map(section_text).unwrap_or_default();
                 match partial {
-                    Some((start, count)) => {
-                        let s = (*start as usize).min(bytes.len());
-                        let e = s.saturating_add(count.get() as usize).min(bytes.len());
-                        io.write(&format!("BODY[{spec}]<{start}> "));
-                        literal(&bytes[s..e], limit, io).await?;
-                    }
-                    None => {
-                        io.write(&format!("BODY[{spec}] "));
-                        literal(bytes, limit, io).await?;
-                    }
+                    Some((start, _)) => io.write(&format!("BODY[{spec}]<{start}> ")),
+                    None => io.write(&format!("BODY[{spec}] ")),
                 }
+                literal(partial_of(bytes, partial), limit, io).await?;
             }
             MessageDataItemName::Binary {
                 section, partial, ..
             } => {
-                let bytes: &[u8] = binaries.next().map_or(&[], |b| b);
-                let bytes = match partial {
-                    Some((start, count)) => {
-                        let s = (*start as usize).min(bytes.len());
-                        &bytes[s..s.saturating_add(count.get() as usize).min(bytes.len())]
-                    }
-                    None => bytes,
-                };
+                let bytes = partial_of(binary_of(binaries, section), partial);
                 // RFC 9051 9: `"BINARY" section-binary SP (nstring / literal8)`,
                 // no origin after the section even for a partial request
                 // (RFC 9051 erratum 7246), so every parser reads it.
@@ -349,7 +369,7 @@ async fn render(
                 // RFC 3516 4.3: "The value returned MUST match the size of the
                 // <nstring> or <literal8> that will be returned by the
                 // corresponding FETCH BINARY request."
-                let size = binaries.next().map_or(0, |b| b.len());
+                let size = binary_of(binaries, section).len();
                 io.write(&format!("BINARY.SIZE[{}] {size}", part_text(section)));
             }
             MessageDataItemName::Rfc822 => {
@@ -436,7 +456,7 @@ fn internal_date(m: &Message) -> String {
 use chrono::Offset as _;
 
 /// `1.2.3`, as a BINARY section names its part.
-fn part_text(section: &[std::num::NonZeroU32]) -> String {
+fn part_text(section: &[NonZeroU32]) -> String {
     let parts: Vec<String> = section.iter().map(|n| n.to_string()).collect();
     parts.join(".")
 }

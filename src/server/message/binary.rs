@@ -40,18 +40,32 @@ pub enum BinaryError {
 /// requested for leaf body parts"; for a multipart or message/rfc822 part a
 /// client asks anyway, its body is given under its own encoding, which RFC
 /// 2045 6.4 restricts to the identity ones (7bit, 8bit, binary).
+#[cfg(test)]
 pub fn binary_section<'r>(
     raw: &'r [u8],
     part: Option<&Part>,
 ) -> Result<Cow<'r, [u8]>, BinaryError> {
-    let Some(part) = part else {
-        return Ok(Cow::Borrowed(raw));
-    };
-    let root = parse_tree(raw);
-    let Some(entity) = resolve(&root, part) else {
-        return Ok(Cow::Borrowed(&[]));
-    };
-    decode_body(body_bytes(raw, entity), &transfer_encoding(entity))
+    let mut one = binary_sections(raw, std::slice::from_ref(&part))?;
+    Ok(one.pop().unwrap_or_default())
+}
+
+/// `binary_section` for several parts of one message, its MIME tree parsed
+/// once for all of them.
+pub fn binary_sections<'r>(
+    raw: &'r [u8],
+    parts: &[Option<&Part>],
+) -> Result<Vec<Cow<'r, [u8]>>, BinaryError> {
+    let root = parts.iter().any(Option::is_some).then(|| parse_tree(raw));
+    parts
+        .iter()
+        .map(|part| match (part, &root) {
+            (Some(part), Some(root)) => match resolve(root, part) {
+                Some(entity) => decode_body(body_bytes(raw, entity), &transfer_encoding(entity)),
+                None => Ok(Cow::Borrowed(&[][..])),
+            },
+            _ => Ok(Cow::Borrowed(raw)),
+        })
+        .collect()
 }
 
 /// An entity's Content-Transfer-Encoding, lowercased; "7bit" when absent
